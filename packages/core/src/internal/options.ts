@@ -1,0 +1,68 @@
+/** @internal */
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import { InvalidOptionError } from "../Options.ts"
+
+/**
+ * A concurrency limit: a positive integer, `"unbounded"` or `Infinity` (both mean no limit). Returns the limit as a
+ * number (`Infinity` for unbounded).
+ *
+ * @internal
+ */
+export const concurrency = (
+  module: string,
+  value: number | "unbounded" | undefined,
+  option = "concurrency"
+): Effect.Effect<number, InvalidOptionError> => {
+  if (value === undefined || value === "unbounded" || value === Number.POSITIVE_INFINITY) {
+    return Effect.succeed(Number.POSITIVE_INFINITY)
+  }
+  if (typeof value === "number" && Number.isSafeInteger(value) && value >= 1) return Effect.succeed(value)
+  return Effect.fail(
+    new InvalidOptionError({ module, option, expected: "an integer >= 1 or \"unbounded\"", value })
+  )
+}
+
+/**
+ * A count that must be a positive integer when given.
+ *
+ * @internal
+ */
+export const positiveInt = (
+  module: string,
+  option: string,
+  value: number | undefined
+): Effect.Effect<number | undefined, InvalidOptionError> => {
+  if (value === undefined) return Effect.succeed(undefined)
+  if (typeof value === "number" && Number.isSafeInteger(value) && value >= 1) return Effect.succeed(value)
+  return Effect.fail(new InvalidOptionError({ module, option, expected: "an integer >= 1", value }))
+}
+
+/**
+ * A duration that must decode, be a number of milliseconds that is not NaN, and not be negative. `Infinity` is
+ * allowed (it means "never").
+ *
+ * @internal
+ */
+export const duration = (
+  module: string,
+  option: string,
+  value: Duration.Input | undefined
+): Effect.Effect<Duration.Duration | undefined, InvalidOptionError> => {
+  if (value === undefined) return Effect.succeed(undefined)
+  const fail = Effect.fail(
+    new InvalidOptionError({
+      module,
+      option,
+      expected: "a duration >= 0 (a Duration, millis or e.g. \"5 seconds\")",
+      value
+    })
+  )
+  if (typeof value === "number" && (Number.isNaN(value) || value < 0)) return fail
+  const decoded = Option.getOrUndefined(Duration.fromInput(value))
+  if (decoded === undefined) return fail
+  const millis = Duration.toMillis(decoded)
+  if (Number.isNaN(millis) || millis < 0) return fail
+  return Effect.succeed(decoded)
+}

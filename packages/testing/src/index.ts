@@ -1,0 +1,14 @@
+/**
+ * @since 0.1.0
+ */
+export * as ConcurrencyProbe from "./ConcurrencyProbe.ts"
+
+/**
+ * @since 0.1.0
+ */
+export * as LeakCheck from "./LeakCheck.ts"
+
+/**
+ * @since 0.1.0
+ */
+export * as VirtualTime from "./VirtualTime.ts"

@@ -1,0 +1,13 @@
+import { defineConfig } from "vitest/config"
+
+// One project per package, plus the example catalogue and the cross-package tests in test/.
+export default defineConfig({
+  test: {
+    projects: [
+      { test: { name: "core", root: "packages/core", include: ["test/**/*.test.ts"] } },
+      { test: { name: "testing", root: "packages/testing", include: ["test/**/*.test.ts"] } },
+      { test: { name: "examples", root: "examples", include: ["test/**/*.test.ts"] } },
+      { test: { name: "test", root: "test", include: ["**/*.test.ts"], exclude: ["**/node_modules/**"] } }
+    ]
+  }
+})
