@@ -1,0 +1,178 @@
+/**
+ * Structured concurrency: Python's `asyncio.TaskGroup` and trio's nursery on Effect fibers. A group gives its body a
+ * way to spawn tasks; the group ends only when the body and every task have ended, so no task outlives the code
+ * that started it. By default the first failure interrupts everything else and the group fails with every failure
+ * (asyncio's `ExceptionGroup`) and none of the interruptions it caused. With `concurrency`, at most N tasks run at
+ * once and later spawns wait in FIFO order at constant cost per task, however many wait.
+ *
+ * @see https://docs.python.org/3/library/asyncio-task.html#task-groups
+ * @since 0.1.0
+ */
+import * as Data from "effect/Data"
+import type * as Effect from "effect/Effect"
+import type * as Exit from "effect/Exit"
+import * as internal from "./internal/taskGroup.ts"
+import type { InvalidOptionError } from "./Options.ts"
+
+/**
+ * A handle to one task of a group.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Task<A, E> {
+  /** The task's number in its group, from 0 in spawn order. */
+  readonly id: number
+  /** The name given at spawn, or `task-<id>`. */
+  readonly name: string
+  /** Waits for the task and returns its value, or fails as it failed (an interrupted task fails with an interrupt). */
+  readonly join: Effect.Effect<A, E>
+  /** Waits for the task and returns how it ended. Never fails. */
+  readonly await: Effect.Effect<Exit.Exit<A, E>>
+  /**
+   * Interrupts the task and waits for it to end (its finalizers have run when this returns). A task still waiting
+   * for a `concurrency` slot is removed and never starts. Interrupting a task on purpose does not fail the group.
+   */
+  readonly interrupt: Effect.Effect<void>
+  /** How the task ended, or `undefined` while it is waiting or running. */
+  readonly pollUnsafe: () => Exit.Exit<A, E> | undefined
+}
+
+/**
+ * A group's statistics, like trio's `statistics()`.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Stats {
+  readonly name: string
+  /** `open`: accepting spawns; `cancelling`: a failure or an interruption is stopping it; `closed`: ended. */
+  readonly state: "open" | "cancelling" | "closed"
+  /** Tasks running now. */
+  readonly running: number
+  /** Tasks waiting for a `concurrency` slot. */
+  readonly pending: number
+  readonly succeeded: number
+  readonly failed: number
+  readonly interrupted: number
+  /** The most tasks that ever ran at once. */
+  readonly peakRunning: number
+}
+
+/**
+ * The handle the body gets: spawn tasks into the group and read its statistics.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface TaskGroup {
+  readonly name: string
+  /**
+   * Starts `effect` as a task of the group and returns its handle at once (the task starts on the next scheduler
+   * turn, or when a `concurrency` slot frees up). The task runs with the services of the fiber that spawned it.
+   *
+   * The returned effect's error channel carries the task's `E` although `spawn` itself never fails with it: a
+   * failing task fails the whole group, so this is how the task's error type reaches the type of
+   * {@link scoped}. Spawning into a group that has ended dies with {@link TaskGroupClosedError}; spawning while
+   * the group is cancelling returns a task that is interrupted without starting.
+   */
+  readonly spawn: <A, E, R>(
+    effect: Effect.Effect<A, E, R>,
+    options?: SpawnOptions
+  ) => Effect.Effect<Task<A, E>, E, R>
+  /** The group's statistics now. */
+  readonly stats: Effect.Effect<Stats>
+}
+
+/**
+ * Options of {@link TaskGroup.spawn}.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface SpawnOptions {
+  /** A name for the task (shown in `Task.name`). Default `task-<id>`. */
+  readonly name?: string | undefined
+}
+
+/**
+ * Options of {@link scoped}.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Options {
+  /** A name for the group, used in errors and statistics. Default `"TaskGroup"`. */
+  readonly name?: string | undefined
+  /**
+   * The most tasks that run at once: an integer >= 1, or `"unbounded"` (the default). Spawns past the limit wait
+   * in FIFO order; the body does not count.
+   */
+  readonly concurrency?: number | "unbounded" | undefined
+  /**
+   * `"fail-fast"` (the default, asyncio and trio semantics): the first failure of a task or of the body interrupts
+   * every other task and the body. `"supervise"`: a failing task does not touch its siblings; every failure is
+   * reported when the group ends. A failing body still interrupts the tasks in both modes.
+   */
+  readonly mode?: "fail-fast" | "supervise" | undefined
+}
+
+/**
+ * `spawn` was called on a group that has already ended. This is a defect (a programming error: a task handle or
+ * the group escaped the body), raised with `Effect.die`.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class TaskGroupClosedError extends Data.TaggedError("TaskGroupClosedError")<{
+  readonly group: string
+}> {
+  override get message(): string {
+    return `TaskGroup "${this.group}" is closed: spawn was called after the group ended`
+  }
+}
+
+/**
+ * Runs `body` with a new task group and waits for the body and every task spawned into the group to end.
+ * Returns the body's value.
+ *
+ * Failure semantics (fail-fast, the default): the first task or body failure interrupts every other task and the
+ * body, their finalizers run, and the group fails with a `Cause` holding every failure that happened (two tasks
+ * failing in the same scheduler turn both appear), without the interruptions the group itself caused. In
+ * `"supervise"` mode failing tasks leave their siblings alone and every failure is reported when the group ends.
+ * Interrupting the fiber running the group interrupts the body and every task, waits for them, and the group ends
+ * interrupted.
+ *
+ * **When to use**: whenever work fans out into tasks that must not outlive the code that started them (Python's
+ * `async with asyncio.TaskGroup() as tg: tg.create_task(...)`), especially when tasks spawn more tasks or the
+ * number of tasks is not known up front. For a fixed list of inputs with per-item outcomes, `Gather.settle` fits
+ * better.
+ *
+ * **Gotchas**:
+ * - A task handle's `join` inside the body waits for that task; the group waits for all of them anyway.
+ * - Failures of tasks and body are combined with Effect's rules: if any of them is a defect, Effect turns typed
+ *   failures in the same cause into defects too ("defect election"), so `catchTag` no longer sees them. Inspect
+ *   `Effect.catchCause` / `cause.reasons` when defects are possible.
+ * - A task that is uninterruptible keeps the group open until it ends: that is the structured-concurrency contract.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { TaskGroup } from "@async-ops/core"
+ *
+ * const program = TaskGroup.scoped((group) =>
+ *   Effect.gen(function*() {
+ *     const a = yield* group.spawn(Effect.succeed(1))
+ *     const b = yield* group.spawn(Effect.succeed(2))
+ *     return [a, b] as const
+ *   })
+ * ).pipe(Effect.flatMap(([a, b]) => Effect.all([a.join, b.join]))) // [1, 2]
+ * ```
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const scoped: <A, E, R>(
+  body: (group: TaskGroup) => Effect.Effect<A, E, R>,
+  options?: Options
+) => Effect.Effect<A, E | InvalidOptionError, R> = internal.scoped

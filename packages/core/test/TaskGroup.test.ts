@@ -1,0 +1,301 @@
+import { TaskGroup } from "@async-ops/core"
+import { ConcurrencyProbe, LeakCheck, VirtualTime } from "@async-ops/testing"
+import { describe, expect, it } from "@effect/vitest"
+import { Cause, Clock, Context, Data, Deferred, Effect, Exit, Fiber, Ref } from "effect"
+
+class Boom extends Data.TaggedError("Boom")<{ readonly n: number }> {}
+class Other extends Data.TaggedError("Other")<{}> {}
+
+const failuresOf = <E>(cause: Cause.Cause<E>): Array<unknown> =>
+  cause.reasons.filter(Cause.isFailReason).map((r) => r.error)
+
+describe("TaskGroup", () => {
+  it.effect("results of children are reachable through their handles after the group ends", () =>
+    Effect.gen(function*() {
+      const [a, b] = yield* TaskGroup.scoped((group) =>
+        Effect.gen(function*() {
+          const a = yield* group.spawn(Effect.sleep(20).pipe(Effect.as("a")))
+          const b = yield* group.spawn(Effect.sleep(10).pipe(Effect.as(2)))
+          return [a, b] as const
+        })
+      ).pipe(VirtualTime.autojump)
+      expect(a.pollUnsafe()).toEqual(Exit.succeed("a"))
+      expect(yield* a.join).toBe("a")
+      expect(yield* b.join).toBe(2)
+      expect(yield* Clock.currentTimeMillis).toBe(20)
+    }))
+
+  it.effect("the group waits for every child even when the body returns first", () =>
+    Effect.gen(function*() {
+      const done = yield* Ref.make<Array<string>>([])
+      const result = yield* TaskGroup.scoped((group) =>
+        Effect.gen(function*() {
+          yield* group.spawn(Effect.sleep(1000).pipe(Effect.andThen(Ref.update(done, (xs) => [...xs, "slow"]))))
+          yield* group.spawn(Effect.sleep(10).pipe(Effect.andThen(Ref.update(done, (xs) => [...xs, "fast"]))))
+          return "body"
+        })
+      ).pipe(VirtualTime.autojump)
+      expect(result).toBe("body")
+      expect(yield* Ref.get(done)).toEqual(["fast", "slow"])
+      expect(yield* Clock.currentTimeMillis).toBe(1000)
+    }))
+
+  it.effect("a child may spawn into the group, and the group waits for grandchildren", () =>
+    Effect.gen(function*() {
+      const seen = yield* Ref.make<Array<number>>([])
+      yield* TaskGroup.scoped((group) => {
+        const node = (depth: number): Effect.Effect<void> =>
+          Effect.gen(function*() {
+            yield* Effect.sleep(10)
+            yield* Ref.update(seen, (xs) => [...xs, depth])
+            if (depth < 3) {
+              // the spawning task ends right away: the grandchildren belong to the group, not to it
+              yield* group.spawn(node(depth + 1))
+              yield* group.spawn(node(depth + 1))
+            }
+          })
+        return group.spawn(node(0))
+      }).pipe(VirtualTime.autojump)
+      const xs = yield* Ref.get(seen)
+      expect(xs.length).toBe(1 + 2 + 4 + 8)
+      expect(yield* Clock.currentTimeMillis).toBe(40)
+    }))
+
+  it.effect("one failing child interrupts its siblings and the body, runs their finalizers, and fails with that failure only", () =>
+    Effect.gen(function*() {
+      const finalized = yield* Ref.make<Array<string>>([])
+      const mark = (name: string) => Ref.update(finalized, (xs) => [...xs, name])
+      const exit = yield* TaskGroup.scoped((group) =>
+        Effect.gen(function*() {
+          yield* group.spawn(Effect.never.pipe(Effect.ensuring(mark("sibling-1"))))
+          yield* group.spawn(Effect.sleep(5000).pipe(Effect.ensuring(mark("sibling-2"))))
+          yield* group.spawn(Effect.sleep(100).pipe(Effect.andThen(Effect.fail(new Boom({ n: 1 })))))
+          return yield* Effect.never.pipe(Effect.ensuring(mark("body")))
+        })
+      ).pipe(Effect.exit, VirtualTime.autojump)
+      expect(Exit.isFailure(exit)).toBe(true)
+      if (Exit.isFailure(exit)) {
+        expect(exit.cause.reasons.length).toBe(1)
+        expect(failuresOf(exit.cause)).toEqual([new Boom({ n: 1 })])
+        expect(Cause.hasInterrupts(exit.cause)).toBe(false)
+      }
+      expect((yield* Ref.get(finalized)).toSorted()).toEqual(["body", "sibling-1", "sibling-2"])
+      expect(yield* Clock.currentTimeMillis).toBe(100)
+    }))
+
+  it.effect("two children failing in the same scheduler turn both appear in the Cause", () =>
+    Effect.gen(function*() {
+      const exit = yield* TaskGroup.scoped((group) =>
+        Effect.gen(function*() {
+          yield* group.spawn(Effect.fail(new Boom({ n: 1 })))
+          yield* group.spawn(Effect.fail(new Boom({ n: 2 })))
+          yield* group.spawn(Effect.never)
+        })
+      ).pipe(Effect.exit)
+      expect(Exit.isFailure(exit)).toBe(true)
+      if (Exit.isFailure(exit)) {
+        expect(failuresOf(exit.cause)).toEqual([new Boom({ n: 1 }), new Boom({ n: 2 })])
+        expect(Cause.hasInterrupts(exit.cause)).toBe(false)
+      }
+    }))
+
+  it.effect("a failing body interrupts the children and the group fails with the body's error", () =>
+    Effect.gen(function*() {
+      const finalized = yield* Ref.make(0)
+      const exit = yield* TaskGroup.scoped((group) =>
+        Effect.gen(function*() {
+          yield* group.spawn(Effect.never.pipe(Effect.ensuring(Ref.update(finalized, (n) => n + 1))))
+          yield* group.spawn(Effect.never.pipe(Effect.ensuring(Ref.update(finalized, (n) => n + 1))))
+          yield* Effect.sleep(50)
+          return yield* new Other()
+        })
+      ).pipe(Effect.exit, VirtualTime.autojump)
+      expect(exit).toEqual(Exit.fail(new Other()))
+      expect(yield* Ref.get(finalized)).toBe(2)
+    }))
+
+  it.effect("interrupting the group's fiber interrupts every child, runs their finalizers, and the group ends interrupted", () =>
+    Effect.gen(function*() {
+      const finalized = yield* Ref.make(0)
+      const started = yield* Deferred.make<void>()
+      const fiber = yield* TaskGroup.scoped((group) =>
+        Effect.gen(function*() {
+          for (let i = 0; i < 3; i++) {
+            yield* group.spawn(Effect.never.pipe(Effect.ensuring(Ref.update(finalized, (n) => n + 1))))
+          }
+          yield* group.spawn(Deferred.succeed(started, undefined))
+          return yield* Effect.never
+        })
+      ).pipe(Effect.forkChild)
+      yield* Deferred.await(started)
+      yield* Fiber.interrupt(fiber)
+      const exit = yield* Fiber.await(fiber)
+      expect(Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause)).toBe(true)
+      expect(yield* Ref.get(finalized)).toBe(3)
+    }))
+
+  it.effect("concurrency 2 never runs more than two children and still runs all of them, in spawn order", () =>
+    Effect.gen(function*() {
+      const probe = yield* ConcurrencyProbe.make
+      const stats = yield* TaskGroup.scoped((group) =>
+        Effect.gen(function*() {
+          for (let i = 0; i < 10; i++) {
+            yield* group.spawn(probe.track(Effect.sleep(10 * ((i % 3) + 1)), `t${i}`))
+          }
+          return yield* group.stats
+        }), { concurrency: 2 }).pipe(VirtualTime.autojump)
+      expect(stats.running + stats.pending).toBe(10)
+      expect(stats.running).toBeLessThanOrEqual(2)
+      const probeStats = yield* probe.stats
+      expect(probeStats.peak).toBe(2)
+      expect(probeStats.ended).toBe(10)
+      const timeline = yield* probe.timeline
+      expect(timeline.map((s) => s.label)).toEqual(Array.from({ length: 10 }, (_, i) => `t${i}`))
+    }))
+
+  it.effect("supervise mode lets siblings finish and reports every failure when the group ends", () =>
+    Effect.gen(function*() {
+      const finished = yield* Ref.make<Array<string>>([])
+      const exit = yield* TaskGroup.scoped((group) =>
+        Effect.gen(function*() {
+          yield* group.spawn(Effect.sleep(10).pipe(Effect.andThen(Effect.fail(new Boom({ n: 1 })))))
+          yield* group.spawn(Effect.sleep(30).pipe(Effect.andThen(Ref.update(finished, (xs) => [...xs, "slow"]))))
+          yield* group.spawn(Effect.sleep(20).pipe(Effect.andThen(Effect.fail(new Boom({ n: 2 })))))
+          return "body"
+        }), { mode: "supervise" }).pipe(Effect.exit, VirtualTime.autojump)
+      expect(yield* Ref.get(finished)).toEqual(["slow"])
+      expect(Exit.isFailure(exit)).toBe(true)
+      if (Exit.isFailure(exit)) expect(failuresOf(exit.cause)).toEqual([new Boom({ n: 1 }), new Boom({ n: 2 })])
+      expect(yield* Clock.currentTimeMillis).toBe(30)
+    }))
+
+  it.effect("spawning after the group ended dies with a message naming the group as closed", () =>
+    Effect.gen(function*() {
+      const escaped = yield* TaskGroup.scoped((group) => Effect.succeed(group), { name: "uploads" })
+      const exit = yield* Effect.exit(escaped.spawn(Effect.void))
+      expect(Exit.isFailure(exit)).toBe(true)
+      if (Exit.isFailure(exit)) {
+        const defect = exit.cause.reasons.find(Cause.isDieReason)?.defect
+        expect(defect).toBeInstanceOf(TaskGroup.TaskGroupClosedError)
+        expect((defect as Error).message).toBe(
+          "TaskGroup \"uploads\" is closed: spawn was called after the group ended"
+        )
+      }
+      expect((yield* escaped.stats).state).toBe("closed")
+    }))
+
+  it.effect("a 10,000-child group completes and leaves no fiber", () =>
+    Effect.gen(function*() {
+      const total = yield* Ref.make(0)
+      const stats = yield* LeakCheck.fibers(
+        TaskGroup.scoped((group) =>
+          Effect.gen(function*() {
+            for (let i = 0; i < 10_000; i++) {
+              yield* group.spawn(Effect.sleep(i % 7).pipe(Effect.andThen(Ref.update(total, (n) => n + 1))))
+            }
+            return group
+          })
+        ).pipe(Effect.flatMap((group) => group.stats), VirtualTime.autojump)
+      )
+      expect(yield* Ref.get(total)).toBe(10_000)
+      expect(stats).toMatchObject({ state: "closed", running: 0, pending: 0, succeeded: 10_000, failed: 0 })
+    }))
+
+  it.effect("a 10,000-child group at concurrency 100 completes, peaks at 100 and leaves no fiber", () =>
+    Effect.gen(function*() {
+      const probe = yield* ConcurrencyProbe.make
+      yield* LeakCheck.fibers(
+        TaskGroup.scoped((group) =>
+          Effect.gen(function*() {
+            for (let i = 0; i < 10_000; i++) yield* group.spawn(probe.track(Effect.sleep(1 + (i % 5))))
+          }), { concurrency: 100 }).pipe(VirtualTime.autojump)
+      )
+      expect(yield* probe.stats).toMatchObject({ peak: 100, ended: 10_000, current: 0 })
+    }))
+
+  it.effect("interrupting a task through its handle does not fail the group", () =>
+    Effect.gen(function*() {
+      const result = yield* TaskGroup.scoped((group) =>
+        Effect.gen(function*() {
+          const forever = yield* group.spawn(Effect.never)
+          const ok = yield* group.spawn(Effect.sleep(10).pipe(Effect.as(1)))
+          yield* forever.interrupt
+          const exit = yield* forever.await
+          return [Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause), yield* ok.join] as const
+        })
+      ).pipe(VirtualTime.autojump)
+      expect(result).toEqual([true, 1])
+    }))
+
+  it.effect("a task interrupted while waiting for a slot never starts", () =>
+    Effect.gen(function*() {
+      const started = yield* Ref.make<Array<string>>([])
+      const stats = yield* TaskGroup.scoped((group) =>
+        Effect.gen(function*() {
+          yield* group.spawn(Effect.sleep(10).pipe(Effect.andThen(Ref.update(started, (xs) => [...xs, "first"]))))
+          const waiting = yield* group.spawn(Ref.update(started, (xs) => [...xs, "cancelled"]))
+          yield* group.spawn(Ref.update(started, (xs) => [...xs, "third"]))
+          yield* waiting.interrupt
+          const exit = yield* waiting.await
+          expect(Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause)).toBe(true)
+          return group
+        }), { concurrency: 1 }).pipe(Effect.flatMap((g) => g.stats), VirtualTime.autojump)
+      expect(yield* Ref.get(started)).toEqual(["first", "third"])
+      expect(stats).toMatchObject({ succeeded: 2, interrupted: 1, pending: 0 })
+    }))
+
+  it.effect("waiting spawns are dropped, not started, when a failure cancels the group", () =>
+    Effect.gen(function*() {
+      const started = yield* Ref.make(0)
+      const exit = yield* TaskGroup.scoped((group) =>
+        Effect.gen(function*() {
+          yield* group.spawn(Effect.sleep(10).pipe(Effect.andThen(Effect.fail(new Boom({ n: 0 })))))
+          for (let i = 0; i < 5; i++) yield* group.spawn(Ref.update(started, (n) => n + 1))
+        }), { concurrency: 1 }).pipe(Effect.exit, VirtualTime.autojump)
+      expect(exit).toEqual(Exit.fail(new Boom({ n: 0 })))
+      expect(yield* Ref.get(started)).toBe(0)
+    }))
+
+  it.effect("tasks run with the services of the fiber that spawned them", () =>
+    Effect.gen(function*() {
+      class Tenant extends Context.Service<Tenant, string>()("Tenant") {}
+      const seen = yield* TaskGroup.scoped((group) =>
+        Effect.gen(function*() {
+          const a = yield* group.spawn(Effect.gen(function*() {
+            return yield* Tenant
+          })).pipe(Effect.provideService(Tenant, "acme"))
+          return yield* a.join
+        }), { concurrency: 1 })
+      expect(seen).toBe("acme")
+    }))
+
+  it.effect("typed errors of tasks reach the group's error type", () =>
+    Effect.gen(function*() {
+      const program = TaskGroup.scoped((group) =>
+        Effect.gen(function*() {
+          yield* group.spawn(Effect.fail(new Boom({ n: 7 })))
+          yield* group.spawn(Effect.fail(new Other()))
+          return 1
+        })
+      )
+      // compile-time: the error union names both task errors
+      const recovered: Effect.Effect<number | string, TaskGroup.TaskGroupClosedError | never> = program.pipe(
+        Effect.catchTags({
+          Boom: (e) => Effect.succeed(`boom ${e.n}`),
+          Other: () => Effect.succeed("other"),
+          InvalidOptionError: (e) => Effect.succeed(e.message)
+        })
+      )
+      expect(yield* recovered).toBe("boom 7")
+    }))
+
+  it.effect("invalid concurrency fails with InvalidOptionError naming the option", () =>
+    Effect.gen(function*() {
+      for (const bad of [0, -1, 1.5, Number.NaN]) {
+        const error = yield* Effect.flip(TaskGroup.scoped(() => Effect.void, { concurrency: bad }))
+        expect(error._tag).toBe("InvalidOptionError")
+        expect(error.option).toBe("concurrency")
+        expect(error.message).toContain("TaskGroup.scoped: option concurrency")
+      }
+    }))
+})
