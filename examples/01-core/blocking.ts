@@ -28,11 +28,11 @@ const crunch = (cooperative: boolean) =>
       let x = 0
       for (let i = 0; i < 200_000; i++) x += i % 7
       return x
-    }).pipe(Effect.andThen(cooperative ? Effect.sleep(10) : Effect.void)), { discard: true })
+    }).pipe(Effect.andThen(cooperative ? Effect.sleep(11) : Effect.void)), { discard: true })
 
 export const program = Effect.gen(function*() {
   yield* measure("blocking sleep (Atomics.wait 50 ms)", blockingSleep)
-  yield* measure("Effect.sleep(50 ms)", Effect.sleep(50))
+  yield* measure("Effect.sleep(55 ms)", Effect.sleep(55))
   yield* measure("CPU loop, no yield", crunch(false))
-  yield* measure("CPU loop, sleeping 10 ms between chunks", crunch(true))
+  yield* measure("CPU loop, sleeping 11 ms between chunks", crunch(true))
 })
