@@ -8,39 +8,8 @@ import type { InvalidOptionError } from "../Options.ts"
 import type { Options, SpawnOptions, Stats, Task, TaskGroup } from "../TaskGroup.ts"
 import { TaskGroupClosedError } from "../TaskGroup.ts"
 import * as validate from "./options.ts"
-
-/**
- * A FIFO of waiting spawns with O(1) push and shift (an array with a moving head, compacted when the dead prefix
- * dominates), so the cost per task stays constant however many wait. This is the linear waiting path Effect 4.1's
- * Semaphore lacks (its waiters are quadratic).
- */
-class Fifo<T> {
-  private items: Array<T | undefined> = []
-  private head = 0
-  get length(): number {
-    return this.items.length - this.head
-  }
-  push(item: T): void {
-    this.items.push(item)
-  }
-  shift(): T | undefined {
-    if (this.head >= this.items.length) return undefined
-    const item = this.items[this.head]
-    this.items[this.head] = undefined
-    this.head++
-    if (this.head > 1024 && this.head * 2 > this.items.length) {
-      this.items = this.items.slice(this.head)
-      this.head = 0
-    }
-    return item
-  }
-  drain(): Array<T> {
-    const out = this.items.slice(this.head).filter((x): x is T => x !== undefined)
-    this.items = []
-    this.head = 0
-    return out
-  }
-}
+import type { Node } from "./waitList.ts"
+import { WaitList } from "./waitList.ts"
 
 interface Waiting {
   readonly task: TaskImpl<any, any>
@@ -54,8 +23,8 @@ class TaskImpl<A, E> implements Task<A, E> {
   readonly group: GroupImpl
   fiber: Fiber.Fiber<A, E> | undefined = undefined
   exit: Exit.Exit<A, E> | undefined = undefined
-  /** Removed from the waiting queue by `interrupt` before it started. */
-  cancelled = false
+  /** Its place in the group's waiting list while it waits for a `concurrency` slot. */
+  waitingNode: Node<Waiting> | undefined = undefined
   private observers: Array<(exit: Exit.Exit<A, E>) => void> | undefined = undefined
 
   constructor(group: GroupImpl, id: number, name: string) {
@@ -121,8 +90,8 @@ class GroupImpl implements TaskGroup {
   failed = 0
   interrupted = 0
   nextId = 0
-  readonly waiting = new Fifo<Waiting>()
-  waitingCount = 0
+  /** Spawns waiting for a `concurrency` slot, FIFO, O(1) per operation (see internal/waitList.ts). */
+  readonly waiting = new WaitList<Waiting>()
   /** Tasks that have a fiber and have not ended, to interrupt on cancel. */
   readonly live = new Set<TaskImpl<any, any>>()
   /** Every failure (not interruption) of a task or the body, in the order they happened. */
@@ -141,7 +110,7 @@ class GroupImpl implements TaskGroup {
   }
 
   get allEnded(): boolean {
-    return this.bodyExit !== undefined && this.running === 0 && this.waitingCount === 0
+    return this.bodyExit !== undefined && this.running === 0 && this.waiting.length === 0
   }
 
   get coordinatorId(): number {
@@ -178,7 +147,7 @@ class GroupImpl implements TaskGroup {
     name: this.name,
     state: this.state,
     running: this.running,
-    pending: this.waitingCount,
+    pending: this.waiting.length,
     succeeded: this.succeeded,
     failed: this.failed,
     interrupted: this.interrupted,
@@ -193,22 +162,23 @@ class GroupImpl implements TaskGroup {
       if (this.state === "cancelling") {
         this.interrupted++
         task.complete(Exit.interrupt(spawner.id))
-      } else if (this.running < this.limit && this.waitingCount === 0) {
+      } else if (this.running < this.limit && this.waiting.length === 0) {
         this.start(task, effect, spawner.context)
       } else {
-        this.waiting.push({ task, effect, context: spawner.context })
-        this.waitingCount++
+        task.waitingNode = this.waiting.push({ task, effect, context: spawner.context })
       }
       return Effect.succeed(task)
     })
 
-  private start(task: TaskImpl<any, any>, effect: Effect.Effect<any, any, any>, context: Context.Context<any>): void {
+  private start(task: TaskImpl<any, any>, effect: Effect.Effect<any, any, any>, context: Context.Context<never>): void {
     this.running++
     if (this.running > this.peakRunning) this.peakRunning = this.running
     this.live.add(task)
     // A root fiber with the spawner's services; the leading yield defers the start to the next scheduler turn
     // (asyncio's create_task and trio's start_soon do not run the task inline) and keeps starts from nesting.
-    const fiber = Effect.runForkWith(context)(Effect.andThen(Effect.yieldNow, effect))
+    const fiber = Effect.runForkWith(context)(
+      Effect.andThen(Effect.yieldNow, effect as Effect.Effect<unknown, unknown>)
+    )
     task.fiber = fiber
     fiber.addObserver((exit) => this.onTaskExit(task, exit))
   }
@@ -232,19 +202,18 @@ class GroupImpl implements TaskGroup {
 
   private startWaiting(): void {
     if (this.state !== "open" || (this.cancelRequested && !this.supervise)) return
-    while (this.running < this.limit && this.waitingCount > 0) {
+    while (this.running < this.limit && this.waiting.length > 0) {
       const next = this.waiting.shift()
       if (next === undefined) break
-      if (next.task.cancelled) continue
-      this.waitingCount--
+      next.task.waitingNode = undefined
       this.start(next.task, next.effect, next.context)
     }
   }
 
   cancelWaiting(task: TaskImpl<any, any>, by: number): void {
-    if (task.cancelled || task.exit !== undefined) return
-    task.cancelled = true
-    this.waitingCount--
+    if (task.waitingNode === undefined || task.exit !== undefined) return
+    this.waiting.remove(task.waitingNode)
+    task.waitingNode = undefined
     this.interrupted++
     task.complete(Exit.interrupt(by))
     this.notify()
@@ -269,8 +238,7 @@ class GroupImpl implements TaskGroup {
     if (this.state !== "open") return
     this.state = "cancelling"
     for (const waiting of this.waiting.drain()) {
-      if (waiting.task.cancelled) continue
-      this.waitingCount--
+      waiting.task.waitingNode = undefined
       this.interrupted++
       waiting.task.complete(Exit.interrupt(this.coordinatorId))
     }
@@ -303,7 +271,7 @@ export const scoped = <A, E, R>(
               yield* group.signal
             }
             group.state = "closed"
-            if (interrupted) return yield* waited
+            if (Exit.isFailure(waited)) return yield* Effect.failCause(waited.cause)
             if (group.failures.length > 0) {
               return yield* Effect.failCause(
                 Cause.fromReasons(group.failures.flatMap((c) => c.reasons)) as Cause.Cause<E>
