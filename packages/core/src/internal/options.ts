@@ -51,7 +51,9 @@ export const duration = (
   value: Duration.Input | undefined
 ): Effect.Effect<Duration.Duration | undefined, InvalidOptionError> => {
   if (value === undefined) return Effect.succeed(undefined)
-  const fail = Effect.fail(
+  const decoded = decodeDuration(value)
+  if (decoded !== undefined) return Effect.succeed(decoded)
+  return Effect.fail(
     new InvalidOptionError({
       module,
       option,
@@ -59,10 +61,18 @@ export const duration = (
       value
     })
   )
-  if (typeof value === "number" && (Number.isNaN(value) || value < 0)) return fail
-  const decoded = Option.getOrUndefined(Duration.fromInput(value))
-  if (decoded === undefined) return fail
+}
+
+/**
+ * Decodes a duration that is not NaN and not negative (`Infinity` allowed), or returns `undefined`. Allocates no
+ * error, so hot paths can call it on every use.
+ *
+ * @internal
+ */
+export const decodeDuration = (value: Duration.Input): Duration.Duration | undefined => {
+  if (typeof value === "number") return Number.isNaN(value) || value < 0 ? undefined : Duration.millis(value)
+  const decoded = Duration.isDuration(value) ? value : Option.getOrUndefined(Duration.fromInput(value))
+  if (decoded === undefined) return undefined
   const millis = Duration.toMillis(decoded)
-  if (Number.isNaN(millis) || millis < 0) return fail
-  return Effect.succeed(decoded)
+  return Number.isNaN(millis) || millis < 0 ? undefined : decoded
 }

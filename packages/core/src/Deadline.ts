@@ -1,0 +1,212 @@
+/**
+ * Absolute deadlines that nest: Python's `async with asyncio.timeout(5)` / `asyncio.timeout_at(when)` and trio's
+ * `fail_after` / `fail_at` (`move_on_after` is `within` plus a `catchTag`). The deadline in force is an absolute time
+ * on the `Clock`, kept in the fiber's context, so it flows into forked fibers and into the modules that spend a budget
+ * (retries, outbound HTTP) through {@link remaining}. A nested deadline can only shorten it: the effective deadline is
+ * always the earliest of the enclosing ones.
+ *
+ * Unlike `Effect.timeout`, which it otherwise resembles, an expiry never hides a failing cleanup: if a finalizer of
+ * the interrupted work dies, the caller sees that defect, as Python's `asyncio.timeout` raises the cleanup's error.
+ *
+ * @see https://docs.python.org/3/library/asyncio-task.html#asyncio.timeout
+ * @see https://trio.readthedocs.io/en/stable/reference-core.html#cancellation-and-timeouts
+ * @since 0.1.0
+ */
+import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
+import type * as Effect from "effect/Effect"
+import type * as Option from "effect/Option"
+import * as internal from "./internal/deadline.ts"
+import type { InvalidOptionError } from "./Options.ts"
+
+/**
+ * The deadline passed before the work finished: the work was interrupted and its finalizers ran.
+ *
+ * **When to use**: recover with `Effect.catchTag("DeadlineExceededError", …)` to fall back to a default (trio's
+ * `move_on_after`); let it propagate to fail the whole operation (`fail_after`).
+ *
+ * **Gotchas**: in nested deadlines the error describes the deadline that expired, which is the outer one when the
+ * outer one is earlier: `deadline` and `budget` are the outer call's. An inner `within` passes an outer deadline's
+ * error through like any other failure of its work.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Deadline } from "@async-ops/core"
+ *
+ * const program = Effect.never.pipe(
+ *   Deadline.within("5 seconds"),
+ *   Effect.catchTag("DeadlineExceededError", (e) => Effect.succeed(e.deadline))
+ * )
+ * // on a TestClock at 0: 5000
+ * ```
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class DeadlineExceededError extends Data.TaggedError("DeadlineExceededError")<{
+  /** The deadline that expired: epoch milliseconds on the `Clock`. */
+  readonly deadline: number
+  /** The budget that deadline was set with (`within`); `undefined` for an absolute deadline (`at`). */
+  readonly budget: Duration.Duration | undefined
+}> {
+  override get message(): string {
+    const at = Number.isFinite(this.deadline) ? new Date(this.deadline).toISOString() : String(this.deadline)
+    return this.budget === undefined
+      ? `Deadline exceeded: the deadline ${at} passed before the work finished`
+      : `Deadline exceeded: the budget of ${Duration.format(this.budget)} ran out at ${at} before the work finished`
+  }
+}
+
+/**
+ * Whether a value is a {@link DeadlineExceededError}.
+ *
+ * **When to use**: to classify an unknown error or a defect (a `Cause` reason) without `instanceof`, e.g. in a
+ * retry predicate that must not retry once the deadline is spent.
+ *
+ * @example
+ * ```ts
+ * import { Deadline } from "@async-ops/core"
+ *
+ * Deadline.isDeadlineExceededError(new Deadline.DeadlineExceededError({ deadline: 0, budget: undefined })) // true
+ * ```
+ *
+ * @category guards
+ * @since 0.1.0
+ */
+export const isDeadlineExceededError = (u: unknown): u is DeadlineExceededError =>
+  typeof u === "object" && u !== null && "_tag" in u && u._tag === "DeadlineExceededError"
+
+/**
+ * Runs an effect with a deadline `duration` from now (on the `Clock`): `async with asyncio.timeout(duration)`. If
+ * the deadline passes first, the effect is interrupted, its finalizers run, and `within` fails with
+ * {@link DeadlineExceededError}. Its own success or failure before the deadline passes through unchanged.
+ *
+ * Nesting: the effective deadline is the earlier of the enclosing one and `now + duration`, whichever is nested in
+ * which; {@link remaining} inside reads it. `Infinity` sets no deadline of its own (an enclosing one still applies).
+ *
+ * **When to use**: to bound an operation's total time, so that everything under it (retries, requests, forked
+ * fibers) shares one budget, rather than a timeout per step that adds up.
+ *
+ * **Gotchas**:
+ * - A zero `duration` (or an enclosing deadline already past) fails at once, without starting the effect.
+ * - If the interrupted work's finalizers die, `within` dies with their defects followed by the
+ *   `DeadlineExceededError` (as a defect), instead of failing cleanly: a broken cleanup is a bug to see, not a
+ *   timeout to catch. `Effect.timeout` would drop it.
+ * - The work runs in a child fiber, interruptible even inside `Effect.uninterruptible` (as with `Effect.timeout`).
+ *   A fiber forked with `forkDetach` inherits the deadline's value for {@link remaining}, but only a `within`/`at`
+ *   inside it enforces it.
+ * - A NaN or negative `duration` fails with `InvalidOptionError` (option `duration`).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Deadline } from "@async-ops/core"
+ *
+ * const slow = Effect.sleep("10 seconds").pipe(Effect.as("fresh"))
+ *
+ * const program = slow.pipe(
+ *   Deadline.within("1 second"),
+ *   Effect.catchTag("DeadlineExceededError", () => Effect.succeed("cached"))
+ * )
+ * // "cached", after 1 second
+ * ```
+ *
+ * @category combinators
+ * @since 0.1.0
+ */
+export const within: {
+  (
+    duration: Duration.Input
+  ): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E | DeadlineExceededError | InvalidOptionError, R>
+  <A, E, R>(
+    self: Effect.Effect<A, E, R>,
+    duration: Duration.Input
+  ): Effect.Effect<A, E | DeadlineExceededError | InvalidOptionError, R>
+} = internal.within
+
+/**
+ * Runs an effect with an absolute deadline, in epoch milliseconds on the `Clock` (what `Clock.currentTimeMillis`
+ * returns): `async with asyncio.timeout_at(when)`, trio's `fail_at`. Otherwise the same as {@link within}.
+ *
+ * **When to use**: when the deadline comes from outside as a point in time (a request header, a job's due time), or
+ * to give several sequential steps one shared end time.
+ *
+ * **Gotchas**:
+ * - The time is read from the `Clock` in context: under `TestClock` it starts at 0, not at today's date.
+ * - A deadline in the past fails at once with `DeadlineExceededError`, without starting the effect.
+ * - `Infinity` sets no deadline of its own; NaN and `-Infinity` fail with `InvalidOptionError` (option `deadline`).
+ * - The error's `budget` is `undefined`: an absolute deadline has none.
+ *
+ * @example
+ * ```ts
+ * import { Clock, Effect } from "effect"
+ * import { Deadline } from "@async-ops/core"
+ *
+ * const program = Effect.gen(function*() {
+ *   const end = (yield* Clock.currentTimeMillis) + 2_000
+ *   yield* Effect.sleep("500 millis").pipe(Deadline.at(end))
+ *   // the second step gets what is left of the shared 2 seconds: 1.5 seconds
+ *   return yield* Deadline.remaining.pipe(Deadline.at(end))
+ * })
+ * ```
+ *
+ * @category combinators
+ * @since 0.1.0
+ */
+export const at: {
+  (
+    deadline: number
+  ): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E | DeadlineExceededError | InvalidOptionError, R>
+  <A, E, R>(
+    self: Effect.Effect<A, E, R>,
+    deadline: number
+  ): Effect.Effect<A, E | DeadlineExceededError | InvalidOptionError, R>
+} = internal.at
+
+/**
+ * The time left before the deadline in force: `None` outside any deadline, otherwise the time to the effective
+ * (earliest) deadline, never negative (zero once it has passed).
+ *
+ * **When to use**: to size what you do next to the budget that is left: a per-attempt timeout for a retry, a
+ * timeout header for an outbound request, or to skip work that cannot finish in time.
+ *
+ * **Gotchas**: it is a reading, not a reservation: by the time you use it some of it is spent. A fiber forked
+ * inside a deadline reads the same deadline.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Deadline } from "@async-ops/core"
+ *
+ * const program = Effect.gen(function*() {
+ *   yield* Effect.sleep("1 second")
+ *   return yield* Deadline.remaining
+ * }).pipe(Deadline.within("5 seconds"))
+ * // Some(4 seconds)
+ * ```
+ *
+ * @category getters
+ * @since 0.1.0
+ */
+export const remaining: Effect.Effect<Option.Option<Duration.Duration>> = internal.remaining
+
+/**
+ * The deadline in force as an absolute time, in epoch milliseconds on the `Clock`: `None` outside any deadline.
+ *
+ * **When to use**: to pass the deadline on as a point in time (a `Deadline` header for another service, a job
+ * record), where a duration would go stale in transit.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Deadline } from "@async-ops/core"
+ *
+ * const program = Deadline.current.pipe(Deadline.within("90 seconds"))
+ * // on a TestClock at 0: Some(90000)
+ * ```
+ *
+ * @category getters
+ * @since 0.1.0
+ */
+export const current: Effect.Effect<Option.Option<number>> = internal.current
