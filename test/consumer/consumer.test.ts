@@ -37,8 +37,11 @@ describe("consumer project outside the workspace", () => {
   const tarballs = new Map<string, string>()
 
   it("builds and packs every package with only what a user needs", () => {
-    run(process.execPath, [join(root, "node_modules", "typescript", "bin", "tsc"), "-b",
-      ...packages.map((p) => join(root, "packages", p, "tsconfig.build.json"))], { cwd: root })
+    run(process.execPath, [
+      join(root, "node_modules", "typescript", "bin", "tsc"),
+      "-b",
+      ...packages.map((p) => join(root, "packages", p, "tsconfig.build.json"))
+    ], { cwd: root })
     for (const pkg of packages) {
       const out = run("npx", ["-y", "pnpm@10", "pack", "--pack-destination", work], {
         cwd: join(root, "packages", pkg)
@@ -73,19 +76,23 @@ describe("consumer project outside the workspace", () => {
     const files = Object.fromEntries(Array.from(tarballs, ([pkg, path]) => [`@async-ops/${pkg}`, `file:${path}`]))
     writeFileSync(
       join(app, "package.json"),
-      JSON.stringify({
-        name: "consumer",
-        private: true,
-        type: "module",
-        dependencies: {
-          ...files,
-          effect: versionOf("effect"),
-          "@effect/platform-node": versionOf("@effect/platform-node") ?? versionOf("effect"),
-          typescript: versionOf("typescript"),
-          "@types/node": versionOf("@types/node")
+      JSON.stringify(
+        {
+          name: "consumer",
+          private: true,
+          type: "module",
+          dependencies: {
+            ...files,
+            effect: versionOf("effect"),
+            "@effect/platform-node": versionOf("@effect/platform-node") ?? versionOf("effect"),
+            typescript: versionOf("typescript"),
+            "@types/node": versionOf("@types/node")
+          },
+          pnpm: { overrides: files }
         },
-        pnpm: { overrides: files }
-      }, null, 2)
+        null,
+        2
+      )
     )
     const imports = packages.flatMap((pkg) => [
       `import * as ${pkg}Barrel from "@async-ops/${pkg}"`,
@@ -140,7 +147,10 @@ describe("consumer project outside the workspace", () => {
     run(process.execPath, [tsc, "-p", "tsconfig.bundler.json"], { cwd: app })
     expect(run(process.execPath, ["main.ts"], { cwd: app })).toContain("consumer ok 42")
 
-    const internalTypes = spawnSync(process.execPath, [tsc, "-p", "tsconfig.internal.json"], { cwd: app, encoding: "utf8" })
+    const internalTypes = spawnSync(process.execPath, [tsc, "-p", "tsconfig.internal.json"], {
+      cwd: app,
+      encoding: "utf8"
+    })
     expect(internalTypes.status).not.toBe(0)
     expect(internalTypes.stdout).toContain("internal/taskGroup")
     const internalRun = spawnSync(process.execPath, ["internal.ts"], { cwd: app, encoding: "utf8" })
