@@ -11,6 +11,11 @@ export * as Gather from "./Gather.ts"
 /**
  * @since 0.1.0
  */
+export * as Metrics from "./Metrics.ts"
+
+/**
+ * @since 0.1.0
+ */
 export * as Options from "./Options.ts"
 
 /**
