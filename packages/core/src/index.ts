@@ -1,6 +1,11 @@
 /**
  * @since 0.1.0
  */
+export * as Barrier from "./Barrier.ts"
+
+/**
+ * @since 0.1.0
+ */
 export * as Deadline from "./Deadline.ts"
 
 /**
