@@ -6,6 +6,11 @@ export * as Barrier from "./Barrier.ts"
 /**
  * @since 0.1.0
  */
+export * as Condition from "./Condition.ts"
+
+/**
+ * @since 0.1.0
+ */
 export * as Deadline from "./Deadline.ts"
 
 /**
@@ -16,12 +21,27 @@ export * as Gather from "./Gather.ts"
 /**
  * @since 0.1.0
  */
+export * as KeyedMutex from "./KeyedMutex.ts"
+
+/**
+ * @since 0.1.0
+ */
 export * as Metrics from "./Metrics.ts"
 
 /**
  * @since 0.1.0
  */
+export * as Mutex from "./Mutex.ts"
+
+/**
+ * @since 0.1.0
+ */
 export * as Options from "./Options.ts"
+
+/**
+ * @since 0.1.0
+ */
+export * as RWLock from "./RWLock.ts"
 
 /**
  * @since 0.1.0

@@ -1,0 +1,287 @@
+/**
+ * A condition variable for fibers: Python's `asyncio.Condition` on Effect. Fibers that hold the condition's lock
+ * wait for some state to change (`wait`, or `waitFor(predicate)`), releasing the lock while they wait; a fiber
+ * that changed the state wakes them (`notify(n)`, `notifyAll`). A woken fiber takes the lock back before `wait`
+ * returns, also when it is interrupted while waiting: the interruption propagates only once the lock is held
+ * again, so the finalizers inside the caller's `withLock` see the lock held, as in asyncio.
+ *
+ * @see https://docs.python.org/3/library/asyncio-sync.html#asyncio.Condition
+ * @see Effect's `Latch` for a one-shot or re-armable gate (Python's `asyncio.Event`), which needs no lock
+ * @since 0.1.0
+ */
+import * as Data from "effect/Data"
+import type * as Effect from "effect/Effect"
+import * as internal from "./internal/condition.ts"
+import type { Mutex } from "./Mutex.ts"
+import type { InvalidOptionError } from "./Options.ts"
+
+/**
+ * A condition's statistics.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Stats {
+  /** Fibers waiting to be notified (not counting woken fibers waiting to take the lock back). */
+  readonly waiting: number
+}
+
+/**
+ * A condition variable bound to a {@link Mutex}. The module functions and these methods are the same operations.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Condition {
+  /** The lock the condition is bound to. */
+  readonly mutex: Mutex
+  /** Runs `effect` holding the condition's lock; see {@link withLock}. */
+  readonly withLock: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  /** Releases the lock, waits to be notified, takes the lock back; see {@link wait}. */
+  readonly wait: Effect.Effect<void>
+  /** Waits until `predicate` holds; see {@link waitFor}. */
+  readonly waitFor: {
+    (predicate: () => boolean): Effect.Effect<void>
+    <E, R>(predicate: Effect.Effect<boolean, E, R>): Effect.Effect<void, E, R>
+  }
+  /** Wakes the longest waiter, or the `n` longest; see {@link notify}. */
+  readonly notify: {
+    (): Effect.Effect<void>
+    (n: number): Effect.Effect<void, InvalidOptionError>
+  }
+  /** Wakes every waiter; see {@link notifyAll}. */
+  readonly notifyAll: Effect.Effect<void>
+  /** The condition's statistics now. */
+  readonly stats: Effect.Effect<Stats>
+}
+
+/**
+ * `wait`, `waitFor`, `notify` or `notifyAll` was called by a fiber that does not hold the condition's lock. A
+ * defect (a programming error), raised with `Effect.die`; asyncio raises `RuntimeError` in the same case.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class LockNotHeldError extends Data.TaggedError("LockNotHeldError")<{
+  /** The operation that was called. */
+  readonly operation: "wait" | "waitFor" | "notify" | "notifyAll"
+}> {
+  override get message(): string {
+    return `Condition.${this.operation}: the calling fiber does not hold the condition's lock; call it inside Condition.withLock (or Mutex.withLock on the condition's mutex)`
+  }
+}
+
+/**
+ * Makes a condition bound to `mutex`, or to a new mutex when none is given.
+ *
+ * **When to use**: fibers must wait, under a lock, for shared state to reach some condition (a buffer not empty,
+ * a resource ready), and the fibers changing that state tell them. Pass an existing mutex when several conditions
+ * guard the same state (Python's `Condition(lock)`): "not empty" and "not full" over one buffer.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Condition, Mutex } from "@async-ops/core"
+ *
+ * const program = Effect.gen(function*() {
+ *   const mutex = yield* Mutex.make
+ *   const notEmpty = yield* Condition.make(mutex)
+ *   const notFull = yield* Condition.make(mutex)
+ *   return notEmpty.mutex === notFull.mutex // true
+ * })
+ * ```
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const make: (mutex?: Mutex) => Effect.Effect<Condition> = internal.make
+
+/**
+ * Makes a condition synchronously, bound to `mutex` or to a new mutex.
+ *
+ * **When to use**: outside Effect code; prefer {@link make} inside it.
+ *
+ * **Gotchas**: throws a `TypeError` if `mutex` was not made by `Mutex.make`/`Mutex.makeUnsafe`.
+ *
+ * @example
+ * ```ts
+ * import { Condition } from "@async-ops/core"
+ *
+ * const ready = Condition.makeUnsafe()
+ * ```
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const makeUnsafe: (mutex?: Mutex) => Condition = internal.makeUnsafe
+
+/**
+ * Runs `effect` holding the condition's lock (the same as `Mutex.withLock` on `condition.mutex`).
+ *
+ * **When to use**: `async with condition:` in Python; `wait`, `waitFor` and `notify` go inside.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Condition } from "@async-ops/core"
+ *
+ * const program = Effect.gen(function*() {
+ *   const condition = yield* Condition.make()
+ *   yield* Condition.notifyAll(condition).pipe(Condition.withLock(condition))
+ * })
+ * ```
+ *
+ * @category combinators
+ * @since 0.1.0
+ */
+export const withLock: {
+  (self: Condition): <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  <A, E, R>(self: Condition, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R>
+} = ((self: Condition, effect?: Effect.Effect<any, any, any>) =>
+  effect === undefined
+    ? (e: Effect.Effect<any, any, any>) => self.withLock(e)
+    : self.withLock(effect)) as any
+
+/**
+ * Releases the lock, waits until notified, then takes the lock back (waiting in the lock's FIFO queue) before
+ * returning. Must be called by the fiber holding the lock; otherwise dies with {@link LockNotHeldError}.
+ *
+ * **When to use**: rarely directly: prefer {@link waitFor}, which loops on the predicate for you. Use `wait` when
+ * the loop needs to do more than re-check a predicate.
+ *
+ * **Gotchas**:
+ * - Interrupted while waiting, the fiber still takes the lock back (uninterruptibly) before the interruption
+ *   propagates, so an interrupted waiter may wait for the lock first. A notification it received but never
+ *   observed passes to the next waiter.
+ * - A woken waiter is not guaranteed the state it waited for (another fiber may take the lock first and change
+ *   it): re-check after `wait`, which is what `waitFor` does.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Ref } from "effect"
+ * import { Condition } from "@async-ops/core"
+ *
+ * const awaitItem = (condition: Condition.Condition, items: Ref.Ref<Array<string>>) =>
+ *   Condition.withLock(condition, Effect.gen(function*() {
+ *     while ((yield* Ref.get(items)).length === 0) yield* Condition.wait(condition)
+ *     return (yield* Ref.get(items))[0]
+ *   }))
+ * ```
+ *
+ * @category combinators
+ * @since 0.1.0
+ */
+export const wait = (self: Condition): Effect.Effect<void> => self.wait
+
+/**
+ * Waits until `predicate` holds: checks it, and while it is false, `wait`s and checks again. The lock is held
+ * whenever the predicate runs and when `waitFor` returns. Must be called by the fiber holding the lock; otherwise
+ * dies with {@link LockNotHeldError}.
+ *
+ * **When to use**: Python's `await condition.wait_for(predicate)`; the usual way to wait on a condition.
+ *
+ * **Gotchas**: the predicate is an `Effect<boolean>` (read a `Ref`) or a plain function (read a variable); it
+ * must not wait itself, since the lock is held while it runs.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Fiber, Ref } from "effect"
+ * import { Condition } from "@async-ops/core"
+ *
+ * const program = Effect.gen(function*() {
+ *   const condition = yield* Condition.make()
+ *   const ready = yield* Ref.make(false)
+ *   const waiter = yield* Condition.waitFor(condition, Ref.get(ready)).pipe(
+ *     Condition.withLock(condition),
+ *     Effect.forkChild
+ *   )
+ *   yield* Ref.set(ready, true).pipe(Effect.andThen(Condition.notifyAll(condition)), Condition.withLock(condition))
+ *   yield* Fiber.join(waiter) // returns once ready is true
+ * })
+ * ```
+ *
+ * @category combinators
+ * @since 0.1.0
+ */
+export const waitFor: {
+  (self: Condition, predicate: () => boolean): Effect.Effect<void>
+  <E, R>(self: Condition, predicate: Effect.Effect<boolean, E, R>): Effect.Effect<void, E, R>
+} = ((self: Condition, predicate: any) => self.waitFor(predicate)) as any
+
+/**
+ * Wakes the longest-waiting fiber, or the `n` longest in the order they started waiting (fewer if fewer wait).
+ * Each woken fiber then takes the lock back in FIFO order once the notifier releases it. Must be called by the
+ * fiber holding the lock; otherwise dies with {@link LockNotHeldError}. An `n` that is not an integer >= 1 fails
+ * with `InvalidOptionError`.
+ *
+ * **When to use**: after changing the state so that one (or `n`) waiters can proceed, e.g. one item was added.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Condition } from "@async-ops/core"
+ *
+ * const program = Effect.gen(function*() {
+ *   const condition = yield* Condition.make()
+ *   yield* Condition.withLock(condition, Condition.notify(condition, 2)) // nobody waits: a no-op
+ * })
+ * ```
+ *
+ * @category combinators
+ * @since 0.1.0
+ */
+export const notify: {
+  (self: Condition): Effect.Effect<void>
+  (self: Condition, n: number): Effect.Effect<void, InvalidOptionError>
+} = ((self: Condition, n?: number) => n === undefined ? self.notify() : self.notify(n)) as any
+
+/**
+ * Wakes every waiting fiber; they take the lock back one at a time, in the order they started waiting. Must be
+ * called by the fiber holding the lock; otherwise dies with {@link LockNotHeldError}.
+ *
+ * **When to use**: after a change every waiter must see (a shared resource became ready, shutdown started).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Condition } from "@async-ops/core"
+ *
+ * const program = Effect.gen(function*() {
+ *   const condition = yield* Condition.make()
+ *   yield* Condition.notifyAll(condition).pipe(Condition.withLock(condition))
+ * })
+ * ```
+ *
+ * @category combinators
+ * @since 0.1.0
+ */
+export const notifyAll = (self: Condition): Effect.Effect<void> => self.notifyAll
+
+/**
+ * The condition's statistics now: how many fibers wait to be notified.
+ *
+ * **When to use**: metrics and tests.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Condition } from "@async-ops/core"
+ *
+ * const program = Effect.gen(function*() {
+ *   const condition = yield* Condition.make()
+ *   return yield* Condition.stats(condition) // { waiting: 0 }
+ * })
+ * ```
+ *
+ * @category getters
+ * @since 0.1.0
+ */
+export const stats = (self: Condition): Effect.Effect<Stats> => self.stats
+
+/**
+ * Whether a value is a {@link Condition} made by this module.
+ *
+ * @category guards
+ * @since 0.1.0
+ */
+export const isCondition: (u: unknown) => u is Condition = internal.isCondition

@@ -1,0 +1,238 @@
+/**
+ * A mutual-exclusion lock for fibers: Python's `asyncio.Lock` (`async with lock:`) on Effect. One fiber holds it
+ * at a time; the others wait in FIFO order and the lock is handed straight to the longest waiter when released, so
+ * a newcomer never jumps the queue. It is released whenever the holder ends (success, failure, defect or
+ * interruption), an interrupted waiter leaves the queue without ever getting the lock, and waiting costs O(1) per
+ * waiter however many wait. Unlike asyncio's, re-locking from the fiber that holds it is reported at once as a
+ * defect ({@link MutexReentryError}) instead of deadlocking.
+ *
+ * @see https://docs.python.org/3/library/asyncio-sync.html#asyncio.Lock
+ * @see Effect's `Semaphore` (`Semaphore.make(1)` is a lock too; this one adds FIFO hand-off, re-entry detection,
+ * `stats` and linear cost in the number of waiters)
+ * @since 0.1.0
+ */
+import * as Data from "effect/Data"
+import type * as Effect from "effect/Effect"
+import type * as Option from "effect/Option"
+import type * as Scope from "effect/Scope"
+import * as internal from "./internal/mutex.ts"
+
+/**
+ * A lock's statistics, like trio's `Lock.statistics()`.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Stats {
+  /** Whether a fiber holds the lock now. */
+  readonly locked: boolean
+  /** Fibers waiting for the lock now. */
+  readonly waiting: number
+  /** How many times the lock was acquired in all. */
+  readonly acquired: number
+  /** How many of those acquisitions had to wait. */
+  readonly contended: number
+}
+
+/**
+ * A mutex. The module functions ({@link withLock}, ...) and these methods are the same operations.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Mutex {
+  /** Runs `effect` holding the lock; see {@link withLock}. */
+  readonly withLock: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  /** Runs `effect` holding the lock only if it is free now; see {@link withLockIfAvailable}. */
+  readonly withLockIfAvailable: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<Option.Option<A>, E, R>
+  /** Takes the lock until the caller's Scope closes; see {@link lockScoped}. */
+  readonly lockScoped: Effect.Effect<void, never, Scope.Scope>
+  /** The lock's statistics now. */
+  readonly stats: Effect.Effect<Stats>
+}
+
+/**
+ * The fiber that holds a lock tried to take it again. The lock is not re-entrant, so waiting would deadlock; this
+ * is a defect (a programming error), raised with `Effect.die` at the second acquisition.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class MutexReentryError extends Data.TaggedError("MutexReentryError")<{}> {
+  override get message(): string {
+    return "Mutex: the fiber that holds the lock tried to lock it again; Mutex is not re-entrant and this would deadlock"
+  }
+}
+
+/**
+ * Makes a free mutex.
+ *
+ * **When to use**: to make a section of effectful code run one fiber at a time (a read-modify-write of shared
+ * state that spans an effect, one writer to a file or connection). For a plain value, `Ref.update` or
+ * `SynchronizedRef.updateEffect` need no lock.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Mutex } from "@async-ops/core"
+ *
+ * const program = Effect.gen(function*() {
+ *   const mutex = yield* Mutex.make
+ *   return yield* Mutex.withLock(mutex, Effect.succeed(1)) // 1
+ * })
+ * ```
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const make: Effect.Effect<Mutex> = internal.make
+
+/**
+ * Makes a free mutex synchronously, outside Effect (module-level singletons, tests).
+ *
+ * **When to use**: where an Effect constructor is awkward; prefer {@link make} inside Effect code.
+ *
+ * @example
+ * ```ts
+ * import { Mutex } from "@async-ops/core"
+ *
+ * const mutex = Mutex.makeUnsafe()
+ * ```
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const makeUnsafe: () => Mutex = internal.makeUnsafe
+
+/**
+ * Runs `effect` holding the lock: waits (FIFO) until the lock is free, runs the effect, and releases the lock when
+ * the effect ends, however it ends. Interrupting a waiting fiber removes it from the queue; it never gets the lock.
+ *
+ * **When to use**: `async with lock:` in Python.
+ *
+ * **Gotchas**:
+ * - Not re-entrant: calling `withLock` (or any lock operation) again from the fiber that holds the lock dies with
+ *   {@link MutexReentryError}. Fibers forked inside the section are other fibers: if one of them takes the same
+ *   lock while the holder waits for it, that is a deadlock, as in asyncio.
+ * - The lock belongs to the fiber that took it: `Condition.wait` must be called from that fiber.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Ref } from "effect"
+ * import { Mutex } from "@async-ops/core"
+ *
+ * const program = Effect.gen(function*() {
+ *   const mutex = yield* Mutex.make
+ *   const balance = yield* Ref.make(100)
+ *   const withdraw = (n: number) =>
+ *     Effect.gen(function*() {
+ *       const b = yield* Ref.get(balance)
+ *       yield* Effect.yieldNow // another fiber could run here
+ *       if (b >= n) yield* Ref.set(balance, b - n)
+ *     }).pipe(Mutex.withLock(mutex))
+ *   yield* Effect.all([withdraw(80), withdraw(80)], { concurrency: "unbounded" })
+ *   return yield* Ref.get(balance) // 20: the second withdrawal saw 20 and was refused
+ * })
+ * ```
+ *
+ * @category combinators
+ * @since 0.1.0
+ */
+export const withLock: {
+  (self: Mutex): <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  <A, E, R>(self: Mutex, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R>
+} = ((self: Mutex, effect?: Effect.Effect<any, any, any>) =>
+  effect === undefined
+    ? (e: Effect.Effect<any, any, any>) => self.withLock(e)
+    : self.withLock(effect)) as any
+
+/**
+ * Runs `effect` holding the lock if the lock is free now, and returns `Option.some` of its result; returns
+ * `Option.none()` at once, without running the effect, if another fiber holds it.
+ *
+ * **When to use**: Python's `if not lock.locked(): async with lock: ...`, without the race: skip work that another
+ * fiber is already doing (a refresh, a flush).
+ *
+ * **Gotchas**: called by the fiber that holds the lock, it dies with {@link MutexReentryError} rather than
+ * returning `none`: that is a bug in the caller, not contention.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Option } from "effect"
+ * import { Mutex } from "@async-ops/core"
+ *
+ * const refresh = (mutex: Mutex.Mutex) =>
+ *   Mutex.withLockIfAvailable(mutex, Effect.succeed("refreshed")).pipe(
+ *     Effect.map(Option.getOrElse(() => "someone else is refreshing"))
+ *   )
+ * ```
+ *
+ * @category combinators
+ * @since 0.1.0
+ */
+export const withLockIfAvailable: {
+  (self: Mutex): <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<Option.Option<A>, E, R>
+  <A, E, R>(self: Mutex, effect: Effect.Effect<A, E, R>): Effect.Effect<Option.Option<A>, E, R>
+} = ((self: Mutex, effect?: Effect.Effect<any, any, any>) =>
+  effect === undefined
+    ? (e: Effect.Effect<any, any, any>) => self.withLockIfAvailable(e)
+    : self.withLockIfAvailable(effect)) as any
+
+/**
+ * Takes the lock (waiting in FIFO order) and holds it until the caller's `Scope` closes.
+ *
+ * **When to use**: when the section does not fit in one effect, e.g. a lock held for the life of a Layer or
+ * across several steps of a scoped workflow. Python's `await lock.acquire()` paired with a `finally: release()`.
+ *
+ * **Gotchas**: the lock is held by the fiber that took it, for re-entry checks and `Condition.wait`, even if the
+ * scope is closed by another fiber.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Mutex } from "@async-ops/core"
+ *
+ * const program = Effect.gen(function*() {
+ *   const mutex = yield* Mutex.make
+ *   yield* Effect.scoped(Effect.gen(function*() {
+ *     yield* Mutex.lockScoped(mutex)
+ *     // ... the lock is held until this scope closes
+ *   }))
+ *   return (yield* Mutex.stats(mutex)).locked // false
+ * })
+ * ```
+ *
+ * @category combinators
+ * @since 0.1.0
+ */
+export const lockScoped = (self: Mutex): Effect.Effect<void, never, Scope.Scope> => self.lockScoped
+
+/**
+ * The lock's statistics now: whether it is held, how many fibers wait, and acquisition counters.
+ *
+ * **When to use**: metrics and tests (a lock that is always contended is a bottleneck).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Mutex } from "@async-ops/core"
+ *
+ * const program = Effect.gen(function*() {
+ *   const mutex = yield* Mutex.make
+ *   yield* Mutex.withLock(mutex, Effect.void)
+ *   return yield* Mutex.stats(mutex) // { locked: false, waiting: 0, acquired: 1, contended: 0 }
+ * })
+ * ```
+ *
+ * @category getters
+ * @since 0.1.0
+ */
+export const stats = (self: Mutex): Effect.Effect<Stats> => self.stats
+
+/**
+ * Whether a value is a {@link Mutex} made by this module.
+ *
+ * @category guards
+ * @since 0.1.0
+ */
+export const isMutex: (u: unknown) => u is Mutex = internal.isMutex

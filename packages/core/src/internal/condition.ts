@@ -1,0 +1,107 @@
+/** @internal */
+import * as Effect from "effect/Effect"
+import type * as Exit from "effect/Exit"
+import type * as Fiber from "effect/Fiber"
+import { identity } from "effect/Function"
+import type { Condition, Stats } from "../Condition.ts"
+import { LockNotHeldError } from "../Condition.ts"
+import type { Mutex } from "../Mutex.ts"
+import { MutexReentryError } from "../Mutex.ts"
+import type { InvalidOptionError } from "../Options.ts"
+import type { MutexCore } from "./mutex.ts"
+import { coreOf, DONE, GRANTED, makeUnsafe as makeMutex, Waiter, WAITING } from "./mutex.ts"
+import * as validate from "./options.ts"
+import { WaitList } from "./waitList.ts"
+
+const reentry = (): MutexReentryError => new MutexReentryError()
+
+class ConditionImpl implements Condition {
+  readonly mutex: Mutex
+  readonly core: MutexCore
+  readonly waiters = new WaitList<Waiter>()
+
+  constructor(mutex: Mutex) {
+    this.mutex = mutex
+    this.core = coreOf(mutex)
+  }
+
+  private held(fiber: Fiber.Fiber<unknown, unknown>): boolean {
+    return this.core.isHeldBy(fiber.id)
+  }
+
+  /** Wakes up to `n` of the longest waiters, in order. */
+  private wakeUnsafe(n: number): void {
+    for (let i = 0; i < n; i++) {
+      const next = this.waiters.shift()
+      if (next === undefined) return
+      next.grant()
+    }
+  }
+
+  readonly withLock = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => this.mutex.withLock(effect)
+
+  readonly wait: Effect.Effect<void> = Effect.uninterruptibleMask((restore) =>
+    Effect.withFiber((fiber) => {
+      if (!this.held(fiber)) return Effect.die(new LockNotHeldError({ operation: "wait" }))
+      const waiter = new Waiter(fiber)
+      waiter.node = this.waiters.push(waiter)
+      this.core.release()
+      return Effect.flatMap(Effect.exit(restore(waiter.await)), (exit: Exit.Exit<void>) => {
+        if (exit._tag === "Failure") {
+          // Interrupted. A notification this waiter got but never observed goes to the next waiter (Python 3.13
+          // does the same), so an interruption cannot swallow a notify(1).
+          if (waiter.state === GRANTED) this.wakeUnsafe(1)
+          else if (waiter.state === WAITING && waiter.node !== undefined) this.waiters.remove(waiter.node)
+        }
+        waiter.state = DONE
+        // Take the lock back before returning, uninterruptibly, also when interrupted: the caller's finalizers
+        // inside withLock run with the lock held, as in asyncio.
+        return Effect.andThen(this.core.acquire(fiber, identity, reentry), exit)
+      })
+    })
+  )
+
+  readonly waitFor: Condition["waitFor"] = (<E, R>(
+    predicate: Effect.Effect<boolean, E, R> | (() => boolean)
+  ): Effect.Effect<void, E, R> => {
+    const check: Effect.Effect<boolean, E, R> = Effect.isEffect(predicate) ? predicate : Effect.sync(predicate)
+    const loop: Effect.Effect<void, E, R> = Effect.flatMap(
+      check,
+      (ok) => ok ? Effect.void : Effect.flatMap(this.wait, () => loop)
+    )
+    return Effect.withFiber((fiber) =>
+      this.held(fiber) ? loop : Effect.die(new LockNotHeldError({ operation: "waitFor" }))
+    )
+  }) as Condition["waitFor"]
+
+  readonly notify: {
+    (): Effect.Effect<void>
+    (n: number): Effect.Effect<void, InvalidOptionError>
+  } = ((n?: number) => {
+    const run = (count: number) =>
+      Effect.withFiber((fiber) => {
+        if (!this.held(fiber)) return Effect.die(new LockNotHeldError({ operation: "notify" }))
+        this.wakeUnsafe(count)
+        return Effect.void
+      })
+    if (n === undefined) return run(1)
+    return Effect.flatMap(validate.positiveInt("Condition.notify", "n", n), (count) => run(count ?? 1))
+  }) as any
+
+  readonly notifyAll: Effect.Effect<void> = Effect.withFiber((fiber) => {
+    if (!this.held(fiber)) return Effect.die(new LockNotHeldError({ operation: "notifyAll" }))
+    this.wakeUnsafe(this.waiters.length)
+    return Effect.void
+  })
+
+  readonly stats: Effect.Effect<Stats> = Effect.sync(() => ({ waiting: this.waiters.length }))
+}
+
+/** @internal */
+export const makeUnsafe = (mutex?: Mutex): Condition => new ConditionImpl(mutex ?? makeMutex())
+
+/** @internal */
+export const make = (mutex?: Mutex): Effect.Effect<Condition> => Effect.sync(() => makeUnsafe(mutex))
+
+/** @internal */
+export const isCondition = (u: unknown): u is Condition => u instanceof ConditionImpl

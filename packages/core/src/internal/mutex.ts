@@ -1,0 +1,226 @@
+/** @internal */
+import * as Effect from "effect/Effect"
+import type * as Exit from "effect/Exit"
+import type * as Fiber from "effect/Fiber"
+import type * as Option from "effect/Option"
+import * as Scope from "effect/Scope"
+import type { Mutex, Stats } from "../Mutex.ts"
+import { MutexReentryError } from "../Mutex.ts"
+import type { Node } from "./waitList.ts"
+import { WaitList } from "./waitList.ts"
+
+/** @internal */
+export const WAITING = 0
+/** @internal */
+export const GRANTED = 1
+/** @internal */
+export const DONE = 2
+
+/**
+ * One fiber parked on a lock (or a condition). The lock grants it by handing it what it waited for (the grant is
+ * made in the lock's state at once) and resuming it on the waiter's own scheduler on its next turn, never inline:
+ * a release never runs another fiber's code inside the releasing fiber, however long the chain of waiters.
+ *
+ * The waiter's fiber may be interrupted after it was granted and before it ran again; the code that parks it
+ * therefore looks at `state` when the wait ends with a failure, and gives back (or passes on) a grant it never
+ * observed, so nothing is lost.
+ *
+ * @internal
+ */
+export class Waiter {
+  readonly fiber: Fiber.Fiber<unknown, unknown>
+  node: Node<Waiter> | undefined = undefined
+  state: typeof WAITING | typeof GRANTED | typeof DONE = WAITING
+  private resume: ((effect: Effect.Effect<void>) => void) | undefined = undefined
+  /** Suspends until granted. */
+  readonly await: Effect.Effect<void>
+
+  constructor(fiber: Fiber.Fiber<unknown, unknown>) {
+    this.fiber = fiber
+    this.await = Effect.callback<void>((resume) => {
+      if (this.state === GRANTED) resume(Effect.void)
+      else this.resume = resume
+    })
+  }
+
+  /** Marks the waiter granted (it already left its list) and resumes it on its next scheduler turn. */
+  grant(): void {
+    this.state = GRANTED
+    this.node = undefined
+    this.fiber.currentDispatcher.scheduleTask(this.wake, 0)
+  }
+
+  private readonly wake = (): void => {
+    const resume = this.resume
+    this.resume = undefined
+    if (resume !== undefined && this.state === GRANTED) resume(Effect.void)
+  }
+}
+
+/**
+ * The state machine of one non-reentrant FIFO lock, shared by `Mutex` and every key of `KeyedMutex`. All methods
+ * are synchronous; the effectful ones must be evaluated while the calling fiber is uninterruptible (they receive
+ * `restore` to make only the wait interruptible).
+ *
+ * @internal
+ */
+export class MutexCore {
+  locked = false
+  /** The id of the fiber holding the lock (meaningful while `locked`). */
+  holder = -1
+  readonly waiters = new WaitList<Waiter>()
+  acquired = 0
+  contended = 0
+  /** For KeyedMutex: the key and a hook called when the lock becomes free with nobody waiting. */
+  key: unknown = undefined
+  idle: ((core: MutexCore) => void) | undefined = undefined
+
+  /** A finalizer for `Effect.onExitPrimitive`: returning `undefined` skips a finalizer effect per call. */
+  readonly releaseOnExit = (): undefined => {
+    this.release()
+    return undefined
+  }
+
+  private releaseEffectCache: Effect.Effect<void> | undefined = undefined
+  /** The release as an Effect, for scope finalizers (made on first use: most per-key locks never need it). */
+  get releaseEffect(): Effect.Effect<void> {
+    return this.releaseEffectCache ??= Effect.sync(() => this.release())
+  }
+
+  /** Hands the lock to the longest waiter, or frees it. */
+  release(): void {
+    const next = this.waiters.shift()
+    if (next === undefined) {
+      this.locked = false
+      this.holder = -1
+      if (this.idle !== undefined) this.idle(this)
+      return
+    }
+    this.holder = next.fiber.id
+    next.grant()
+  }
+
+  isHeldBy(fiberId: number): boolean {
+    return this.locked && this.holder === fiberId
+  }
+
+  tryTake(fiberId: number): boolean {
+    if (this.locked) return false
+    this.locked = true
+    this.holder = fiberId
+    this.acquired++
+    return true
+  }
+
+  /** Called when a wait ended with a failure (an interruption): leave the queue, or give back a grant not seen. */
+  abandon(waiter: Waiter): void {
+    if (waiter.state === GRANTED) {
+      waiter.state = DONE
+      this.release()
+    } else if (waiter.state === WAITING) {
+      waiter.state = DONE
+      if (waiter.node !== undefined) this.waiters.remove(waiter.node)
+      waiter.node = undefined
+    }
+  }
+
+  /**
+   * Takes the lock for `fiber`, waiting in FIFO order if it is held. Evaluate while uninterruptible; the wait
+   * itself runs under `restore`.
+   */
+  acquire(
+    fiber: Fiber.Fiber<unknown, unknown>,
+    restore: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>,
+    reentry: () => unknown
+  ): Effect.Effect<void> {
+    if (this.tryTake(fiber.id)) return Effect.void
+    if (this.holder === fiber.id) return Effect.die(reentry())
+    const waiter = new Waiter(fiber)
+    waiter.node = this.waiters.push(waiter)
+    return Effect.onExitPrimitive(restore(waiter.await), (exit: Exit.Exit<void>) => {
+      if (exit._tag === "Success") {
+        waiter.state = DONE
+        this.acquired++
+        this.contended++
+      } else {
+        this.abandon(waiter)
+      }
+      return undefined
+    }, true)
+  }
+
+  /** Runs `effect` holding the lock. Evaluate while uninterruptible. */
+  run<A, E, R>(
+    fiber: Fiber.Fiber<unknown, unknown>,
+    restore: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>,
+    effect: Effect.Effect<A, E, R>,
+    reentry: () => unknown
+  ): Effect.Effect<A, E, R> {
+    if (this.tryTake(fiber.id)) return Effect.onExitPrimitive(restore(effect), this.releaseOnExit, true)
+    return Effect.flatMap(
+      this.acquire(fiber, restore, reentry),
+      () => Effect.onExitPrimitive(restore(effect), this.releaseOnExit, true)
+    )
+  }
+
+  /** Runs `effect` if the lock is free now. Evaluate while uninterruptible. */
+  runIfAvailable<A, E, R>(
+    fiber: Fiber.Fiber<unknown, unknown>,
+    restore: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>,
+    effect: Effect.Effect<A, E, R>,
+    reentry: () => unknown
+  ): Effect.Effect<Option.Option<A>, E, R> {
+    if (this.tryTake(fiber.id)) return Effect.onExitPrimitive(restore(Effect.asSome(effect)), this.releaseOnExit, true)
+    if (this.holder === fiber.id) return Effect.die(reentry())
+    return Effect.succeedNone
+  }
+
+  /** Takes the lock and releases it when `scope` closes. Evaluate while uninterruptible. */
+  scoped(
+    fiber: Fiber.Fiber<unknown, unknown>,
+    restore: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>,
+    scope: Scope.Scope,
+    reentry: () => unknown
+  ): Effect.Effect<void> {
+    if (this.tryTake(fiber.id)) return Scope.addFinalizer(scope, this.releaseEffect)
+    return Effect.flatMap(this.acquire(fiber, restore, reentry), () => Scope.addFinalizer(scope, this.releaseEffect))
+  }
+}
+
+const reentry = (): MutexReentryError => new MutexReentryError()
+
+class MutexImpl extends MutexCore implements Mutex {
+  readonly withLock = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+    Effect.uninterruptibleMask((restore) => Effect.withFiber((fiber) => this.run(fiber, restore, effect, reentry)))
+
+  readonly withLockIfAvailable = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<Option.Option<A>, E, R> =>
+    Effect.uninterruptibleMask((restore) =>
+      Effect.withFiber((fiber) => this.runIfAvailable(fiber, restore, effect, reentry))
+    )
+
+  readonly lockScoped: Effect.Effect<void, never, Scope.Scope> = Effect.uninterruptibleMask((restore) =>
+    Effect.flatMap(Effect.scope, (scope) => Effect.withFiber((fiber) => this.scoped(fiber, restore, scope, reentry)))
+  )
+
+  readonly stats: Effect.Effect<Stats> = Effect.sync(() => ({
+    locked: this.locked,
+    waiting: this.waiters.length,
+    acquired: this.acquired,
+    contended: this.contended
+  }))
+}
+
+/** @internal */
+export const isMutex = (u: unknown): u is Mutex => u instanceof MutexImpl
+
+/** @internal */
+export const makeUnsafe = (): Mutex => new MutexImpl()
+
+/** @internal */
+export const make: Effect.Effect<Mutex> = Effect.sync(makeUnsafe)
+
+/** @internal */
+export const coreOf = (mutex: Mutex): MutexCore => {
+  if (mutex instanceof MutexImpl) return mutex
+  throw new TypeError("Condition.make: the mutex must come from Mutex.make or Mutex.makeUnsafe")
+}

@@ -1,0 +1,349 @@
+import { Condition, Mutex } from "@async-ops/core"
+import { LeakCheck, VirtualTime } from "@async-ops/testing"
+import { describe, expect, it } from "@effect/vitest"
+import { Cause, Deferred, Effect, Exit, Fiber, Option, Ref } from "effect"
+
+/** mulberry32: a small deterministic PRNG, one per seeded run. */
+const mulberry32 = (seed: number) => () => {
+  seed = (seed + 0x6D2B79F5) | 0
+  let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
+  t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+}
+
+const defectOf = (exit: Exit.Exit<unknown, unknown>): unknown =>
+  Exit.isFailure(exit) ? exit.cause.reasons.find(Cause.isDieReason)?.defect : undefined
+
+const isInterrupted = (exit: Exit.Exit<unknown, unknown>): boolean =>
+  Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause)
+
+/** Forks `effect` and runs it at once, so it is parked (on the condition or the lock) when this returns. */
+const start = <A, E>(effect: Effect.Effect<A, E>) => Effect.forkChild(effect, { startImmediately: true })
+
+describe("Condition", () => {
+  it.effect("wait releases the lock while waiting and holds it again when it returns", () =>
+    Effect.gen(function*() {
+      const condition = yield* Condition.make()
+      const lockedAfterWait = yield* Ref.make(false)
+      const waiter = yield* start(Condition.withLock(
+        condition,
+        Condition.wait(condition).pipe(
+          Effect.andThen(Effect.flatMap(Mutex.stats(condition.mutex), (s) => Ref.set(lockedAfterWait, s.locked)))
+        )
+      ))
+      // the waiter released the lock: another fiber can take it without waiting
+      expect(yield* Condition.stats(condition)).toEqual({ waiting: 1 })
+      expect(yield* Mutex.withLockIfAvailable(condition.mutex, Condition.notify(condition))).toEqual(
+        Option.some(undefined)
+      )
+      yield* Fiber.join(waiter)
+      expect(yield* Ref.get(lockedAfterWait)).toBe(true)
+      expect(yield* Mutex.stats(condition.mutex)).toMatchObject({ locked: false, waiting: 0 })
+    }))
+
+  it.effect("a woken waiter takes the lock back only when the notifier releases it", () =>
+    Effect.gen(function*() {
+      const condition = yield* Condition.make()
+      const log = yield* Ref.make<Array<string>>([])
+      const mark = (s: string) => Ref.update(log, (xs) => [...xs, s])
+      const waiter = yield* start(
+        Condition.withLock(condition, Effect.andThen(Condition.wait(condition), mark("woke")))
+      )
+      yield* Condition.withLock(
+        condition,
+        Effect.gen(function*() {
+          yield* Condition.notify(condition)
+          yield* Effect.yieldNow
+          yield* mark("notifier still holds the lock")
+        })
+      )
+      yield* Fiber.join(waiter)
+      expect(yield* Ref.get(log)).toEqual(["notifier still holds the lock", "woke"])
+    }))
+
+  it.effect("waitFor re-checks the predicate after every wake-up and returns once it holds", () =>
+    Effect.gen(function*() {
+      const condition = yield* Condition.make()
+      const count = yield* Ref.make(0)
+      const checked = yield* Effect.all(Array.from({ length: 4 }, () => Deferred.make<number>()))
+      let checks = 0
+      const predicate = Effect.flatMap(
+        Ref.get(count),
+        (n) => Effect.as(Deferred.succeed(checked[checks++]!, n), n >= 3)
+      )
+      const waiter = yield* start(Condition.withLock(condition, Condition.waitFor(condition, predicate)))
+      for (let i = 1; i <= 3; i++) {
+        // the waiter checked (and saw i - 1) and went back to waiting
+        expect(yield* Deferred.await(checked[i - 1]!)).toBe(i - 1)
+        expect(waiter.pollUnsafe()).toBeUndefined()
+        yield* Condition.withLock(condition, Effect.andThen(Ref.set(count, i), Condition.notifyAll(condition)))
+      }
+      yield* Fiber.join(waiter)
+      expect(yield* Deferred.await(checked[3]!)).toBe(3)
+      expect(checks).toBe(4)
+    }))
+
+  it.effect("waitFor accepts a plain function and returns at once if it already holds", () =>
+    Effect.gen(function*() {
+      const condition = yield* Condition.make()
+      let ready = true
+      yield* Condition.withLock(condition, condition.waitFor(() => ready))
+      ready = false
+      const waiter = yield* start(Condition.withLock(condition, condition.waitFor(() => ready)))
+      expect(yield* Condition.stats(condition)).toEqual({ waiting: 1 })
+      ready = true
+      yield* Condition.withLock(condition, Condition.notifyAll(condition))
+      yield* Fiber.join(waiter)
+    }))
+
+  it.effect("notify(n) wakes the n longest waiters in order; notify() wakes one", () =>
+    Effect.gen(function*() {
+      const condition = yield* Condition.make()
+      const woke = yield* Ref.make<Array<number>>([])
+      const waiters: Array<Fiber.Fiber<void>> = []
+      for (const i of [3, 0, 2, 1]) {
+        waiters.push(
+          yield* start(
+            Condition.withLock(
+              condition,
+              Effect.andThen(Condition.wait(condition), Ref.update(woke, (xs) => [...xs, i]))
+            )
+          )
+        )
+      }
+      expect(yield* Condition.stats(condition)).toEqual({ waiting: 4 })
+      yield* Condition.withLock(condition, Condition.notify(condition, 2))
+      yield* Fiber.joinAll(waiters.slice(0, 2))
+      expect(yield* Ref.get(woke)).toEqual([3, 0])
+      expect(yield* Condition.stats(condition)).toEqual({ waiting: 2 })
+      yield* Condition.withLock(condition, Condition.notify(condition))
+      yield* Fiber.join(waiters[2]!)
+      expect(yield* Ref.get(woke)).toEqual([3, 0, 2])
+      expect(yield* Condition.stats(condition)).toEqual({ waiting: 1 })
+      // more than are waiting wakes those that are
+      yield* Condition.withLock(condition, Condition.notify(condition, 10))
+      yield* Fiber.join(waiters[3]!)
+      expect(yield* Ref.get(woke)).toEqual([3, 0, 2, 1])
+    }))
+
+  it.effect("notifyAll wakes every waiter, and they take the lock back one at a time in order", () =>
+    Effect.gen(function*() {
+      const condition = yield* Condition.make()
+      const woke = yield* Ref.make<Array<number>>([])
+      let inside = 0
+      let peak = 0
+      const waiters: Array<Fiber.Fiber<void>> = []
+      for (let i = 0; i < 5; i++) {
+        waiters.push(
+          yield* start(Condition.withLock(
+            condition,
+            Condition.wait(condition).pipe(
+              Effect.andThen(Effect.sync(() => {
+                inside++
+                peak = Math.max(peak, inside)
+              })),
+              Effect.andThen(Effect.yieldNow),
+              Effect.andThen(Ref.update(woke, (xs) => [...xs, i])),
+              Effect.andThen(Effect.sync(() => {
+                inside--
+              }))
+            )
+          ))
+        )
+      }
+      yield* Condition.withLock(condition, Condition.notifyAll(condition))
+      yield* Fiber.joinAll(waiters)
+      expect(yield* Ref.get(woke)).toEqual([0, 1, 2, 3, 4])
+      expect(peak).toBe(1)
+      expect(yield* Condition.stats(condition)).toEqual({ waiting: 0 })
+    }))
+
+  it.effect("an interrupted waiter takes the lock back before the interruption propagates", () =>
+    Effect.gen(function*() {
+      const condition = yield* Condition.make()
+      const log = yield* Ref.make<Array<string>>([])
+      const mark = (s: string) => Ref.update(log, (xs) => [...xs, s])
+      const waiter = yield* start(Condition.withLock(
+        condition,
+        Condition.wait(condition).pipe(
+          Effect.ensuring(
+            Effect.flatMap(Mutex.stats(condition.mutex), (s) => mark(`finalizer sees locked=${s.locked}`))
+          )
+        )
+      ))
+      let interrupting: Fiber.Fiber<void> | undefined
+      yield* Condition.withLock(
+        condition,
+        Effect.gen(function*() {
+          // interrupt the waiter while this fiber holds the lock: the waiter must wait for it before ending
+          interrupting = yield* start(Fiber.interrupt(waiter))
+          yield* Effect.yieldNow
+          expect(interrupting.pollUnsafe()).toBeUndefined()
+          yield* mark("notifier releases")
+        })
+      )
+      yield* Fiber.join(interrupting!)
+      expect(isInterrupted(yield* Fiber.await(waiter))).toBe(true)
+      expect(yield* Ref.get(log)).toEqual(["notifier releases", "finalizer sees locked=true"])
+      expect(yield* Mutex.stats(condition.mutex)).toMatchObject({ locked: false, waiting: 0 })
+      expect(yield* Condition.stats(condition)).toEqual({ waiting: 0 })
+    }))
+
+  it.effect("a notification received by a waiter interrupted before it woke goes to the next waiter", () =>
+    Effect.gen(function*() {
+      const condition = yield* Condition.make()
+      const a = yield* start(Condition.withLock(condition, Condition.wait(condition)))
+      const b = yield* start(Condition.withLock(condition, Effect.as(Condition.wait(condition), "b woke")))
+      const interrupting = yield* Condition.withLock(
+        condition,
+        Effect.gen(function*() {
+          yield* Condition.notify(condition)
+          // `a` was notified but has not run: interrupting it now must not swallow the notification
+          const interrupting = yield* start(Fiber.interrupt(a))
+          expect(yield* Condition.stats(condition)).toEqual({ waiting: 0 })
+          return interrupting
+        })
+      )
+      yield* Fiber.join(interrupting)
+      expect(isInterrupted(yield* Fiber.await(a))).toBe(true)
+      expect(yield* Fiber.join(b)).toBe("b woke")
+      expect(yield* Mutex.stats(condition.mutex)).toMatchObject({ locked: false, waiting: 0 })
+    }))
+
+  it.effect("wait, waitFor, notify and notifyAll without holding the lock die with LockNotHeldError", () =>
+    Effect.gen(function*() {
+      const condition = yield* Condition.make()
+      const cases = [
+        ["wait", Condition.wait(condition)],
+        ["waitFor", Condition.waitFor(condition, () => true)],
+        ["notify", Condition.notify(condition)],
+        ["notifyAll", Condition.notifyAll(condition)]
+      ] as const
+      for (const [operation, effect] of cases) {
+        const defect = defectOf(yield* Effect.exit(effect))
+        expect(defect).toBeInstanceOf(Condition.LockNotHeldError)
+        expect((defect as Error).message).toBe(
+          `Condition.${operation}: the calling fiber does not hold the condition's lock; call it inside Condition.withLock (or Mutex.withLock on the condition's mutex)`
+        )
+      }
+      // held by another fiber is not held by the caller
+      const release = yield* Deferred.make<void>()
+      const holder = yield* start(Condition.withLock(condition, Deferred.await(release)))
+      expect(defectOf(yield* Effect.exit(Condition.wait(condition)))).toBeInstanceOf(Condition.LockNotHeldError)
+      yield* Deferred.succeed(release, undefined)
+      yield* Fiber.join(holder)
+      expect(yield* Mutex.stats(condition.mutex)).toMatchObject({ locked: false, waiting: 0 })
+    }))
+
+  it.effect("notify with an n that is not an integer >= 1 fails with InvalidOptionError naming n", () =>
+    Effect.gen(function*() {
+      const condition = yield* Condition.make()
+      for (const bad of [0, -1, 1.5, Number.NaN]) {
+        const error = yield* Effect.flip(Condition.withLock(condition, Condition.notify(condition, bad)))
+        expect(error._tag).toBe("InvalidOptionError")
+        expect(error.option).toBe("n")
+        expect(error.message).toContain("Condition.notify: option n must be an integer >= 1")
+      }
+    }))
+
+  it.effect("conditions made on one mutex share it, and a lock taken with Mutex.withLock serves them", () =>
+    Effect.gen(function*() {
+      const mutex = yield* Mutex.make
+      const notEmpty = yield* Condition.make(mutex)
+      const notFull = Condition.makeUnsafe(mutex)
+      expect(notEmpty.mutex).toBe(mutex)
+      expect(notFull.mutex).toBe(mutex)
+      expect(Condition.isCondition(notEmpty)).toBe(true)
+      expect(Condition.isCondition(mutex)).toBe(false)
+      const items = yield* Ref.make<Array<number>>([])
+      const capacity = 2
+      const put = (n: number) =>
+        Mutex.withLock(
+          mutex,
+          Effect.gen(function*() {
+            yield* Condition.waitFor(notFull, Effect.map(Ref.get(items), (xs) => xs.length < capacity))
+            yield* Ref.update(items, (xs) => [...xs, n])
+            yield* Condition.notify(notEmpty)
+          })
+        )
+      const take = Mutex.withLock(
+        mutex,
+        Effect.gen(function*() {
+          yield* Condition.waitFor(notEmpty, Effect.map(Ref.get(items), (xs) => xs.length > 0))
+          const [head, ...rest] = yield* Ref.get(items)
+          yield* Ref.set(items, rest)
+          yield* Condition.notify(notFull)
+          return head!
+        })
+      )
+      const [, taken] = yield* Effect.all([
+        Effect.forEach([1, 2, 3, 4, 5, 6], put, { discard: true }),
+        Effect.forEach([1, 2, 3, 4, 5, 6], () => take)
+      ], { concurrency: "unbounded" })
+      expect(taken).toEqual([1, 2, 3, 4, 5, 6])
+    }))
+
+  it.effect(
+    "random interruptions of waiters and notifiers leave the lock free and nobody waiting",
+    () =>
+      Effect.gen(function*() {
+        let interrupted = 0
+        for (let seed = 1; seed <= 100; seed++) {
+          const random = mulberry32(seed)
+          const int = (max: number) => Math.floor(random() * max)
+          const condition = yield* Condition.make()
+          let level = 0
+          let violations = 0
+          const run = Effect.gen(function*() {
+            const fibers: Array<Fiber.Fiber<unknown>> = []
+            for (let i = 0; i < 12; i++) {
+              const target = int(4)
+              const op = random() < 0.5
+                ? Condition.withLock(
+                  condition,
+                  Condition.waitFor(condition, () => level >= target).pipe(
+                    Effect.andThen(Effect.sleep(int(3) * 5)),
+                    // the lock is held after waitFor, also when interrupted
+                    Effect.ensuring(Effect.flatMap(Mutex.stats(condition.mutex), (s) =>
+                      Effect.sync(() => {
+                        if (!s.locked) violations++
+                      })))
+                  )
+                )
+                : Condition.withLock(
+                  condition,
+                  Effect.sleep(int(3) * 5).pipe(
+                    Effect.andThen(Effect.sync(() => level++)),
+                    Effect.andThen(random() < 0.5 ? Condition.notifyAll(condition) : Condition.notify(condition))
+                  )
+                )
+              const after = random() < 0.5
+                ? Effect.suspend(() => {
+                  const victim = fibers[int(fibers.length)]!
+                  return victim === fibers[i] ? Effect.void : Fiber.interrupt(victim)
+                })
+                : Effect.void
+              fibers.push(yield* Effect.forkChild(Effect.andThen(Effect.sleep(int(5) * 5), Effect.andThen(op, after))))
+            }
+            // Waiters whose target is never reached wait forever: interrupt everything still running at the end.
+            const interrupters: Array<Fiber.Fiber<void>> = []
+            for (const fiber of fibers) {
+              const at = random() < 0.4 ? int(12) * 5 : 200
+              interrupters.push(yield* Effect.forkChild(Effect.andThen(Effect.sleep(at), Fiber.interrupt(fiber))))
+            }
+            const exits = yield* Effect.forEach(fibers, Fiber.await)
+            yield* Fiber.joinAll(interrupters)
+            return exits
+          })
+          const exits = yield* LeakCheck.fibers(VirtualTime.autojump(run))
+          expect(violations, `seed ${seed}`).toBe(0)
+          expect(yield* Mutex.stats(condition.mutex), `seed ${seed}`).toMatchObject({ locked: false, waiting: 0 })
+          expect(yield* Condition.stats(condition), `seed ${seed}`).toEqual({ waiting: 0 })
+          expect(exits.every((e) => Exit.isSuccess(e) || isInterrupted(e)), `seed ${seed}`).toBe(true)
+          interrupted += exits.filter(isInterrupted).length
+        }
+        expect(interrupted).toBeGreaterThan(100)
+      }),
+    30_000
+  )
+})

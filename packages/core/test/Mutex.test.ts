@@ -1,0 +1,327 @@
+import { Mutex } from "@async-ops/core"
+import { ConcurrencyProbe, LeakCheck, VirtualTime } from "@async-ops/testing"
+import { describe, expect, it } from "@effect/vitest"
+import { Cause, Clock, Data, Deferred, Effect, Exit, Fiber, Option, Ref, Scope } from "effect"
+
+class Boom extends Data.TaggedError("Boom")<{}> {}
+
+/** mulberry32: a small deterministic PRNG, one per seeded run. */
+const mulberry32 = (seed: number) => () => {
+  seed = (seed + 0x6D2B79F5) | 0
+  let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
+  t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+}
+
+const defectOf = (exit: Exit.Exit<unknown, unknown>): unknown =>
+  Exit.isFailure(exit) ? exit.cause.reasons.find(Cause.isDieReason)?.defect : undefined
+
+const isInterrupted = (exit: Exit.Exit<unknown, unknown>): boolean =>
+  Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause)
+
+/** Forks `effect` and runs it at once, so it is parked on the lock (if it must wait) when this returns. */
+const start = <A, E>(effect: Effect.Effect<A, E>) => Effect.forkChild(effect, { startImmediately: true })
+
+describe("Mutex", () => {
+  it.effect("only one fiber holds the lock at a time", () =>
+    Effect.gen(function*() {
+      const mutex = yield* Mutex.make
+      const probe = yield* ConcurrencyProbe.make
+      yield* Effect.forEach(
+        Array.from({ length: 10 }, (_, i) => i),
+        (i) => Mutex.withLock(mutex, probe.track(Effect.sleep(10), `t${i}`)),
+        { concurrency: "unbounded", discard: true }
+      ).pipe(VirtualTime.autojump)
+      expect(yield* probe.stats).toMatchObject({ peak: 1, ended: 10, current: 0 })
+      expect(yield* Clock.currentTimeMillis).toBe(100)
+    }))
+
+  it.effect("waiters get the lock in the order they started waiting", () =>
+    Effect.gen(function*() {
+      const mutex = yield* Mutex.make
+      const order = yield* Ref.make<Array<number>>([])
+      const release = yield* Deferred.make<void>()
+      const holder = yield* start(Mutex.withLock(mutex, Deferred.await(release)))
+      const waiters: Array<Fiber.Fiber<void>> = []
+      for (const i of [3, 1, 4, 0, 2]) {
+        waiters.push(yield* start(Mutex.withLock(mutex, Ref.update(order, (xs) => [...xs, i]))))
+      }
+      expect(yield* Mutex.stats(mutex)).toMatchObject({ locked: true, waiting: 5 })
+      yield* Deferred.succeed(release, undefined)
+      yield* Fiber.join(holder)
+      yield* Fiber.joinAll(waiters)
+      expect(yield* Ref.get(order)).toEqual([3, 1, 4, 0, 2])
+    }))
+
+  it.effect("a release hands the lock to the longest waiter, so a newcomer cannot take it first", () =>
+    Effect.gen(function*() {
+      const mutex = yield* Mutex.make
+      const release = yield* Deferred.make<void>()
+      const holder = yield* start(Mutex.withLock(mutex, Deferred.await(release)))
+      const waiter = yield* start(Mutex.withLock(mutex, Effect.succeed("waiter")))
+      yield* Deferred.succeed(release, undefined)
+      yield* Fiber.join(holder)
+      // The waiter has not run yet, but the lock is already its own.
+      expect(yield* Mutex.withLockIfAvailable(mutex, Effect.succeed("newcomer"))).toEqual(Option.none())
+      expect(yield* Fiber.join(waiter)).toBe("waiter")
+      expect(yield* Mutex.withLockIfAvailable(mutex, Effect.succeed("newcomer"))).toEqual(Option.some("newcomer"))
+    }))
+
+  it.effect("an interrupted waiter leaves the queue and never gets the lock", () =>
+    Effect.gen(function*() {
+      const mutex = yield* Mutex.make
+      const ran = yield* Ref.make<Array<string>>([])
+      const release = yield* Deferred.make<void>()
+      const holder = yield* start(Mutex.withLock(mutex, Deferred.await(release)))
+      const a = yield* start(Mutex.withLock(mutex, Ref.update(ran, (xs) => [...xs, "a"])))
+      const b = yield* start(Mutex.withLock(mutex, Ref.update(ran, (xs) => [...xs, "b"])))
+      const c = yield* start(Mutex.withLock(mutex, Ref.update(ran, (xs) => [...xs, "c"])))
+      yield* Fiber.interrupt(b)
+      expect(isInterrupted(yield* Fiber.await(b))).toBe(true)
+      expect(yield* Mutex.stats(mutex)).toMatchObject({ locked: true, waiting: 2 })
+      yield* Deferred.succeed(release, undefined)
+      yield* Fiber.joinAll([holder, a, c])
+      expect(yield* Ref.get(ran)).toEqual(["a", "c"])
+      expect(yield* Mutex.stats(mutex)).toMatchObject({ locked: false, waiting: 0 })
+    }))
+
+  it.effect("a waiter interrupted after the lock was handed to it, before it ran, passes the lock on", () =>
+    Effect.gen(function*() {
+      const mutex = yield* Mutex.make
+      const ran = yield* Ref.make<Array<string>>([])
+      const release = yield* Deferred.make<void>()
+      const holder = yield* start(Mutex.withLock(mutex, Deferred.await(release)))
+      const a = yield* start(Mutex.withLock(mutex, Ref.update(ran, (xs) => [...xs, "a"])))
+      const b = yield* start(Mutex.withLock(mutex, Ref.update(ran, (xs) => [...xs, "b"])))
+      yield* Deferred.succeed(release, undefined)
+      yield* Fiber.join(holder)
+      // The lock now belongs to `a`, which has not run yet: interrupting it in this window must not lose the lock.
+      expect(yield* Mutex.stats(mutex)).toMatchObject({ locked: true, waiting: 1 })
+      yield* Fiber.interrupt(a)
+      expect(isInterrupted(yield* Fiber.await(a))).toBe(true)
+      yield* Fiber.join(b)
+      expect(yield* Ref.get(ran)).toEqual(["b"])
+      expect(yield* Mutex.stats(mutex)).toMatchObject({ locked: false, waiting: 0 })
+    }))
+
+  it.effect("the lock is released when the holder succeeds, fails, dies or is interrupted", () =>
+    Effect.gen(function*() {
+      const mutex = yield* Mutex.make
+      expect(yield* Mutex.withLock(mutex, Effect.succeed(1))).toBe(1)
+      expect((yield* Mutex.stats(mutex)).locked).toBe(false)
+
+      expect(yield* Effect.exit(Mutex.withLock(mutex, Effect.fail(new Boom())))).toEqual(Exit.fail(new Boom()))
+      expect((yield* Mutex.stats(mutex)).locked).toBe(false)
+
+      const died = yield* Effect.exit(Mutex.withLock(mutex, Effect.die("bug")))
+      expect(defectOf(died)).toBe("bug")
+      expect((yield* Mutex.stats(mutex)).locked).toBe(false)
+
+      const lockedInFinalizer = yield* Ref.make(false)
+      const holding = yield* Deferred.make<void>()
+      const holder = yield* start(Mutex.withLock(
+        mutex,
+        Deferred.succeed(holding, undefined).pipe(
+          Effect.andThen(Effect.never),
+          Effect.ensuring(Effect.flatMap(Mutex.stats(mutex), (s) => Ref.set(lockedInFinalizer, s.locked)))
+        )
+      ))
+      const next = yield* start(Mutex.withLock(mutex, Effect.succeed("next")))
+      yield* Deferred.await(holding)
+      yield* Fiber.interrupt(holder)
+      expect(yield* Ref.get(lockedInFinalizer)).toBe(true)
+      expect(yield* Fiber.join(next)).toBe("next")
+      expect(yield* Mutex.stats(mutex)).toMatchObject({ locked: false, waiting: 0 })
+    }))
+
+  it.effect("locking again from the fiber that holds the lock dies with MutexReentryError instead of deadlocking", () =>
+    Effect.gen(function*() {
+      const mutex = yield* Mutex.make
+      for (const again of [Mutex.withLock(mutex, Effect.void), Mutex.withLockIfAvailable(mutex, Effect.void)]) {
+        const exit = yield* Effect.exit(Mutex.withLock(mutex, again))
+        const defect = defectOf(exit)
+        expect(defect).toBeInstanceOf(Mutex.MutexReentryError)
+        expect((defect as Error).message).toBe(
+          "Mutex: the fiber that holds the lock tried to lock it again; Mutex is not re-entrant and this would deadlock"
+        )
+        expect((yield* Mutex.stats(mutex)).locked).toBe(false)
+      }
+      const scoped = yield* Effect.exit(Effect.scoped(Effect.andThen(Mutex.lockScoped(mutex), Mutex.lockScoped(mutex))))
+      expect(defectOf(scoped)).toBeInstanceOf(Mutex.MutexReentryError)
+      expect((yield* Mutex.stats(mutex)).locked).toBe(false)
+    }))
+
+  it.effect("a fiber forked inside the section is another fiber: it waits instead of dying", () =>
+    Effect.gen(function*() {
+      const mutex = yield* Mutex.make
+      const result = yield* Mutex.withLock(
+        mutex,
+        Effect.gen(function*() {
+          const child = yield* start(Mutex.withLock(mutex, Effect.succeed("child")))
+          expect((yield* Mutex.stats(mutex)).waiting).toBe(1)
+          return child
+        })
+      ).pipe(Effect.flatMap(Fiber.join))
+      expect(result).toBe("child")
+    }))
+
+  it.effect("withLockIfAvailable runs the effect when the lock is free and returns none at once when it is held", () =>
+    Effect.gen(function*() {
+      const mutex = yield* Mutex.make
+      expect(yield* Mutex.withLockIfAvailable(mutex, Effect.succeed(1))).toEqual(Option.some(1))
+      const release = yield* Deferred.make<void>()
+      const holder = yield* start(Mutex.withLock(mutex, Deferred.await(release)))
+      const ran = yield* Ref.make(false)
+      expect(yield* Mutex.withLockIfAvailable(mutex, Ref.set(ran, true))).toEqual(Option.none())
+      expect(yield* Ref.get(ran)).toBe(false)
+      expect((yield* Mutex.stats(mutex)).waiting).toBe(0)
+      yield* Deferred.succeed(release, undefined)
+      yield* Fiber.join(holder)
+      // released also when the effect fails
+      const failed = yield* Effect.exit(Mutex.withLockIfAvailable(mutex, Effect.fail(new Boom())))
+      expect(failed).toEqual(Exit.fail(new Boom()))
+      expect((yield* Mutex.stats(mutex)).locked).toBe(false)
+    }))
+
+  it.effect("lockScoped holds the lock until the caller's scope closes", () =>
+    Effect.gen(function*() {
+      const mutex = yield* Mutex.make
+      const scope = yield* Scope.make()
+      yield* Scope.provide(Mutex.lockScoped(mutex), scope)
+      const waiter = yield* start(Mutex.withLock(mutex, Effect.succeed("after")))
+      expect(yield* Mutex.stats(mutex)).toMatchObject({ locked: true, waiting: 1 })
+      yield* Scope.close(scope, Exit.void)
+      expect(yield* Fiber.join(waiter)).toBe("after")
+      expect((yield* Mutex.stats(mutex)).locked).toBe(false)
+    }))
+
+  it.effect("lockScoped interrupted while waiting leaves the queue and adds no finalizer", () =>
+    Effect.gen(function*() {
+      const mutex = yield* Mutex.make
+      const release = yield* Deferred.make<void>()
+      const holder = yield* start(Mutex.withLock(mutex, Deferred.await(release)))
+      const scope = yield* Scope.make()
+      const waiting = yield* start(Scope.provide(Mutex.lockScoped(mutex), scope))
+      expect((yield* Mutex.stats(mutex)).waiting).toBe(1)
+      yield* Fiber.interrupt(waiting)
+      expect((yield* Mutex.stats(mutex)).waiting).toBe(0)
+      yield* Deferred.succeed(release, undefined)
+      yield* Fiber.join(holder)
+      yield* Scope.close(scope, Exit.void)
+      expect(yield* Mutex.stats(mutex)).toMatchObject({ locked: false, waiting: 0 })
+    }))
+
+  it.effect("stats counts acquisitions and those that had to wait", () =>
+    Effect.gen(function*() {
+      const mutex = Mutex.makeUnsafe()
+      expect(Mutex.isMutex(mutex)).toBe(true)
+      expect(Mutex.isMutex({})).toBe(false)
+      expect(yield* Mutex.stats(mutex)).toEqual({ locked: false, waiting: 0, acquired: 0, contended: 0 })
+      yield* Effect.all([1, 2, 3].map(() => Mutex.withLock(mutex, Effect.sleep(10))), { concurrency: "unbounded" })
+        .pipe(VirtualTime.autojump)
+      expect(yield* Mutex.stats(mutex)).toEqual({ locked: false, waiting: 0, acquired: 3, contended: 2 })
+    }))
+
+  it.effect("the data-last form composes with pipe", () =>
+    Effect.gen(function*() {
+      const mutex = yield* Mutex.make
+      expect(yield* Effect.succeed(2).pipe(Mutex.withLock(mutex))).toBe(2)
+      expect(yield* Effect.succeed(3).pipe(Mutex.withLockIfAvailable(mutex))).toEqual(Option.some(3))
+      expect(yield* mutex.withLock(Effect.succeed(4))).toBe(4)
+    }))
+
+  it.effect("100,000 fibers waiting on one mutex all get it, in order", () =>
+    Effect.gen(function*() {
+      const n = 100_000
+      const mutex = yield* Mutex.make
+      let next = 0
+      let outOfOrder = 0
+      const fibers = yield* Mutex.withLock(
+        mutex,
+        Effect.gen(function*() {
+          const fibers: Array<Fiber.Fiber<void>> = []
+          for (let i = 0; i < n; i++) {
+            fibers.push(
+              yield* start(Mutex.withLock(
+                mutex,
+                Effect.sync(() => {
+                  if (next++ !== i) outOfOrder++
+                })
+              ))
+            )
+          }
+          expect((yield* Mutex.stats(mutex)).waiting).toBe(n)
+          return fibers
+        })
+      )
+      yield* Fiber.joinAll(fibers)
+      expect(next).toBe(n)
+      expect(outOfOrder).toBe(0)
+      expect(yield* Mutex.stats(mutex)).toEqual({ locked: false, waiting: 0, acquired: n + 1, contended: n })
+    }), 5_000)
+
+  it.effect(
+    "random interruptions of waiters and holders never break exclusion and leave nothing held",
+    () =>
+      Effect.gen(function*() {
+        let interrupted = 0
+        let succeeded = 0
+        for (let seed = 1; seed <= 100; seed++) {
+          const random = mulberry32(seed)
+          const int = (max: number) => Math.floor(random() * max)
+          const mutex = yield* Mutex.make
+          const probe = yield* ConcurrencyProbe.make
+          const completed = yield* Ref.make(0)
+          const run = Effect.gen(function*() {
+            const fibers: Array<Fiber.Fiber<unknown>> = []
+            for (let i = 0; i < 12; i++) {
+              const section = probe.track(Effect.sleep(int(4) * 5)).pipe(
+                Effect.andThen(Ref.update(completed, (n) => n + 1))
+              )
+              const kind = int(3)
+              const op = kind === 0
+                ? Mutex.withLock(mutex, section)
+                : kind === 1
+                ? Effect.scoped(Effect.andThen(Mutex.lockScoped(mutex), section))
+                : Mutex.withLockIfAvailable(mutex, section)
+              // Some fibers interrupt another one right after releasing, in the same turn: if the victim is the
+              // waiter the lock was just handed to, it is interrupted before it could observe the grant.
+              const after = random() < 0.6
+                ? Effect.suspend(() => {
+                  const victim = fibers[int(fibers.length)]!
+                  return victim === fibers[i] ? Effect.void : Fiber.interrupt(victim)
+                })
+                : Effect.void
+              fibers.push(yield* Effect.forkChild(Effect.andThen(Effect.sleep(int(5) * 5), Effect.andThen(op, after))))
+            }
+            const interrupters: Array<Fiber.Fiber<void>> = []
+            for (const fiber of fibers) {
+              if (random() < 0.5) {
+                interrupters.push(
+                  yield* Effect.forkChild(Effect.andThen(Effect.sleep(int(12) * 5), Fiber.interrupt(fiber)))
+                )
+              }
+            }
+            const exits = yield* Effect.forEach(fibers, Fiber.await)
+            yield* Fiber.joinAll(interrupters)
+            return exits
+          })
+          const exits = yield* LeakCheck.fibers(VirtualTime.autojump(run))
+          const probeStats = yield* probe.stats
+          expect(probeStats.peak, `seed ${seed}`).toBeLessThanOrEqual(1)
+          expect(probeStats.current, `seed ${seed}`).toBe(0)
+          expect(yield* Mutex.stats(mutex), `seed ${seed}`).toMatchObject({ locked: false, waiting: 0 })
+          // every section that started ended, completed or interrupted; nothing else happened to the fibers
+          expect(exits.every((e) => Exit.isSuccess(e) || isInterrupted(e)), `seed ${seed}`).toBe(true)
+          const succeededSections = yield* Ref.get(completed)
+          expect(succeededSections, `seed ${seed}`).toBeLessThanOrEqual(probeStats.ended)
+          interrupted += exits.filter(isInterrupted).length
+          succeeded += succeededSections
+        }
+        // the schedules did exercise both paths
+        expect(interrupted).toBeGreaterThan(100)
+        expect(succeeded).toBeGreaterThan(100)
+      }),
+    30_000
+  )
+})
