@@ -60,6 +60,22 @@ describe("export surface", () => {
     })
   }
 
+  it("every public module can be imported on its own, first (no import cycle through internal/)", () => {
+    // one process per module: an import cycle only shows when that module is the first one loaded
+    const broken = packages.flatMap((pkg) =>
+      publicModules(pkg).flatMap((m) => {
+        const r = spawnSync(process.execPath, ["--input-type=module", "-e", `await import("@async-ops/${pkg}/${m}")`], {
+          cwd: join(root, "test"),
+          encoding: "utf8"
+        })
+        return r.status === 0
+          ? []
+          : [`@async-ops/${pkg}/${m}: ${r.stderr.split("\n").find((l) => l.includes("Error"))}`]
+      })
+    )
+    expect(broken).toEqual([])
+  }, 120_000)
+
   it("internal modules cannot be imported from outside a package; public ones can", () => {
     const probe = (specifier: string) =>
       spawnSync(process.execPath, ["--input-type=module", "-e", `await import(${JSON.stringify(specifier)})`], {

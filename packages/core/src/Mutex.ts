@@ -16,6 +16,15 @@ import type * as Effect from "effect/Effect"
 import type * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as internal from "./internal/mutex.ts"
+import { MutexReentryError } from "./internal/mutex.ts"
+
+/**
+ * Errors of this module, defined next to the code that raises them (internal modules never import public ones, so
+ * every public module can be imported on its own).
+ *
+ * @since 0.1.0
+ */
+export { MutexReentryError }
 
 /**
  * A lock's statistics, like trio's `Lock.statistics()`.
@@ -49,19 +58,6 @@ export interface Mutex {
   readonly lockScoped: Effect.Effect<void, never, Scope.Scope>
   /** The lock's statistics now. */
   readonly stats: Effect.Effect<Stats>
-}
-
-/**
- * The fiber that holds a lock tried to take it again. The lock is not re-entrant, so waiting would deadlock; this
- * is a defect (a programming error), raised with `Effect.die` at the second acquisition.
- *
- * @category errors
- * @since 0.1.0
- */
-export class MutexReentryError extends Data.TaggedError("MutexReentryError")<{}> {
-  override get message(): string {
-    return "Mutex: the fiber that holds the lock tried to lock it again; Mutex is not re-entrant and this would deadlock"
-  }
 }
 
 /**

@@ -47,3 +47,13 @@ export * as RWLock from "./RWLock.ts"
  * @since 0.1.0
  */
 export * as TaskGroup from "./TaskGroup.ts"
+
+/**
+ * @since 0.1.0
+ */
+export * as WorkQueue from "./WorkQueue.ts"
+
+/**
+ * @since 0.1.0
+ */
+export * as WorkerPool from "./WorkerPool.ts"

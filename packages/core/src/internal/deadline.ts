@@ -2,15 +2,54 @@
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
+import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import { dual } from "effect/Function"
 import * as Option from "effect/Option"
-import { DeadlineExceededError } from "../Deadline.ts"
 import { InvalidOptionError } from "../Options.ts"
 import * as options from "./options.ts"
+
+/**
+ * The deadline passed before the work finished: the work was interrupted and its finalizers ran.
+ *
+ * **When to use**: recover with `Effect.catchTag("DeadlineExceededError", …)` to fall back to a default (trio's
+ * `move_on_after`); let it propagate to fail the whole operation (`fail_after`).
+ *
+ * **Gotchas**: in nested deadlines the error describes the deadline that expired, which is the outer one when the
+ * outer one is earlier: `deadline` and `budget` are the outer call's. An inner `within` passes an outer deadline's
+ * error through like any other failure of its work.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Deadline } from "@async-ops/core"
+ *
+ * const program = Effect.never.pipe(
+ *   Deadline.within("5 seconds"),
+ *   Effect.catchTag("DeadlineExceededError", (e) => Effect.succeed(e.deadline))
+ * )
+ * // on a TestClock at 0: 5000
+ * ```
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class DeadlineExceededError extends Data.TaggedError("DeadlineExceededError")<{
+  /** The deadline that expired: epoch milliseconds on the `Clock`. */
+  readonly deadline: number
+  /** The budget that deadline was set with (`within`); `undefined` for an absolute deadline (`at`). */
+  readonly budget: Duration.Duration | undefined
+}> {
+  override get message(): string {
+    const at = Number.isFinite(this.deadline) ? new Date(this.deadline).toISOString() : String(this.deadline)
+    return this.budget === undefined
+      ? `Deadline exceeded: the deadline ${at} passed before the work finished`
+      : `Deadline exceeded: the budget of ${Duration.format(this.budget)} ran out at ${at} before the work finished`
+  }
+}
 
 /**
  * The deadline in force: an absolute time on the `Clock` (epoch milliseconds) and the budget it was set with, when

@@ -1,13 +1,26 @@
 /** @internal */
+import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import type * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
 import type * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import type { Mutex, Stats } from "../Mutex.ts"
-import { MutexReentryError } from "../Mutex.ts"
 import type { Node } from "./waitList.ts"
 import { WaitList } from "./waitList.ts"
+
+/**
+ * The fiber that holds a lock tried to take it again. The lock is not re-entrant, so waiting would deadlock; this
+ * is a defect (a programming error), raised with `Effect.die` at the second acquisition.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class MutexReentryError extends Data.TaggedError("MutexReentryError")<{}> {
+  override get message(): string {
+    return "Mutex: the fiber that holds the lock tried to lock it again; Mutex is not re-entrant and this would deadlock"
+  }
+}
 
 /** @internal */
 export const WAITING = 0
