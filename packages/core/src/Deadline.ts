@@ -12,7 +12,6 @@
  * @see https://trio.readthedocs.io/en/stable/reference-core.html#cancellation-and-timeouts
  * @since 0.1.0
  */
-import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type * as Option from "effect/Option"

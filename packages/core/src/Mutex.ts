@@ -11,7 +11,6 @@
  * `stats` and linear cost in the number of waiters)
  * @since 0.1.0
  */
-import * as Data from "effect/Data"
 import type * as Effect from "effect/Effect"
 import type * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"

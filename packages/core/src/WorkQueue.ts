@@ -13,7 +13,6 @@
  * @see Effect's `Queue` (no `join`/`task_done`, no priority order), which this complements
  * @since 0.1.0
  */
-import * as Data from "effect/Data"
 import type * as Effect from "effect/Effect"
 import type * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
