@@ -6,6 +6,11 @@ export * as Barrier from "./Barrier.ts"
 /**
  * @since 0.1.0
  */
+export * as Bulkhead from "./Bulkhead.ts"
+
+/**
+ * @since 0.1.0
+ */
 export * as Condition from "./Condition.ts"
 
 /**
@@ -21,7 +26,17 @@ export * as Gather from "./Gather.ts"
 /**
  * @since 0.1.0
  */
+export * as Hedge from "./Hedge.ts"
+
+/**
+ * @since 0.1.0
+ */
 export * as KeyedMutex from "./KeyedMutex.ts"
+
+/**
+ * @since 0.1.0
+ */
+export * as Limiter from "./Limiter.ts"
 
 /**
  * @since 0.1.0
@@ -37,6 +52,11 @@ export * as Mutex from "./Mutex.ts"
  * @since 0.1.0
  */
 export * as Options from "./Options.ts"
+
+/**
+ * @since 0.1.0
+ */
+export * as Retry from "./Retry.ts"
 
 /**
  * @since 0.1.0

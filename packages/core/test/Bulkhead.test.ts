@@ -1,0 +1,270 @@
+import { Bulkhead, Metrics } from "@async-ops/core"
+import { ConcurrencyProbe, LeakCheck, VirtualTime } from "@async-ops/testing"
+import { describe, expect, it } from "@effect/vitest"
+import { Cause, Clock, Deferred, Effect, Exit, Fiber, Metric, Ref } from "effect"
+
+/** mulberry32: a small deterministic PRNG, one per seeded run. */
+const mulberry32 = (seed: number) => () => {
+  let t = (seed += 0x6d2b79f5)
+  t = Math.imul(t ^ (t >>> 15), t | 1)
+  t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+}
+
+const start = <A, E>(effect: Effect.Effect<A, E>) => Effect.forkChild(effect, { startImmediately: true })
+
+const isInterrupted = <A, E>(exit: Exit.Exit<A, E>) => Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause)
+
+const hold = (bulkhead: Bulkhead.Bulkhead) =>
+  Effect.gen(function*() {
+    const release = yield* Deferred.make<void>()
+    const fiber = yield* start(bulkhead.withPermit(Deferred.await(release)))
+    return { release: Deferred.succeed(release, undefined), fiber }
+  })
+
+describe("Bulkhead", () => {
+  it.effect("bad options fail with InvalidOptionError naming the option", () =>
+    Effect.gen(function*() {
+      for (const bad of [0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY]) {
+        const error = yield* Effect.flip(Bulkhead.make({ maxConcurrent: bad, maxQueued: 1 }))
+        expect(error.option).toBe("maxConcurrent")
+        expect(error.message).toContain("Bulkhead.make: option maxConcurrent must be an integer >= 1")
+      }
+      for (const bad of [-1, 0.5, Number.NaN, Number.POSITIVE_INFINITY]) {
+        const error = yield* Effect.flip(Bulkhead.make({ maxConcurrent: 1, maxQueued: bad }))
+        expect(error.option).toBe("maxQueued")
+        expect(error.expected).toBe("an integer >= 0")
+      }
+      for (const bad of [Number.NaN, -1, "-5 seconds", "soon"]) {
+        const error = yield* Effect.flip(Bulkhead.make({ maxConcurrent: 1, maxQueued: 1, queueTimeout: bad as any }))
+        expect(error.option).toBe("queueTimeout")
+      }
+      const ok = yield* Bulkhead.make({ maxConcurrent: 1, maxQueued: 0, queueTimeout: "Infinity" })
+      expect((yield* ok.stats).maxQueued).toBe(0)
+    }))
+
+  it.effect("runs maxConcurrent calls, queues maxQueued, and rejects the rest at once with queue-full", () =>
+    Effect.gen(function*() {
+      const bulkhead = yield* Bulkhead.make({ maxConcurrent: 2, maxQueued: 3, name: "db" })
+      const probe = yield* ConcurrencyProbe.make
+      const outcomes = yield* VirtualTime.autojump(
+        Effect.forEach(
+          Array.from({ length: 8 }, (_, i) => i),
+          () =>
+            bulkhead.withPermit(probe.track(Effect.sleep(100))).pipe(
+              Effect.andThen(Clock.currentTimeMillis),
+              Effect.map((t) => `ok at ${t}`),
+              Effect.catchTag("BulkheadRejectedError", (e) =>
+                Effect.map(Clock.currentTimeMillis, (t) => `${e.reason} at ${t}`))
+            ),
+          { concurrency: "unbounded" }
+        )
+      )
+      expect(outcomes).toEqual([
+        "ok at 100",
+        "ok at 100",
+        "ok at 200",
+        "ok at 200",
+        "ok at 300",
+        "queue-full at 0",
+        "queue-full at 0",
+        "queue-full at 0"
+      ])
+      expect((yield* probe.stats).peak).toBe(2)
+      expect(yield* bulkhead.stats).toEqual({
+        name: "db",
+        maxConcurrent: 2,
+        maxQueued: 3,
+        inFlight: 0,
+        queued: 0,
+        acquired: 5,
+        waited: 3,
+        rejectedQueueFull: 3,
+        rejectedQueueTimeout: 0
+      })
+    }))
+
+  it.effect("the rejection is a typed error carrying the reason and the limits", () =>
+    Effect.gen(function*() {
+      const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, maxQueued: 0, name: "api" })
+      const held = yield* hold(bulkhead)
+      const error = yield* Effect.flip(Bulkhead.withPermit(bulkhead, Effect.succeed(1)))
+      expect(error).toBeInstanceOf(Bulkhead.BulkheadRejectedError)
+      expect(Bulkhead.isBulkheadRejectedError(error)).toBe(true)
+      expect(error).toMatchObject({ name: "api", reason: "queue-full", maxConcurrent: 1, maxQueued: 0 })
+      expect(error.message).toBe("Bulkhead api: rejected, 1 running and 0 queued (queue full)")
+      yield* held.release
+      expect(yield* Effect.succeed(2).pipe(Bulkhead.withPermit(bulkhead))).toBe(2)
+    }))
+
+  it.effect("a queued call that waits longer than queueTimeout fails with queue-timeout and never runs", () =>
+    Effect.gen(function*() {
+      const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, maxQueued: 2, queueTimeout: "50 millis" })
+      const ran = yield* Ref.make(0)
+      const result = yield* VirtualTime.autojump(
+        Effect.all([
+          bulkhead.withPermit(Effect.sleep(80)),
+          bulkhead.withPermit(Ref.update(ran, (n) => n + 1)).pipe(
+            Effect.flip,
+            Effect.flatMap((e) => Effect.map(Clock.currentTimeMillis, (t) => [e.reason, e.queueTimeout, t]))
+          )
+        ], { concurrency: "unbounded" })
+      )
+      expect(result[1]).toEqual(["queue-timeout", 50, 50])
+      expect(yield* Ref.get(ran)).toBe(0)
+      expect(yield* bulkhead.stats).toMatchObject({ inFlight: 0, queued: 0, rejectedQueueTimeout: 1 })
+    }))
+
+  it.effect("a queued call admitted before its queueTimeout runs normally", () =>
+    Effect.gen(function*() {
+      const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, maxQueued: 1, queueTimeout: "50 millis" })
+      const result = yield* VirtualTime.autojump(
+        Effect.all([
+          bulkhead.withPermit(Effect.sleep(30)),
+          bulkhead.withPermit(Effect.sleep(100).pipe(Effect.andThen(Clock.currentTimeMillis)))
+        ], { concurrency: "unbounded" })
+      )
+      expect(result[1]).toBe(130)
+    }))
+
+  it.effect("interrupting a queued call frees its queue slot at once (cockatiel's bug)", () =>
+    Effect.gen(function*() {
+      const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, maxQueued: 1 })
+      const held = yield* hold(bulkhead)
+      const queued = yield* start(bulkhead.withPermit(Effect.succeed("never")))
+      expect((yield* Effect.flip(bulkhead.withPermit(Effect.void))).reason).toBe("queue-full")
+      yield* Fiber.interrupt(queued)
+      expect((yield* bulkhead.stats).queued).toBe(0)
+      // the slot is free: the next call queues instead of being rejected, and runs
+      const next = yield* start(bulkhead.withPermit(Effect.succeed("next")))
+      expect((yield* bulkhead.stats).queued).toBe(1)
+      yield* held.release
+      expect(yield* Fiber.join(next)).toBe("next")
+      expect(isInterrupted(yield* Fiber.await(queued))).toBe(true)
+    }))
+
+  it.effect("queued calls are admitted in arrival order", () =>
+    Effect.gen(function*() {
+      const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, maxQueued: 10 })
+      const held = yield* hold(bulkhead)
+      const order = yield* Ref.make<Array<number>>([])
+      const fibers = []
+      for (let i = 0; i < 5; i++) fibers.push(yield* start(bulkhead.withPermit(Ref.update(order, (xs) => [...xs, i]))))
+      yield* held.release
+      yield* Fiber.joinAll(fibers)
+      expect(yield* Ref.get(order)).toEqual([0, 1, 2, 3, 4])
+    }))
+
+  it.effect("a failing or interrupted call releases its slot", () =>
+    Effect.gen(function*() {
+      const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, maxQueued: 0 })
+      expect(yield* Effect.flip(bulkhead.withPermit(Effect.fail("boom" as const)))).toBe("boom")
+      const running = yield* start(bulkhead.withPermit(Effect.never))
+      yield* Fiber.interrupt(running)
+      expect(yield* bulkhead.withPermit(Effect.succeed("free"))).toBe("free")
+      expect(yield* bulkhead.stats).toMatchObject({ inFlight: 0, rejectedQueueFull: 0 })
+    }))
+
+  it.effect("a slot granted at the moment the queue wait times out is passed on, not lost", () =>
+    Effect.gen(function*() {
+      const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, maxQueued: 2, queueTimeout: 50 })
+      // the holder ends exactly when the first queued call times out; the second queued call has time left
+      const results = yield* VirtualTime.autojump(
+        Effect.all([
+          bulkhead.withPermit(Effect.sleep(50)),
+          bulkhead.withPermit(Effect.succeed("first")).pipe(
+            Effect.catchTag("BulkheadRejectedError", (e) => Effect.succeed(e.reason))
+          ),
+          Effect.sleep(10).pipe(Effect.andThen(bulkhead.withPermit(Effect.succeed("second"))))
+        ], { concurrency: "unbounded" })
+      )
+      expect(["first", "queue-timeout"]).toContain(results[1])
+      expect(results[2]).toBe("second")
+      expect(yield* bulkhead.stats).toMatchObject({ inFlight: 0, queued: 0 })
+    }))
+
+  it.effect("reports in flight, queued and rejections as metrics when asked", () =>
+    Effect.gen(function*() {
+      const attrs = { primitive: "Bulkhead", name: "bulkhead-metrics" }
+      const bulkhead = yield* Bulkhead.make({
+        maxConcurrent: 1,
+        maxQueued: 1,
+        name: "bulkhead-metrics",
+        metrics: true
+      })
+      const held = yield* hold(bulkhead)
+      const queued = yield* start(bulkhead.withPermit(Effect.void))
+      yield* Effect.flip(bulkhead.withPermit(Effect.void))
+      expect((yield* Metric.value(Metric.withAttributes(Metrics.inFlight, attrs))).value).toBe(1)
+      expect((yield* Metric.value(Metric.withAttributes(Metrics.waiting, attrs))).value).toBe(1)
+      expect((yield* Metric.value(Metric.withAttributes(Metrics.rejected, attrs))).count).toBe(1)
+      yield* held.release
+      yield* Fiber.join(queued)
+      expect((yield* Metric.value(Metric.withAttributes(Metrics.inFlight, attrs))).value).toBe(0)
+      expect((yield* Metric.value(Metric.withAttributes(Metrics.acquired, attrs))).count).toBe(2)
+    }))
+
+  it.effect("random schedules with queue timeouts and interruptions leave nothing running or queued", () =>
+    Effect.gen(function*() {
+      const seen = { rejected: 0, timedOut: 0, interrupted: 0, completed: 0 }
+      for (let seed = 1; seed <= 150; seed++) {
+        const random = mulberry32(seed)
+        const int = (n: number) => Math.floor(random() * n)
+        const maxConcurrent = 1 + int(3)
+        const bulkhead = yield* Bulkhead.make({
+          maxConcurrent,
+          maxQueued: int(4),
+          queueTimeout: random() < 0.5 ? 2 + int(15) : undefined
+        })
+        const probe = yield* ConcurrencyProbe.make
+        const run = Effect.gen(function*() {
+          const fibers: Array<Fiber.Fiber<void>> = []
+          const callers = 4 + int(16)
+          for (let c = 0; c < callers; c++) {
+            const arrive = int(40)
+            const ms = int(20)
+            const victim = random() < 0.3 ? int(callers) : undefined
+            fibers.push(
+              yield* Effect.forkChild(
+                Effect.sleep(arrive).pipe(
+                  Effect.andThen(bulkhead.withPermit(probe.track(Effect.sleep(ms)))),
+                  Effect.matchEffect({
+                    onSuccess: () =>
+                      Effect.sync(() => {
+                        seen.completed++
+                        // in the same step as its release, interrupt another caller (maybe just granted)
+                        if (victim !== undefined) fibers[victim]?.interruptUnsafe()
+                      }),
+                    onFailure: (e) =>
+                      Effect.sync(() => {
+                        if (e.reason === "queue-full") seen.rejected++
+                        else seen.timedOut++
+                      })
+                  }),
+                  Effect.onInterrupt(() =>
+                    Effect.sync(() => {
+                      seen.interrupted++
+                    })
+                  )
+                )
+              )
+            )
+          }
+          const events: Array<Effect.Effect<void>> = []
+          for (let k = int(callers); k > 0; k--) {
+            const fiber = fibers[int(callers)]!
+            events.push(Effect.sleep(int(60)).pipe(Effect.andThen(Fiber.interrupt(fiber))))
+          }
+          yield* Effect.all(events, { concurrency: "unbounded", discard: true })
+          yield* Fiber.awaitAll(fibers)
+        })
+        yield* LeakCheck.fibers(VirtualTime.autojump(run))
+        expect(yield* bulkhead.stats, `seed ${seed}`).toMatchObject({ inFlight: 0, queued: 0 })
+        expect((yield* probe.stats).peak, `seed ${seed}`).toBeLessThanOrEqual(maxConcurrent)
+      }
+      expect(seen.rejected).toBeGreaterThan(100)
+      expect(seen.timedOut).toBeGreaterThan(20)
+      expect(seen.interrupted).toBeGreaterThan(100)
+      expect(seen.completed).toBeGreaterThan(500)
+    }))
+})
