@@ -7,7 +7,9 @@ export default defineConfig({
       { test: { name: "core", root: "packages/core", include: ["test/**/*.test.ts"] } },
       { test: { name: "testing", root: "packages/testing", include: ["test/**/*.test.ts"] } },
       { test: { name: "examples", root: "examples", include: ["test/**/*.test.ts"] } },
-      { test: { name: "test", root: "test", include: ["**/*.test.ts"], exclude: ["**/node_modules/**"] } }
+      { test: { name: "test", root: "test", include: ["**/*.test.ts"], exclude: ["**/node_modules/**"] } },
+      // The bench harness's smoke run (every workload at a tiny size); the full benchmark is `pnpm bench`.
+      { test: { name: "bench", root: "bench", include: ["test/**/*.test.ts"] } }
     ]
   }
 })

@@ -1,0 +1,80 @@
+/**
+ * The benchmark harness must not rot: every workload runs at a tiny size (one round, no warm-up) and each system
+ * either measures (with the right check value) or is skipped with a reason; a full run is `pnpm bench`, never part
+ * of the tests.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { type CaseResult, runWorkload, type Workload } from "../harness.ts"
+import { runBench } from "../run.ts"
+import { triangle } from "../runner.ts"
+import { workloads } from "../workloads.ts"
+
+const tiny = { rounds: 1, warmup: 0, scale: 0.001, timeoutMs: 60_000 }
+
+describe("bench", () => {
+  it("runs every workload at a tiny size: each system measures or is skipped with a reason", async () => {
+    const report = await runBench(workloads, tiny)
+    expect(report.failures).toEqual([])
+    expect(report.runs.map((r) => r.workload.id)).toEqual(["w1", "w2", "w3", "w5", "w7"])
+    for (const run of report.runs) {
+      expect(run.cases.length).toBeGreaterThan(0)
+      for (const c of run.cases) {
+        const r = run.results.get(c.key) as CaseResult
+        if (r.status === "skipped") {
+          expect(r.reason.length, `${c.system.label} is skipped without a reason`).toBeGreaterThan(0)
+        } else {
+          expect(r.status, `${run.workload.id} ${c.system.label}`).toBe("ok")
+          if (r.status === "ok") {
+            expect(r.summary.rounds).toBe(1)
+            expect(r.summary.medianMs).toBeGreaterThan(0)
+            expect(r.summary.peakRssKb).toBeGreaterThan(0)
+          }
+        }
+      }
+      // At least one system of ours and one peer measured in every workload.
+      const ok = run.cases.filter((c) => run.results.get(c.key)?.status === "ok")
+      expect(ok.some((c) => c.system.ours === true), run.workload.id).toBe(true)
+      expect(ok.some((c) => c.system.ours !== true), run.workload.id).toBe(true)
+      expect(report.markdown).toContain(`### ${run.workload.title}`)
+    }
+    expect(report.bars.length).toBeGreaterThan(0)
+    for (const bar of report.bars) expect(["pass", "miss", "skipped"]).toContain(bar.verdict.status)
+  }, 300_000)
+
+  it("fails a system that returns the wrong check value or crashes, and skips one that cannot run", async () => {
+    const fixture: Workload = {
+      id: "fixture",
+      aliases: [],
+      title: "fixture",
+      about: "",
+      bars: [],
+      tables: [{
+        kind: "systems",
+        title: "fixture",
+        size: 10,
+        expect: triangle,
+        reference: "measures",
+        systems: [
+          { label: "measures", file: "w1/promise-all.ts" },
+          { label: "wrong check", file: "../test/fixtures/wrong-check.ts" },
+          { label: "crashes", file: "../test/fixtures/crashes.ts" },
+          { label: "skips", file: "../test/fixtures/skips.ts" },
+          { label: "module missing", file: "w1/effect-foreach.ts", requires: ["NoSuchModule"] }
+        ]
+      }]
+    }
+    const run = await runWorkload(fixture, { ...tiny, scale: 1 })
+    const byLabel = new Map(run.cases.map((c) => [c.system.label, run.results.get(c.key)]))
+    expect(byLabel.get("measures")?.status).toBe("ok")
+    expect(byLabel.get("wrong check")).toMatchObject({ status: "failed", error: expect.stringContaining("check") })
+    expect(byLabel.get("crashes")).toMatchObject({
+      status: "failed",
+      error: expect.stringContaining("TypeError: fixture crashed")
+    })
+    expect(byLabel.get("skips")).toEqual({ status: "skipped", reason: "not available in this fixture" })
+    expect(byLabel.get("module missing")).toMatchObject({
+      status: "skipped",
+      reason: expect.stringContaining("NoSuchModule is not written yet")
+    })
+  }, 60_000)
+})

@@ -1,0 +1,377 @@
+/**
+ * The workloads of `pnpm bench`: the same work in every system, with the bars of DESIGN.md section 6. Each system
+ * is a runner file under `systems/<workload>/` (see `runner.ts` and `pyrunner.py`).
+ *
+ * Adding a workload (W4 fetch-all and W6 server come with the HTTP package): write one runner per system under
+ * `systems/w4/` (Node `.ts` calling `bench`, Python `.py` calling `bench` with `python: { imports: ["aiohttp"],
+ * hint: ... }` so the row is skipped where aiohttp is missing), describe its tables and bars below, give it a
+ * `setup` that starts the local server once for the whole workload and passes its port to every runner as the
+ * parameter `port`, and move its entry from {@link pending} to {@link workloads}.
+ */
+import {
+  type Bar,
+  growthBar,
+  type PythonNeeds,
+  ratioBar,
+  type System,
+  timeDetail,
+  timeRatio,
+  type Workload
+} from "./harness.ts"
+import { triangle } from "./runner.ts"
+
+const asyncio: PythonNeeds = { imports: ["asyncio"] }
+const asyncioTaskGroup: PythonNeeds = {
+  imports: ["asyncio"],
+  assert: "hasattr(asyncio, \"TaskGroup\")",
+  hint: "asyncio.TaskGroup needs Python 3.11+"
+}
+
+const n = (x: number): string => x.toLocaleString("en-US")
+
+// ---------------------------------------------------------------------------------------------------------------
+// W1 gather
+
+const W1_SIZE = 100_000
+
+const w1 = {
+  promiseAll: { label: "Promise.all", file: "w1/promise-all.ts" },
+  effectForEach: { label: "Effect.forEach unbounded", file: "w1/effect-foreach.ts" },
+  gather: { label: "Gather.settle", file: "w1/gather-settle.ts", ours: true, requires: ["Gather"] },
+  taskGroup: { label: "TaskGroup.scoped", file: "w1/taskgroup.ts", ours: true, requires: ["TaskGroup"] },
+  asyncioGather: { label: "asyncio.gather", file: "w1/asyncio_gather.py", python: asyncio },
+  asyncioTaskGroup: { label: "asyncio.TaskGroup", file: "w1/asyncio_taskgroup.py", python: asyncioTaskGroup }
+} satisfies Record<string, System>
+
+const gatherWorkload: Workload = {
+  id: "w1",
+  aliases: ["gather"],
+  title: "W1 gather",
+  about: `${n(W1_SIZE)} trivial async tasks started at once, results in input order. A task returns its input: an ` +
+    "`async` function (JS), a coroutine (Python), `Effect.sync(() => i)` run as a fiber of its own (Effect; " +
+    "`Effect.succeed` would be recorded without a fiber). TaskGroup spawns every task and joins the handles in order.",
+  tables: [{
+    kind: "systems",
+    title: `${n(W1_SIZE)} tasks`,
+    size: W1_SIZE,
+    expect: triangle,
+    systems: Object.values(w1),
+    reference: w1.gather.label
+  }],
+  bars: [
+    ratioBar({
+      name: "W1 Gather.settle no slower than Effect.forEach",
+      ours: w1.gather,
+      other: w1.effectForEach,
+      size: W1_SIZE,
+      ratio: timeRatio,
+      limit: 1,
+      detail: timeDetail
+    })
+  ]
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// W2 bounded
+
+const W2_SIZE = 100_000
+const W2_PARAMS = { concurrency: 100 }
+const W2_SCALING = [5_000, 10_000, 20_000, 40_000, 100_000]
+/** Effect 4.1's Semaphore with every task parked on it is quadratic in its waiters: 20k takes seconds, 40k ~45 s. */
+const SEMAPHORE_MAX = 20_000
+
+const w2 = {
+  pLimit: { label: "p-limit", file: "w2/p-limit.ts" },
+  pMap: { label: "p-map", file: "w2/p-map.ts" },
+  pQueue: { label: "p-queue", file: "w2/p-queue.ts" },
+  effectForEach: { label: "Effect.forEach concurrency", file: "w2/effect-foreach.ts" },
+  effectSemaphore: {
+    label: "Effect Semaphore + forEach unbounded",
+    file: "w2/effect-semaphore.ts",
+    maxSize: SEMAPHORE_MAX,
+    note: "every task forked at once and parked on one `Semaphore.withPermit` (the seed's Pattern 2 ported " +
+      "literally); quadratic in its waiters in Effect 4.1, so capped at N = " + n(SEMAPHORE_MAX) + "."
+  },
+  gather: { label: "Gather.settle concurrency", file: "w2/gather-settle.ts", ours: true, requires: ["Gather"] },
+  taskGroup: { label: "TaskGroup concurrency", file: "w2/taskgroup.ts", ours: true, requires: ["TaskGroup"] },
+  limiter: {
+    label: "Limiter + forEach unbounded",
+    file: "w2/limiter.ts",
+    ours: true,
+    requires: ["Limiter"],
+    note: "every task forked at once and parked on one Limiter: the Semaphore pattern, and p-limit's, on our limiter."
+  },
+  asyncioSemaphore: { label: "asyncio.Semaphore + gather", file: "w2/asyncio_semaphore.py", python: asyncio }
+} satisfies Record<string, System>
+
+const w2Ours = [w2.gather, w2.taskGroup, w2.limiter]
+
+const boundedWorkload: Workload = {
+  id: "w2",
+  aliases: ["bounded"],
+  title: "W2 bounded",
+  about: `${n(W2_SIZE)} tasks, at most ${W2_PARAMS.concurrency} in flight; each task awaits one macrotask ` +
+    "(`setImmediate` in Node, `asyncio.sleep(0)` in Python) and returns its input; results in input order.",
+  tables: [
+    {
+      kind: "systems",
+      title: `${n(W2_SIZE)} tasks, concurrency ${W2_PARAMS.concurrency}`,
+      size: W2_SIZE,
+      params: W2_PARAMS,
+      expect: triangle,
+      systems: Object.values(w2),
+      reference: w2.gather.label
+    },
+    {
+      kind: "scaling",
+      title: "Scaling: N tasks on one limiter, concurrency 100 (cost per item must not grow with the waiters)",
+      sizes: W2_SCALING,
+      params: W2_PARAMS,
+      expect: triangle,
+      systems: [...w2Ours, w2.effectSemaphore]
+    }
+  ],
+  bars: [
+    ...w2Ours.map((ours) =>
+      ratioBar({
+        name: `W2 ${ours.label} at least as fast as p-limit`,
+        ours,
+        other: w2.pLimit,
+        size: W2_SIZE,
+        params: W2_PARAMS,
+        ratio: timeRatio,
+        limit: 1,
+        detail: timeDetail
+      })
+    ),
+    // Linear paths give about 1 (less, as the JIT warms up); a quadratic one gives about 4.8 over 5k-20k-100k
+    // (marginal cost c(N1 + N2): 25k against 120k). 2 leaves room for a shared machine's noise.
+    ...w2Ours.map((system) =>
+      growthBar({
+        name: `W2 ${system.label}: cost per item does not grow with the waiters (marginal growth)`,
+        system,
+        sizes: W2_SCALING,
+        params: W2_PARAMS,
+        limit: 2
+      })
+    )
+  ]
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// W3 queue
+
+const W3_SIZE = 1_000_000
+const W3_PARAMS = { capacity: 1000, consumers: 4 }
+
+const w3 = {
+  effectQueue: { label: "Effect Queue take", file: "w3/effect-queue.ts" },
+  effectQueueBatch: { label: "Effect Queue takeBetween", file: "w3/effect-queue-batch.ts" },
+  channel: { label: "hand-written channel (promises)", file: "w3/channel.ts" },
+  asyncioQueue: { label: "asyncio.Queue", file: "w3/asyncio_queue.py", python: asyncio },
+  workQueue: { label: "WorkQueue take + taskDone", file: "w3/workqueue.ts", ours: true, requires: ["WorkQueue"] },
+  workQueueBatch: {
+    label: "WorkQueue takeBetween + taskDoneN",
+    file: "w3/workqueue-batch.ts",
+    ours: true,
+    requires: ["WorkQueue"]
+  },
+  workerPool: { label: "WorkerPool", file: "w3/workerpool.ts", ours: true, requires: ["WorkerPool"] }
+} satisfies Record<string, System>
+
+const queueWorkload: Workload = {
+  id: "w3",
+  aliases: ["queue"],
+  title: "W3 queue",
+  about: `${n(W3_SIZE)} integers through a queue bounded at ${n(W3_PARAMS.capacity)}: one producer offers one ` +
+    `item at a time, ${W3_PARAMS.consumers} consumers sum them (one at a time, or in batches of up to ` +
+    `${n(W3_PARAMS.capacity)} where the row says so). asyncio and WorkQueue consumers also mark each item done ` +
+    "(`task_done`); WorkerPool's handler adds the item and `drain` waits for all of them.",
+  tables: [{
+    kind: "systems",
+    title: `${n(W3_SIZE)} items, capacity ${n(W3_PARAMS.capacity)}, ${W3_PARAMS.consumers} consumers`,
+    size: W3_SIZE,
+    params: W3_PARAMS,
+    expect: triangle,
+    systems: Object.values(w3),
+    reference: w3.workQueue.label
+  }],
+  bars: [w3.workQueue, w3.workerPool].map((ours) =>
+    ratioBar({
+      name: `W3 ${ours.label} at least 3x faster than asyncio.Queue`,
+      ours,
+      other: w3.asyncioQueue,
+      size: W3_SIZE,
+      params: W3_PARAMS,
+      ratio: (o, t) => timeRatio(t, o),
+      limit: 3,
+      atLeast: true,
+      detail: timeDetail
+    })
+  )
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// W5 memory
+
+const W5_SIZE = 100_000
+const W5_PARAMS = { sleepMs: 1000 }
+
+const w5 = {
+  promises: { label: "Promise + setTimeout", file: "w5/promise-timeout.ts" },
+  effectFibers: { label: "Effect fibers (forEach unbounded)", file: "w5/effect-fibers.ts" },
+  taskGroup: { label: "TaskGroup", file: "w5/taskgroup.ts", ours: true, requires: ["TaskGroup"] },
+  asyncioTasks: { label: "asyncio tasks", file: "w5/asyncio_tasks.py", python: asyncio }
+} satisfies Record<string, System>
+
+const mb = (kb: number): string => `${Math.round(kb / 1024)} MB`
+
+const memoryWorkload: Workload = {
+  id: "w5",
+  aliases: ["memory"],
+  title: "W5 memory",
+  about: `${n(W5_SIZE)} tasks started at once, each sleeping 1 s. The column to read is peak RSS (the process's ` +
+    "high-water mark, start-up and imports included); KiB/item is what the work added over the RSS before it.",
+  tables: [{
+    kind: "systems",
+    title: `${n(W5_SIZE)} sleeping tasks`,
+    size: W5_SIZE,
+    params: W5_PARAMS,
+    expect: (size) => size,
+    systems: Object.values(w5),
+    reference: w5.taskGroup.label,
+    memoryPerItem: true
+  }],
+  bars: [
+    ratioBar({
+      name: "W5 TaskGroup peak RSS within 1.1x of bare Effect fibers",
+      ours: w5.taskGroup,
+      other: w5.effectFibers,
+      size: W5_SIZE,
+      params: W5_PARAMS,
+      ratio: (o, t) => o.peakRssKb / t.peakRssKb,
+      limit: 1.1,
+      detail: (o, t) => `(${mb(o.peakRssKb)} vs ${mb(t.peakRssKb)})`
+    })
+  ]
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// W7 wrapper cost
+
+const W7_LOCKS = 50_000
+const W7_DEADLINE = 50_000
+const W7_QUEUE = 200_000
+
+const w7 = {
+  deadline: { label: "Deadline.within", file: "w7/deadline-within.ts", ours: true, requires: ["Deadline"] },
+  timeout: { label: "Effect.timeout", file: "w7/effect-timeout.ts" },
+  mutex: { label: "Mutex.withLock", file: "w7/mutex.ts", ours: true, requires: ["Mutex"] },
+  semaphore1: { label: "Semaphore(1).withPermit", file: "w7/semaphore.ts", params: { permits: 1 } },
+  limiter: { label: "Limiter.withPermit", file: "w7/limiter.ts", ours: true, requires: ["Limiter"] },
+  semaphore10: { label: "Semaphore(10).withPermit", file: "w7/semaphore.ts", params: { permits: 10 } }
+} satisfies Record<string, System>
+
+const w7Pairs = [
+  {
+    ours: w1.taskGroup,
+    raw: w1.effectForEach,
+    size: W1_SIZE,
+    expect: triangle,
+    work: "W1's tasks, unbounded"
+  },
+  {
+    ours: w1.gather,
+    raw: w1.effectForEach,
+    size: W1_SIZE,
+    expect: triangle,
+    work: "W1's tasks, unbounded"
+  },
+  {
+    ours: w2.gather,
+    raw: w2.effectForEach,
+    size: W2_SIZE,
+    params: W2_PARAMS,
+    expect: triangle,
+    work: "W2's tasks, concurrency 100"
+  },
+  {
+    ours: w7.deadline,
+    raw: w7.timeout,
+    size: W7_DEADLINE,
+    expect: triangle,
+    work: "sequential calls awaiting one macrotask under a 1 s deadline"
+  },
+  {
+    ours: w7.mutex,
+    raw: w7.semaphore1,
+    size: W7_LOCKS,
+    params: { fibers: 100 },
+    expect: triangle,
+    work: "100 fibers, N acquisitions in all, each held across one macrotask"
+  },
+  {
+    ours: w7.limiter,
+    raw: w7.semaphore10,
+    size: W7_LOCKS,
+    params: { fibers: 100 },
+    expect: triangle,
+    work: "as above, 10 permits"
+  },
+  {
+    ours: w3.workQueue,
+    raw: w3.effectQueue,
+    size: W7_QUEUE,
+    params: W3_PARAMS,
+    expect: triangle,
+    work: "W3's queue, one item at a time"
+  }
+]
+
+const wrapperWorkload: Workload = {
+  id: "w7",
+  aliases: ["wrappers"],
+  title: "W7 wrapper cost",
+  about: "Each of our modules against the raw Effect primitive it builds on, on the same work, metrics off. " +
+    "`ours / raw` is the ratio of median wall times.",
+  tables: [{ kind: "pairs", title: "Ours against the raw primitive", pairs: w7Pairs }],
+  bars: w7Pairs.map((p): Bar =>
+    ratioBar({
+      name: `W7 ${p.ours.label} within 1.1x of ${p.raw.label} (${p.work})`,
+      ours: p.ours,
+      other: p.raw,
+      size: p.size,
+      ...(p.params === undefined ? {} : { params: p.params }),
+      ratio: timeRatio,
+      limit: 1.1,
+      detail: timeDetail
+    })
+  )
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+
+/** The workloads, in the order a full run runs them. */
+export const workloads: ReadonlyArray<Workload> = [
+  gatherWorkload,
+  boundedWorkload,
+  queueWorkload,
+  memoryWorkload,
+  wrapperWorkload
+]
+
+/** Workloads that belong to a later issue: named here so the command line can say so. */
+export const pending: ReadonlyArray<
+  { readonly id: string; readonly aliases: ReadonlyArray<string>; readonly why: string }
+> = [
+  {
+    id: "w4",
+    aliases: ["fetch-all"],
+    why: "W4 fetch-all (20k GETs at concurrency 100 against one local server) comes with @async-ops/http"
+  },
+  {
+    id: "w6",
+    aliases: ["server"],
+    why: "W6 server (requests per second of the server kit against a bare Effect server) comes with @async-ops/http"
+  }
+]
