@@ -1,5 +1,6 @@
 /** @internal */
 import * as Cause from "effect/Cause"
+import type * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -153,6 +154,26 @@ const runBatch = <I, A, E, R>(
       })
     }
 
+    // Starts items until the limit is reached, in one synchronous pass (no Effect step per item): each item gets a
+    // fiber of its own with the dispatcher's services, started at once; one that ends without suspending is
+    // recorded on the spot, as Effect.forEach does, and the others are watched.
+    const launch = Effect.withFiber((dispatcher) => {
+      const start = Effect.runForkWith(dispatcher.context as Context.Context<R>)
+      while (running.size < config.concurrency && next < n && !halted()) {
+        const index = next++
+        const effect = invoke(f, items[index] as I, index)
+        if (Exit.isExit(effect)) {
+          record(index, effect as Exit.Exit<A, E>)
+          continue
+        }
+        const fiber = start(effect)
+        const exit = fiber.pollUnsafe()
+        if (exit !== undefined) record(index, exit)
+        else observe(index, fiber)
+      }
+      return Effect.void
+    })
+
     const dispatch = Effect.gen(function*() {
       if (config.timeout !== undefined) {
         if (Duration.isZero(config.timeout)) {
@@ -174,15 +195,7 @@ const runBatch = <I, A, E, R>(
       }
       while (!halted()) {
         dirty = false
-        while (running.size < config.concurrency && next < n && !halted()) {
-          const index = next++
-          const effect = invoke(f, items[index] as I, index)
-          if (Exit.isExit(effect)) {
-            record(index, effect as Exit.Exit<A, E>)
-          } else {
-            observe(index, yield* Effect.forkChild(effect, { startImmediately: true }))
-          }
-        }
+        yield* launch
         if (halted() || (next >= n && running.size === 0)) break
         yield* awaitSignal
       }
