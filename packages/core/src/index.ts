@@ -6,6 +6,11 @@ export * as Barrier from "./Barrier.ts"
 /**
  * @since 0.1.0
  */
+export * as Batcher from "./Batcher.ts"
+
+/**
+ * @since 0.1.0
+ */
 export * as Bulkhead from "./Bulkhead.ts"
 
 /**
@@ -17,6 +22,11 @@ export * as Condition from "./Condition.ts"
  * @since 0.1.0
  */
 export * as Deadline from "./Deadline.ts"
+
+/**
+ * @since 0.1.0
+ */
+export * as Debounce from "./Debounce.ts"
 
 /**
  * @since 0.1.0
@@ -67,6 +77,11 @@ export * as RWLock from "./RWLock.ts"
  * @since 0.1.0
  */
 export * as TaskGroup from "./TaskGroup.ts"
+
+/**
+ * @since 0.1.0
+ */
+export * as Throttle from "./Throttle.ts"
 
 /**
  * @since 0.1.0
