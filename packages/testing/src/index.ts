@@ -1,6 +1,11 @@
 /**
  * @since 0.1.0
  */
+export * as Chaos from "./Chaos.ts"
+
+/**
+ * @since 0.1.0
+ */
 export * as ConcurrencyProbe from "./ConcurrencyProbe.ts"
 
 /**
