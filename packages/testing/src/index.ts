@@ -11,6 +11,11 @@ export * as ConcurrencyProbe from "./ConcurrencyProbe.ts"
 /**
  * @since 0.1.0
  */
+export * as FaultServer from "./FaultServer.ts"
+
+/**
+ * @since 0.1.0
+ */
 export * as LeakCheck from "./LeakCheck.ts"
 
 /**
