@@ -16,7 +16,17 @@
 import * as Data from "effect/Data"
 import type * as Effect from "effect/Effect"
 import * as internal from "./internal/barrier.ts"
+import type { MetricsOptions } from "./Metrics.ts"
 import type { InvalidOptionError } from "./Options.ts"
+
+/**
+ * Options of {@link make}: a `name` and `metrics: true` to report the barrier's metrics (primitive `"Barrier"`):
+ * waiting (parties at the barrier now) and acquired (rounds completed).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Options extends MetricsOptions {}
 
 /**
  * The barrier was aborted, or reset while this fiber waited: Python's `asyncio.BrokenBarrierError`.
@@ -120,7 +130,8 @@ export interface Barrier {
 }
 
 /**
- * Makes a barrier for `parties` fibers (an integer >= 1): `asyncio.Barrier(parties)`.
+ * Makes a barrier for `parties` fibers (an integer >= 1): `asyncio.Barrier(parties)`. With `metrics: true` (see
+ * {@link Options}) it reports to the MetricRegistry of the context it is made in.
  *
  * **When to use**: when a fixed set of workers must all finish a phase before any starts the next (simulation
  * steps, a batch that every worker must load before processing, a test that lines fibers up before a race). For a
@@ -148,4 +159,4 @@ export interface Barrier {
  * @category constructors
  * @since 0.1.0
  */
-export const make: (parties: number) => Effect.Effect<Barrier, InvalidOptionError> = internal.make
+export const make: (parties: number, options?: Options) => Effect.Effect<Barrier, InvalidOptionError> = internal.make

@@ -12,8 +12,19 @@
 import * as Data from "effect/Data"
 import type * as Effect from "effect/Effect"
 import * as internal from "./internal/condition.ts"
+import type { MetricsOptions } from "./Metrics.ts"
 import type { Mutex } from "./Mutex.ts"
 import type { InvalidOptionError } from "./Options.ts"
+
+/**
+ * Options of {@link make}: a `name` and `metrics: true` to report the condition's metrics (primitive
+ * `"Condition"`): waiting (fibers waiting to be notified). The lock's own metrics are the mutex's (see
+ * `Mutex.makeWith`).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Options extends MetricsOptions {}
 
 /**
  * A condition's statistics.
@@ -72,7 +83,8 @@ export class LockNotHeldError extends Data.TaggedError("LockNotHeldError")<{
 }
 
 /**
- * Makes a condition bound to `mutex`, or to a new mutex when none is given.
+ * Makes a condition bound to `mutex`, or to a new mutex when none is given. With `metrics: true` (see
+ * {@link Options}) it reports to the MetricRegistry of the context it is made in.
  *
  * **When to use**: fibers must wait, under a lock, for shared state to reach some condition (a buffer not empty,
  * a resource ready), and the fibers changing that state tell them. Pass an existing mutex when several conditions
@@ -94,14 +106,18 @@ export class LockNotHeldError extends Data.TaggedError("LockNotHeldError")<{
  * @category constructors
  * @since 0.1.0
  */
-export const make: (mutex?: Mutex) => Effect.Effect<Condition> = internal.make
+export const make: {
+  (options?: Options): Effect.Effect<Condition>
+  (mutex: Mutex, options?: Options): Effect.Effect<Condition>
+} = internal.make
 
 /**
  * Makes a condition synchronously, bound to `mutex` or to a new mutex.
  *
  * **When to use**: outside Effect code; prefer {@link make} inside it.
  *
- * **Gotchas**: throws a `TypeError` if `mutex` was not made by `Mutex.make`/`Mutex.makeUnsafe`.
+ * **Gotchas**: throws a `TypeError` if `mutex` was not made by `Mutex.make`/`Mutex.makeUnsafe`. Made outside
+ * Effect, it has no context: with `metrics: true` its metrics go to the default MetricRegistry.
  *
  * @example
  * ```ts
@@ -113,7 +129,10 @@ export const make: (mutex?: Mutex) => Effect.Effect<Condition> = internal.make
  * @category constructors
  * @since 0.1.0
  */
-export const makeUnsafe: (mutex?: Mutex) => Condition = internal.makeUnsafe
+export const makeUnsafe: {
+  (options?: Options): Condition
+  (mutex: Mutex, options?: Options): Condition
+} = internal.makeUnsafe
 
 /**
  * Runs `effect` holding the condition's lock (the same as `Mutex.withLock` on `condition.mutex`).

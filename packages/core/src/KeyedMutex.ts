@@ -13,6 +13,16 @@ import type * as Effect from "effect/Effect"
 import type * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as internal from "./internal/keyedMutex.ts"
+import type { MetricsOptions } from "./Metrics.ts"
+
+/**
+ * Options of {@link make}: a `name` and `metrics: true` to report metrics (primitive `"KeyedMutex"`): in flight
+ * (keys held now), waiting (fibers waiting over all keys), acquired, and wait time per acquisition.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Options extends MetricsOptions {}
 
 /**
  * The statistics of a keyed mutex.
@@ -66,7 +76,8 @@ export class KeyedMutexReentryError extends Data.TaggedError("KeyedMutexReentryE
 
 /**
  * Makes an empty keyed mutex. Keys are compared as `Map` keys (`SameValueZero`): use strings or numbers, not
- * objects built per call.
+ * objects built per call. With `metrics: true` (see {@link Options}) it reports to the MetricRegistry of the
+ * context it is made in.
  *
  * **When to use**: serialise work per entity (per user, per account, per file path) while different entities
  * proceed in parallel, e.g. two updates of one cart must not interleave but updates of different carts may.
@@ -87,12 +98,15 @@ export class KeyedMutexReentryError extends Data.TaggedError("KeyedMutexReentryE
  * @category constructors
  * @since 0.1.0
  */
-export const make: <K>() => Effect.Effect<KeyedMutex<K>> = internal.make
+export const make: <K>(options?: Options) => Effect.Effect<KeyedMutex<K>> = internal.make
 
 /**
  * Makes an empty keyed mutex synchronously.
  *
  * **When to use**: outside Effect code (module-level singletons); prefer {@link make} inside it.
+ *
+ * **Gotchas**: made outside Effect, it has no context: with `metrics: true` its metrics go to the default
+ * MetricRegistry, not to one provided later to the fibers that use it.
  *
  * @example
  * ```ts
@@ -104,7 +118,7 @@ export const make: <K>() => Effect.Effect<KeyedMutex<K>> = internal.make
  * @category constructors
  * @since 0.1.0
  */
-export const makeUnsafe: <K>() => KeyedMutex<K> = internal.makeUnsafe
+export const makeUnsafe: <K>(options?: Options) => KeyedMutex<K> = internal.makeUnsafe
 
 /**
  * Runs `effect` holding the lock of `key`: waits (FIFO) while another fiber holds that key, runs, and releases

@@ -16,6 +16,7 @@ import type * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as internal from "./internal/mutex.ts"
 import { MutexReentryError } from "./internal/mutex.ts"
+import type { MetricsOptions } from "./Metrics.ts"
 
 /**
  * Errors of this module, defined next to the code that raises them (internal modules never import public ones, so
@@ -60,11 +61,20 @@ export interface Mutex {
 }
 
 /**
+ * Options of {@link makeWith} and {@link makeUnsafe}: a `name` and `metrics: true` to report the lock's metrics
+ * (primitive `"Mutex"`): in flight (1 while held, else 0), waiting, acquired, and wait time per acquisition.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Options extends MetricsOptions {}
+
+/**
  * Makes a free mutex.
  *
  * **When to use**: to make a section of effectful code run one fiber at a time (a read-modify-write of shared
  * state that spans an effect, one writer to a file or connection). For a plain value, `Ref.update` or
- * `SynchronizedRef.updateEffect` need no lock.
+ * `SynchronizedRef.updateEffect` need no lock. To name the lock and report its metrics, use {@link makeWith}.
  *
  * @example
  * ```ts
@@ -83,9 +93,37 @@ export interface Mutex {
 export const make: Effect.Effect<Mutex> = internal.make
 
 /**
+ * Makes a free mutex with options: a `name` and `metrics: true` to report its metrics (see {@link Options} and
+ * the `Metrics` module) to the MetricRegistry of the context it is made in.
+ *
+ * **When to use**: a lock worth watching in production (a lock that always has waiters is a bottleneck). Without
+ * options, {@link make} is the same lock.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Metric } from "effect"
+ * import { Metrics, Mutex } from "@async-ops/core"
+ *
+ * const program = Effect.gen(function*() {
+ *   const mutex = yield* Mutex.makeWith({ name: "ledger", metrics: true })
+ *   yield* Mutex.withLock(mutex, Effect.void)
+ *   const acquired = Metric.withAttributes(Metrics.acquired, { primitive: "Mutex", name: "ledger" })
+ *   return (yield* Metric.value(acquired)).count // 1
+ * })
+ * ```
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const makeWith: (options: Options) => Effect.Effect<Mutex> = internal.makeWith
+
+/**
  * Makes a free mutex synchronously, outside Effect (module-level singletons, tests).
  *
  * **When to use**: where an Effect constructor is awkward; prefer {@link make} inside Effect code.
+ *
+ * **Gotchas**: made outside Effect, it has no context: with `metrics: true` its metrics go to the default
+ * MetricRegistry, not to one provided later to the fibers that use it (use {@link makeWith} for that).
  *
  * @example
  * ```ts
@@ -97,7 +135,7 @@ export const make: Effect.Effect<Mutex> = internal.make
  * @category constructors
  * @since 0.1.0
  */
-export const makeUnsafe: () => Mutex = internal.makeUnsafe
+export const makeUnsafe: (options?: Options) => Mutex = internal.makeUnsafe
 
 /**
  * Runs `effect` holding the lock: waits (FIFO) until the lock is free, runs the effect, and releases the lock when

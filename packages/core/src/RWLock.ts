@@ -13,6 +13,17 @@ import * as Data from "effect/Data"
 import type * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import * as internal from "./internal/rwLock.ts"
+import type { MetricsOptions } from "./Metrics.ts"
+
+/**
+ * Options of {@link makeWith} and {@link makeUnsafe}: a `name` and `metrics: true` to report the lock's metrics
+ * (primitive `"RWLock"`): in flight (readers holding it plus the writer), waiting (readers plus writers waiting),
+ * acquired (read and write locks taken), and wait time per acquisition.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Options extends MetricsOptions {}
 
 /**
  * A lock's statistics.
@@ -73,7 +84,8 @@ export class RWLockReentryError extends Data.TaggedError("RWLockReentryError")<{
  * Makes a free readers-writer lock.
  *
  * **When to use**: shared state that is read often and written rarely, where reads may overlap but a write must
- * run alone (a cache being rebuilt, a config reloaded in place).
+ * run alone (a cache being rebuilt, a config reloaded in place). To name the lock and report its metrics, use
+ * {@link makeWith}.
  *
  * **Gotchas**: when reads are short and cheap, a plain `Mutex` or a `Ref` is often faster; a readers-writer lock
  * pays off when reads take a while (they await I/O).
@@ -95,9 +107,37 @@ export class RWLockReentryError extends Data.TaggedError("RWLockReentryError")<{
 export const make: Effect.Effect<RWLock> = internal.make
 
 /**
+ * Makes a free readers-writer lock with options: a `name` and `metrics: true` to report its metrics (see
+ * {@link Options} and the `Metrics` module) to the MetricRegistry of the context it is made in.
+ *
+ * **When to use**: a lock worth watching in production (writers that wait long, readers piling up behind them).
+ * Without options, {@link make} is the same lock.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Metric } from "effect"
+ * import { Metrics, RWLock } from "@async-ops/core"
+ *
+ * const program = Effect.gen(function*() {
+ *   const lock = yield* RWLock.makeWith({ name: "config", metrics: true })
+ *   yield* RWLock.withReadLock(lock, Effect.void)
+ *   const acquired = Metric.withAttributes(Metrics.acquired, { primitive: "RWLock", name: "config" })
+ *   return (yield* Metric.value(acquired)).count // 1
+ * })
+ * ```
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const makeWith: (options: Options) => Effect.Effect<RWLock> = internal.makeWith
+
+/**
  * Makes a free readers-writer lock synchronously.
  *
  * **When to use**: outside Effect code (module-level singletons); prefer {@link make} inside it.
+ *
+ * **Gotchas**: made outside Effect, it has no context: with `metrics: true` its metrics go to the default
+ * MetricRegistry, not to one provided later to the fibers that use it (use {@link makeWith} for that).
  *
  * @example
  * ```ts
@@ -109,7 +149,7 @@ export const make: Effect.Effect<RWLock> = internal.make
  * @category constructors
  * @since 0.1.0
  */
-export const makeUnsafe: () => RWLock = internal.makeUnsafe
+export const makeUnsafe: (options?: Options) => RWLock = internal.makeUnsafe
 
 /**
  * Runs `effect` holding a read lock: other readers may hold it too, no writer does. Waits while a writer holds the

@@ -12,6 +12,7 @@ import * as Data from "effect/Data"
 import type * as Effect from "effect/Effect"
 import type * as Exit from "effect/Exit"
 import * as internal from "./internal/taskGroup.ts"
+import type { MetricsOptions } from "./Metrics.ts"
 import type { InvalidOptionError } from "./Options.ts"
 
 /**
@@ -96,13 +97,16 @@ export interface SpawnOptions {
 }
 
 /**
- * Options of {@link scoped}.
+ * Options of {@link scoped}. With `metrics: true` the group reports (primitive `"TaskGroup"`, attribute `name`):
+ * in flight (tasks running), waiting (spawns waiting for a `concurrency` slot), limit (`concurrency`, when
+ * bounded) and acquired (tasks started), to the MetricRegistry of the context `scoped` runs in. Groups with the
+ * same name share one series.
  *
  * @category models
  * @since 0.1.0
  */
-export interface Options {
-  /** A name for the group, used in errors and statistics. Default `"TaskGroup"`. */
+export interface Options extends MetricsOptions {
+  /** A name for the group, used in errors, statistics and metrics. Default `"TaskGroup"`. */
   readonly name?: string | undefined
   /**
    * The most tasks that run at once: an integer >= 1, or `"unbounded"` (the default). Spawns past the limit wait

@@ -18,6 +18,7 @@ import type * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as internal from "./internal/workQueue.ts"
 import { QueueShutdownError, TaskDoneError } from "./internal/workQueue.ts"
+import type { MetricsOptions } from "./Metrics.ts"
 import type { InvalidOptionError } from "./Options.ts"
 
 /**
@@ -39,13 +40,16 @@ export { QueueShutdownError, TaskDoneError }
 export type Order = "fifo" | "lifo" | "priority"
 
 /**
- * Options of {@link make}.
+ * Options of {@link make}. With `metrics: true` the queue reports (primitive `"WorkQueue"`, attribute `name`):
+ * queue depth (`size`), waiting (consumers waiting in a take plus producers waiting on a full queue), in flight
+ * (items taken and not yet marked done), acquired (items taken) and rejected (`offerIfAvailable` refusals on a
+ * full queue), to the MetricRegistry of the context it is made in.
  *
  * @category models
  * @since 0.1.0
  */
-export interface Options<A> {
-  /** A name, used in errors and statistics. Default `"WorkQueue"`. */
+export interface Options<A> extends MetricsOptions {
+  /** A name, used in errors, statistics and metrics. Default `"WorkQueue"`. */
   readonly name?: string | undefined
   /**
    * The most items the queue holds: an integer >= 1, or `"unbounded"` (the default, like asyncio's `maxsize=0`).

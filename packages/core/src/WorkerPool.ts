@@ -18,17 +18,21 @@ import type * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import * as internal from "./internal/workerPool.ts"
+import type { MetricsOptions } from "./Metrics.ts"
 import type { InvalidOptionError } from "./Options.ts"
 import type { Order } from "./WorkQueue.ts"
 
 /**
- * Options of {@link make}.
+ * Options of {@link make}. With `metrics: true` the pool reports (primitive `"WorkerPool"`, attribute `name`):
+ * queue depth (items waiting for a worker), waiting (submitters suspended on a full queue), in flight (handlers
+ * running), limit (`workers`), acquired (items done) and rejected (items failed: a typed failure or a defect after
+ * the retries), to the MetricRegistry of the context it is made in.
  *
  * @category models
  * @since 0.1.0
  */
-export interface Options<A, E, R> {
-  /** A name, used in errors and statistics. Default `"WorkerPool"`. */
+export interface Options<A, E, R> extends MetricsOptions {
+  /** A name, used in errors, statistics and metrics. Default `"WorkerPool"`. */
   readonly name?: string | undefined
   /** How many workers run the handler at once: an integer >= 1. */
   readonly workers: number

@@ -1,7 +1,7 @@
-import { Barrier } from "@async-ops/core"
+import { Barrier, Metrics } from "@async-ops/core"
 import { LeakCheck, VirtualTime } from "@async-ops/testing"
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Deferred, Effect, Exit, Fiber, Ref } from "effect"
+import { Cause, Deferred, Effect, Exit, Fiber, Metric, Ref } from "effect"
 
 /** Starts `effect` at once, so fibers reach the barrier in the order they are forked. */
 const arrive = <A, E>(effect: Effect.Effect<A, E>) => Effect.forkChild(effect, { startImmediately: true })
@@ -47,6 +47,30 @@ describe("Barrier", () => {
       expect(b.pollUnsafe()).toBeDefined()
       expect([yield* Fiber.join(a), yield* Fiber.join(b), c]).toEqual([0, 1, 2])
       expect(yield* barrier.stats).toEqual({ parties: 3, waiting: 0, broken: false, rounds: 1 })
+    }))
+
+  it.effect("reports the parties waiting and the rounds completed as metrics when asked", () =>
+    Effect.gen(function*() {
+      const attrs = { primitive: "Barrier", name: "barrier-metrics" }
+      const waiting = Effect.map(Metric.value(Metric.withAttributes(Metrics.waiting, attrs)), (s) => s.value)
+      const rounds = Effect.map(Metric.value(Metric.withAttributes(Metrics.acquired, attrs)), (s) => s.count)
+      const barrier = yield* Barrier.make(3, { name: "barrier-metrics", metrics: true })
+      const a = yield* arrive(barrier.await)
+      const b = yield* arrive(barrier.await)
+      expect(yield* waiting).toBe(2)
+      yield* Fiber.interrupt(b)
+      expect(yield* waiting).toBe(1)
+      yield* arrive(barrier.await)
+      yield* barrier.await
+      yield* Fiber.join(a)
+      expect(yield* waiting).toBe(0)
+      expect(yield* rounds).toBe(1)
+      const c = yield* arrive(barrier.await)
+      expect(yield* waiting).toBe(1)
+      yield* barrier.abort
+      expect(yield* waiting).toBe(0)
+      expect(brokenReason(yield* Fiber.await(c))).toBe("abort")
+      expect(yield* rounds).toBe(1)
     }))
 
   it.effect("each await returns a distinct arrival index, 0 for the first and parties - 1 for the last", () =>
@@ -239,12 +263,16 @@ describe("Barrier", () => {
     Effect.gen(function*() {
       // totals over every run, to check the schedules do reach the paths under test
       const seen = { rounds: 0, broken: 0, interruptedWhileWaiting: 0 }
-      for (let seed = 1; seed <= 200; seed++) {
+      // rounds 201..400 replay seeds 1..200 with metrics on: the gauge must end idle too
+      for (let round = 1; round <= 400; round++) {
+        const seed = round > 200 ? round - 200 : round
+        const metrics = round > 200
+        const name = `random-${seed}`
         const random = mulberry32(seed)
         const int = (n: number) => Math.floor(random() * n)
         const parties = 1 + int(4)
         const workers = parties + int(4)
-        const barrier = yield* Barrier.make(parties)
+        const barrier = yield* Barrier.make(parties, metrics ? { name, metrics } : undefined)
         const indexCounts = Array.from({ length: parties }, () => 0)
         let aborted = false
         const run = Effect.gen(function*() {
@@ -304,6 +332,11 @@ describe("Barrier", () => {
         // every completed round handed out each index 0..parties-1 exactly once
         for (const count of indexCounts) expect(count, `seed ${seed} (aborted: ${aborted})`).toBe(stats.rounds)
         seen.rounds += stats.rounds
+        if (metrics) {
+          const attrs = { primitive: "Barrier", name }
+          expect((yield* Metric.value(Metric.withAttributes(Metrics.waiting, attrs))).value, name).toBe(0)
+          expect((yield* Metric.value(Metric.withAttributes(Metrics.acquired, attrs))).count, name).toBe(stats.rounds)
+        }
       }
       expect(seen.rounds).toBeGreaterThan(300)
       expect(seen.broken).toBeGreaterThan(50)

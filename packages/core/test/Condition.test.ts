@@ -1,7 +1,7 @@
-import { Condition, Mutex } from "@async-ops/core"
+import { Condition, Metrics, Mutex } from "@async-ops/core"
 import { LeakCheck, VirtualTime } from "@async-ops/testing"
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Deferred, Effect, Exit, Fiber, Option, Ref } from "effect"
+import { Cause, Deferred, Effect, Exit, Fiber, Metric, Option, Ref } from "effect"
 
 /** mulberry32: a small deterministic PRNG, one per seeded run. */
 const mulberry32 = (seed: number) => () => {
@@ -283,15 +283,51 @@ describe("Condition", () => {
       expect(taken).toEqual([1, 2, 3, 4, 5, 6])
     }))
 
+  it.effect("reports the fibers waiting to be notified as a metric when asked, with or without a mutex given", () =>
+    Effect.gen(function*() {
+      const waitingOf = (name: string) =>
+        Effect.map(
+          Metric.value(Metric.withAttributes(Metrics.waiting, { primitive: "Condition", name })),
+          (state) => state.value
+        )
+      const condition = yield* Condition.make({ name: "condition-metrics", metrics: true })
+      const waiters: Array<Fiber.Fiber<void>> = []
+      for (let i = 0; i < 3; i++) waiters.push(yield* start(Condition.withLock(condition, Condition.wait(condition))))
+      expect(yield* waitingOf("condition-metrics")).toBe(3)
+      yield* Fiber.interrupt(waiters[0]!)
+      expect(yield* waitingOf("condition-metrics")).toBe(2)
+      yield* Condition.withLock(condition, Condition.notify(condition))
+      expect(yield* waitingOf("condition-metrics")).toBe(1)
+      yield* Condition.withLock(condition, Condition.notifyAll(condition))
+      expect(yield* waitingOf("condition-metrics")).toBe(0)
+      yield* Fiber.joinAll(waiters.slice(1))
+      // bound to a given mutex, from either constructor
+      const mutex = yield* Mutex.make
+      const shared = yield* Condition.make(mutex, { name: "condition-shared", metrics: true })
+      const unsafe = Condition.makeUnsafe(mutex, { name: "condition-unsafe", metrics: true })
+      expect(shared.mutex).toBe(mutex)
+      expect(unsafe.mutex).toBe(mutex)
+      const waiter = yield* start(Mutex.withLock(mutex, Condition.wait(unsafe)))
+      expect(yield* waitingOf("condition-unsafe")).toBe(1)
+      expect(yield* waitingOf("condition-shared")).toBe(0)
+      yield* Mutex.withLock(mutex, Condition.notify(unsafe))
+      yield* Fiber.join(waiter)
+      expect(yield* waitingOf("condition-unsafe")).toBe(0)
+    }))
+
   it.effect(
     "random interruptions of waiters and notifiers leave the lock free and nobody waiting",
     () =>
       Effect.gen(function*() {
         let interrupted = 0
-        for (let seed = 1; seed <= 100; seed++) {
+        // rounds 101..200 replay seeds 1..100 with metrics on: the gauges must end idle too
+        for (let round = 1; round <= 200; round++) {
+          const seed = round > 100 ? round - 100 : round
+          const metrics = round > 100
+          const name = `random-${seed}`
           const random = mulberry32(seed)
           const int = (max: number) => Math.floor(random() * max)
-          const condition = yield* Condition.make()
+          const condition = yield* Condition.make(metrics ? { name, metrics } : undefined)
           let level = 0
           let violations = 0
           const run = Effect.gen(function*() {
@@ -339,6 +375,10 @@ describe("Condition", () => {
           expect(violations, `seed ${seed}`).toBe(0)
           expect(yield* Mutex.stats(condition.mutex), `seed ${seed}`).toMatchObject({ locked: false, waiting: 0 })
           expect(yield* Condition.stats(condition), `seed ${seed}`).toEqual({ waiting: 0 })
+          if (metrics) {
+            const attrs = { primitive: "Condition", name }
+            expect((yield* Metric.value(Metric.withAttributes(Metrics.waiting, attrs))).value, name).toBe(0)
+          }
           expect(exits.every((e) => Exit.isSuccess(e) || isInterrupted(e)), `seed ${seed}`).toBe(true)
           interrupted += exits.filter(isInterrupted).length
         }

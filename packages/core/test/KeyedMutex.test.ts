@@ -1,7 +1,7 @@
-import { KeyedMutex } from "@async-ops/core"
+import { KeyedMutex, Metrics } from "@async-ops/core"
 import { ConcurrencyProbe, LeakCheck, VirtualTime } from "@async-ops/testing"
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Clock, Data, Deferred, Effect, Exit, Fiber, Option, Ref, Scope } from "effect"
+import { Cause, Clock, Data, Deferred, Effect, Exit, Fiber, Metric, Option, Ref, Scope } from "effect"
 
 class Boom extends Data.TaggedError("Boom")<{}> {}
 
@@ -179,15 +179,47 @@ describe("KeyedMutex", () => {
       expect(yield* KeyedMutex.stats(locks)).toEqual({ size: 0, waiting: 0 })
     }))
 
+  it.effect("reports keys held, waiters over all keys, acquisitions and wait time as metrics when asked", () =>
+    Effect.gen(function*() {
+      const attrs = { primitive: "KeyedMutex", name: "keyed-metrics" }
+      const read = <S>(metric: Metric.Metric<number, S>) => Metric.value(Metric.withAttributes(metric, attrs))
+      const locks = yield* KeyedMutex.make<string>({ name: "keyed-metrics", metrics: true })
+      yield* Effect.gen(function*() {
+        const holders = [
+          yield* start(KeyedMutex.withLock(locks, "a", Effect.sleep(10))),
+          yield* start(KeyedMutex.withLock(locks, "b", Effect.sleep(20)))
+        ]
+        const waiters = [
+          yield* start(KeyedMutex.withLock(locks, "a", Effect.void)),
+          yield* start(KeyedMutex.withLock(locks, "b", Effect.void))
+        ]
+        const leaver = yield* start(KeyedMutex.withLock(locks, "a", Effect.void))
+        expect((yield* read(Metrics.inFlight)).value).toBe(2)
+        expect((yield* read(Metrics.waiting)).value).toBe(3)
+        yield* Fiber.interrupt(leaver)
+        expect((yield* read(Metrics.waiting)).value).toBe(2)
+        yield* Fiber.joinAll([...holders, ...waiters])
+      }).pipe(VirtualTime.autojump)
+      expect((yield* read(Metrics.inFlight)).value).toBe(0)
+      expect((yield* read(Metrics.waiting)).value).toBe(0)
+      expect((yield* read(Metrics.acquired)).count).toBe(4)
+      expect(yield* read(Metrics.waitTime)).toMatchObject({ count: 4, min: 0, max: 20, sum: 30 })
+      expect(yield* KeyedMutex.stats(locks)).toEqual({ size: 0, waiting: 0 })
+    }))
+
   it.effect(
     "random interruptions over a few keys never break per-key exclusion and leave no entry",
     () =>
       Effect.gen(function*() {
         let interrupted = 0
-        for (let seed = 1; seed <= 100; seed++) {
+        // rounds 101..200 replay seeds 1..100 with metrics on: the gauges must end idle too
+        for (let round = 1; round <= 200; round++) {
+          const seed = round > 100 ? round - 100 : round
+          const metrics = round > 100
+          const name = `random-${seed}`
           const random = mulberry32(seed)
           const int = (max: number) => Math.floor(random() * max)
-          const locks = yield* KeyedMutex.make<string>()
+          const locks = yield* KeyedMutex.make<string>(metrics ? { name, metrics } : undefined)
           const inside = new Map<string, number>()
           let violations = 0
           const section = (key: string) =>
@@ -234,6 +266,11 @@ describe("KeyedMutex", () => {
           expect(violations, `seed ${seed}`).toBe(0)
           expect([...inside.values()].every((n) => n === 0), `seed ${seed}`).toBe(true)
           expect(yield* KeyedMutex.stats(locks), `seed ${seed}`).toEqual({ size: 0, waiting: 0 })
+          if (metrics) {
+            const attrs = { primitive: "KeyedMutex", name }
+            expect((yield* Metric.value(Metric.withAttributes(Metrics.inFlight, attrs))).value, name).toBe(0)
+            expect((yield* Metric.value(Metric.withAttributes(Metrics.waiting, attrs))).value, name).toBe(0)
+          }
           expect(exits.every((e) => Exit.isSuccess(e) || isInterrupted(e)), `seed ${seed}`).toBe(true)
           interrupted += exits.filter(isInterrupted).length
         }

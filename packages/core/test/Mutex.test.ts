@@ -1,7 +1,7 @@
-import { Mutex } from "@async-ops/core"
+import { Metrics, Mutex } from "@async-ops/core"
 import { ConcurrencyProbe, LeakCheck, VirtualTime } from "@async-ops/testing"
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Clock, Data, Deferred, Effect, Exit, Fiber, Option, Ref, Scope } from "effect"
+import { Cause, Clock, Data, Deferred, Effect, Exit, Fiber, Metric, Option, Ref, Scope } from "effect"
 
 class Boom extends Data.TaggedError("Boom")<{}> {}
 
@@ -222,6 +222,39 @@ describe("Mutex", () => {
       expect(yield* Mutex.stats(mutex)).toEqual({ locked: false, waiting: 0, acquired: 3, contended: 2 })
     }))
 
+  it.effect("reports in flight, waiting, acquisitions and wait time as metrics when asked", () =>
+    Effect.gen(function*() {
+      const attrs = { primitive: "Mutex", name: "mutex-metrics" }
+      const read = <S>(metric: Metric.Metric<number, S>) => Metric.value(Metric.withAttributes(metric, attrs))
+      const mutex = yield* Mutex.makeWith({ name: "mutex-metrics", metrics: true })
+      yield* Effect.gen(function*() {
+        const holder = yield* start(Mutex.withLock(mutex, Effect.sleep(25)))
+        const waiter = yield* start(Mutex.withLock(mutex, Effect.void))
+        const leaver = yield* start(Mutex.withLock(mutex, Effect.void))
+        expect((yield* read(Metrics.inFlight)).value).toBe(1)
+        expect((yield* read(Metrics.waiting)).value).toBe(2)
+        yield* Fiber.interrupt(leaver)
+        expect((yield* read(Metrics.waiting)).value).toBe(1)
+        yield* Fiber.joinAll([holder, waiter])
+      }).pipe(VirtualTime.autojump)
+      expect((yield* read(Metrics.inFlight)).value).toBe(0)
+      expect((yield* read(Metrics.waiting)).value).toBe(0)
+      expect((yield* read(Metrics.acquired)).count).toBe(2)
+      // one sample per acquisition, on the fiber's (virtual) clock: 0 for the holder, 25 ms for the waiter
+      expect(yield* read(Metrics.waitTime)).toMatchObject({ count: 2, min: 0, max: 25 })
+      // a lock made without options reports nothing; one made with makeUnsafe reports to the default registry
+      yield* Mutex.withLock(yield* Mutex.make, Effect.void)
+      expect(
+        (yield* Metric.value(Metric.withAttributes(Metrics.acquired, { primitive: "Mutex", name: "Mutex" })))
+          .count
+      ).toBe(0)
+      yield* Mutex.withLock(Mutex.makeUnsafe({ name: "mutex-unsafe", metrics: true }), Effect.void)
+      expect(
+        (yield* Metric.value(Metric.withAttributes(Metrics.acquired, { primitive: "Mutex", name: "mutex-unsafe" })))
+          .count
+      ).toBe(1)
+    }))
+
   it.effect("the data-last form composes with pipe", () =>
     Effect.gen(function*() {
       const mutex = yield* Mutex.make
@@ -266,10 +299,14 @@ describe("Mutex", () => {
       Effect.gen(function*() {
         let interrupted = 0
         let succeeded = 0
-        for (let seed = 1; seed <= 100; seed++) {
+        // rounds 101..200 replay seeds 1..100 with metrics on: the gauges must end idle too
+        for (let round = 1; round <= 200; round++) {
+          const seed = round > 100 ? round - 100 : round
+          const metrics = round > 100
+          const name = `random-${seed}`
           const random = mulberry32(seed)
           const int = (max: number) => Math.floor(random() * max)
-          const mutex = yield* Mutex.make
+          const mutex = metrics ? yield* Mutex.makeWith({ name, metrics }) : yield* Mutex.make
           const probe = yield* ConcurrencyProbe.make
           const completed = yield* Ref.make(0)
           const run = Effect.gen(function*() {
@@ -311,6 +348,13 @@ describe("Mutex", () => {
           expect(probeStats.peak, `seed ${seed}`).toBeLessThanOrEqual(1)
           expect(probeStats.current, `seed ${seed}`).toBe(0)
           expect(yield* Mutex.stats(mutex), `seed ${seed}`).toMatchObject({ locked: false, waiting: 0 })
+          if (metrics) {
+            const attrs = { primitive: "Mutex", name }
+            expect((yield* Metric.value(Metric.withAttributes(Metrics.inFlight, attrs))).value, name).toBe(0)
+            expect((yield* Metric.value(Metric.withAttributes(Metrics.waiting, attrs))).value, name).toBe(0)
+            expect((yield* Metric.value(Metric.withAttributes(Metrics.acquired, attrs))).count, name)
+              .toBe((yield* Mutex.stats(mutex)).acquired)
+          }
           // every section that started ended, completed or interrupted; nothing else happened to the fibers
           expect(exits.every((e) => Exit.isSuccess(e) || isInterrupted(e)), `seed ${seed}`).toBe(true)
           const succeededSections = yield* Ref.get(completed)

@@ -1,7 +1,7 @@
-import { RWLock } from "@async-ops/core"
+import { Metrics, RWLock } from "@async-ops/core"
 import { ConcurrencyProbe, LeakCheck, VirtualTime } from "@async-ops/testing"
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Clock, Data, Deferred, Effect, Exit, Fiber, Ref, Scope } from "effect"
+import { Cause, Clock, Data, Deferred, Effect, Exit, Fiber, Metric, Ref, Scope } from "effect"
 
 class Boom extends Data.TaggedError("Boom")<{}> {}
 
@@ -274,6 +274,36 @@ describe("RWLock", () => {
       expect(yield* RWLock.stats(lock)).toEqual(idle)
     }))
 
+  it.effect("reports holders, waiters, acquisitions and wait time as metrics when asked", () =>
+    Effect.gen(function*() {
+      const attrs = { primitive: "RWLock", name: "rwlock-metrics" }
+      const read = <S>(metric: Metric.Metric<number, S>) => Metric.value(Metric.withAttributes(metric, attrs))
+      const lock = yield* RWLock.makeWith({ name: "rwlock-metrics", metrics: true })
+      yield* Effect.gen(function*() {
+        const readers = [
+          yield* start(RWLock.withReadLock(lock, Effect.sleep(25))),
+          yield* start(RWLock.withReadLock(lock, Effect.sleep(25)))
+        ]
+        const writer = yield* start(RWLock.withWriteLock(lock, Effect.sleep(5)))
+        const late = yield* start(RWLock.withReadLock(lock, Effect.void))
+        const leaver = yield* start(RWLock.withWriteLock(lock, Effect.void))
+        // in flight = readers + writer; waiting = waiting readers + writers
+        expect((yield* read(Metrics.inFlight)).value).toBe(2)
+        expect((yield* read(Metrics.waiting)).value).toBe(3)
+        yield* Fiber.interrupt(leaver)
+        expect((yield* read(Metrics.waiting)).value).toBe(2)
+        yield* Fiber.joinAll(readers)
+        expect((yield* read(Metrics.inFlight)).value).toBe(1)
+        expect((yield* read(Metrics.waiting)).value).toBe(1)
+        yield* Fiber.joinAll([writer, late])
+      }).pipe(VirtualTime.autojump)
+      expect((yield* read(Metrics.inFlight)).value).toBe(0)
+      expect((yield* read(Metrics.waiting)).value).toBe(0)
+      expect((yield* read(Metrics.acquired)).count).toBe(4)
+      // the two readers did not wait; the writer waited 25 ms, the late reader 25 + 5 ms
+      expect(yield* read(Metrics.waitTime)).toMatchObject({ count: 4, min: 0, max: 30, sum: 55 })
+    }))
+
   it.effect("the data-last forms compose with pipe, and isRWLock recognises a lock", () =>
     Effect.gen(function*() {
       const lock = RWLock.makeUnsafe()
@@ -289,10 +319,14 @@ describe("RWLock", () => {
     () =>
       Effect.gen(function*() {
         let interrupted = 0
-        for (let seed = 1; seed <= 100; seed++) {
+        // rounds 101..200 replay seeds 1..100 with metrics on: the gauges must end idle too
+        for (let round = 1; round <= 200; round++) {
+          const seed = round > 100 ? round - 100 : round
+          const metrics = round > 100
+          const name = `random-${seed}`
           const random = mulberry32(seed)
           const int = (max: number) => Math.floor(random() * max)
-          const lock = yield* RWLock.make
+          const lock = metrics ? yield* RWLock.makeWith({ name, metrics }) : yield* RWLock.make
           const room = yield* makeRoom
           const run = Effect.gen(function*() {
             const fibers: Array<Fiber.Fiber<unknown>> = []
@@ -332,6 +366,11 @@ describe("RWLock", () => {
           const exits = yield* LeakCheck.fibers(VirtualTime.autojump(run))
           expect(room.report(), `seed ${seed}`).toMatchObject({ readers: 0, writers: 0, violations: 0 })
           expect(yield* RWLock.stats(lock), `seed ${seed}`).toEqual(idle)
+          if (metrics) {
+            const attrs = { primitive: "RWLock", name }
+            expect((yield* Metric.value(Metric.withAttributes(Metrics.inFlight, attrs))).value, name).toBe(0)
+            expect((yield* Metric.value(Metric.withAttributes(Metrics.waiting, attrs))).value, name).toBe(0)
+          }
           expect(exits.every((e) => Exit.isSuccess(e) || isInterrupted(e)), `seed ${seed}`).toBe(true)
           interrupted += exits.filter(isInterrupted).length
         }

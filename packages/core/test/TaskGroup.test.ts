@@ -1,7 +1,7 @@
-import { TaskGroup } from "@async-ops/core"
+import { Metrics, TaskGroup } from "@async-ops/core"
 import { ConcurrencyProbe, LeakCheck, VirtualTime } from "@async-ops/testing"
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Clock, Context, Data, Deferred, Effect, Exit, Fiber, Ref } from "effect"
+import { Cause, Clock, Context, Data, Deferred, Effect, Exit, Fiber, Metric, Ref } from "effect"
 
 class Boom extends Data.TaggedError("Boom")<{ readonly n: number }> {}
 class Other extends Data.TaggedError("Other")<{}> {}
@@ -254,6 +254,30 @@ describe("TaskGroup", () => {
         }), { concurrency: 1 }).pipe(Effect.exit, VirtualTime.autojump)
       expect(exit).toEqual(Exit.fail(new Boom({ n: 0 })))
       expect(yield* Ref.get(started)).toBe(0)
+    }))
+
+  it.effect("reports running tasks, spawns waiting for a slot, the limit and tasks started as metrics when asked", () =>
+    Effect.gen(function*() {
+      const attrs = { primitive: "TaskGroup", name: "group-metrics" }
+      const gauge = (metric: Metric.Gauge<number>) =>
+        Effect.map(Metric.value(Metric.withAttributes(metric, attrs)), (s) => s.value)
+      const started = Effect.map(Metric.value(Metric.withAttributes(Metrics.acquired, attrs)), (s) => s.count)
+      const release = yield* Deferred.make<void>()
+      yield* TaskGroup.scoped((group) =>
+        Effect.gen(function*() {
+          for (let i = 0; i < 4; i++) yield* group.spawn(Deferred.await(release))
+          const dropped = yield* group.spawn(Deferred.await(release))
+          expect(yield* gauge(Metrics.limit)).toBe(2)
+          expect(yield* gauge(Metrics.inFlight)).toBe(2)
+          expect(yield* gauge(Metrics.waiting)).toBe(3)
+          expect(yield* started).toBe(2)
+          yield* dropped.interrupt
+          expect(yield* gauge(Metrics.waiting)).toBe(2)
+          yield* Deferred.succeed(release, undefined)
+        }), { name: "group-metrics", concurrency: 2, metrics: true })
+      expect(yield* gauge(Metrics.inFlight)).toBe(0)
+      expect(yield* gauge(Metrics.waiting)).toBe(0)
+      expect(yield* started).toBe(4)
     }))
 
   it.effect("tasks run with the services of the fiber that spawned them", () =>

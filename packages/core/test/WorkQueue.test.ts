@@ -1,7 +1,7 @@
-import { Options, WorkQueue } from "@async-ops/core"
+import { Metrics, Options, WorkQueue } from "@async-ops/core"
 import { LeakCheck, VirtualTime } from "@async-ops/testing"
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Clock, Deferred, Effect, Exit, Fiber, Option, Ref } from "effect"
+import { Cause, Clock, Deferred, Effect, Exit, Fiber, Metric, Option, Ref } from "effect"
 
 /** mulberry32: a small deterministic PRNG, one per seeded run. */
 const mulberry32 = (seed: number) => () => {
@@ -479,7 +479,11 @@ describe("WorkQueue", () => {
         let interrupted = 0
         let handedOffThenInterrupted = 0
         let slotThenInterrupted = 0
-        for (let seed = 1; seed <= 100; seed++) {
+        // rounds 101..200 replay seeds 1..100 with metrics on: the gauges must end idle too
+        for (let round = 1; round <= 200; round++) {
+          const seed = round > 100 ? round - 100 : round
+          const metrics = round > 100
+          const name = `random-${seed}`
           const random = mulberry32(seed)
           const int = (max: number) => Math.floor(random() * max)
           const orders = ["fifo", "lifo", "priority"] as const
@@ -487,7 +491,8 @@ describe("WorkQueue", () => {
           const queue = yield* WorkQueue.make<number>({
             capacity: 1 + int(3),
             order,
-            ...(order === "priority" ? { priority: (n: number) => n % 7 } : {})
+            ...(order === "priority" ? { priority: (n: number) => n % 7 } : {}),
+            ...(metrics ? { name, metrics } : {})
           })
           const offered: Array<number> = []
           const received: Array<number> = []
@@ -585,6 +590,15 @@ describe("WorkQueue", () => {
           expect(stats.taken, label).toBe(received.length)
           // consumers interrupted inside their uninterruptible batches still marked them done
           expect(stats.unfinished, label).toBe(0)
+          if (metrics) {
+            const attrs = { primitive: "WorkQueue", name }
+            const gauge = (metric: Metric.Gauge<number>) =>
+              Effect.map(Metric.value(Metric.withAttributes(metric, attrs)), (state) => state.value)
+            expect(yield* gauge(Metrics.queueDepth), name).toBe(0)
+            expect(yield* gauge(Metrics.waiting), name).toBe(0)
+            expect(yield* gauge(Metrics.inFlight), name).toBe(0)
+            expect((yield* Metric.value(Metric.withAttributes(Metrics.acquired, attrs))).count, name).toBe(stats.taken)
+          }
         }
         expect(interrupted).toBeGreaterThan(10)
         expect(handedOffThenInterrupted).toBeGreaterThan(10)
@@ -631,6 +645,38 @@ describe("WorkQueue", () => {
         yield* Fiber.interrupt(taker)
         expect((yield* WorkQueue.make<number>()).name).toBe("WorkQueue")
         expect((yield* (yield* WorkQueue.make<number>()).stats).capacity).toBe(Number.POSITIVE_INFINITY)
+      }))
+
+    it.effect("reports depth, waiting, in flight, items taken and refused offers as metrics when asked", () =>
+      Effect.gen(function*() {
+        const attrs = { primitive: "WorkQueue", name: "queue-metrics" }
+        const gauge = (metric: Metric.Gauge<number>) =>
+          Effect.map(Metric.value(Metric.withAttributes(metric, attrs)), (s) => s.value)
+        const counter = (metric: Metric.Counter<number>) =>
+          Effect.map(Metric.value(Metric.withAttributes(metric, attrs)), (s) => s.count)
+        const queue = yield* WorkQueue.make<number>({ name: "queue-metrics", capacity: 2, metrics: true })
+        const taker = yield* start(queue.take)
+        expect(yield* gauge(Metrics.waiting)).toBe(1)
+        yield* queue.offer(1)
+        expect(yield* Fiber.join(taker)).toBe(1)
+        expect(yield* gauge(Metrics.waiting)).toBe(0)
+        expect(yield* gauge(Metrics.inFlight)).toBe(1)
+        yield* queue.offerAll([2, 3])
+        expect(yield* gauge(Metrics.queueDepth)).toBe(2)
+        expect(yield* queue.offerIfAvailable(4)).toBe(false)
+        expect(yield* counter(Metrics.rejected)).toBe(1)
+        const putter = yield* start(queue.offer(5))
+        expect(yield* gauge(Metrics.waiting)).toBe(1)
+        yield* queue.takeUpTo(2)
+        yield* Fiber.join(putter)
+        expect(yield* gauge(Metrics.waiting)).toBe(0)
+        expect(yield* gauge(Metrics.queueDepth)).toBe(1)
+        expect(yield* gauge(Metrics.inFlight)).toBe(3)
+        yield* queue.taskDoneN(3)
+        expect(yield* gauge(Metrics.inFlight)).toBe(0)
+        expect(yield* counter(Metrics.acquired)).toBe(3)
+        yield* queue.shutdown({ immediate: true })
+        expect(yield* gauge(Metrics.queueDepth)).toBe(0)
       }))
 
     it.effect("capacity must be an integer >= 1 or \"unbounded\"", () =>

@@ -1,7 +1,21 @@
-import { Options, WorkerPool } from "@async-ops/core"
+import { Metrics, Options, WorkerPool } from "@async-ops/core"
 import { ConcurrencyProbe, LeakCheck, VirtualTime } from "@async-ops/testing"
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Clock, Context, Data, Deferred, Effect, Exit, Fiber, Ref, Schedule, Scope, Stream } from "effect"
+import {
+  Cause,
+  Clock,
+  Context,
+  Data,
+  Deferred,
+  Effect,
+  Exit,
+  Fiber,
+  Metric,
+  Ref,
+  Schedule,
+  Scope,
+  Stream
+} from "effect"
 
 class Boom extends Data.TaggedError("Boom")<{ readonly item: number }> {}
 
@@ -390,6 +404,49 @@ describe("WorkerPool", () => {
       }))
     }))
 
+  it.effect("reports queue depth, active handlers, workers, items done and items failed as metrics when asked", () =>
+    Effect.gen(function*() {
+      const attrs = { primitive: "WorkerPool", name: "pool-metrics" }
+      const gauge = (metric: Metric.Gauge<number>) =>
+        Effect.map(Metric.value(Metric.withAttributes(metric, attrs)), (s) => s.value)
+      const counter = (metric: Metric.Counter<number>) =>
+        Effect.map(Metric.value(Metric.withAttributes(metric, attrs)), (s) => s.count)
+      const release = yield* Deferred.make<void>()
+      yield* Effect.scoped(Effect.gen(function*() {
+        const pool = yield* WorkerPool.make({
+          name: "pool-metrics",
+          metrics: true,
+          workers: 2,
+          capacity: 1,
+          handler: (n: number) =>
+            Effect.andThen(
+              Deferred.await(release),
+              n === 2 ? Effect.fail(new Boom({ item: n })) : n === 3 ? Effect.die("bad") : Effect.void
+            )
+        })
+        expect(yield* gauge(Metrics.limit)).toBe(2)
+        // the two idle workers wait in a take: they are not callers waiting
+        expect((yield* pool.stats).workers).toBe(2)
+        expect(yield* gauge(Metrics.waiting)).toBe(0)
+        yield* pool.submitAll([1, 2])
+        yield* Effect.yieldNow
+        yield* pool.submit(3)
+        const blocked = yield* start(pool.submit(4))
+        expect(yield* gauge(Metrics.inFlight)).toBe(2)
+        expect(yield* gauge(Metrics.queueDepth)).toBe(1)
+        // waiting counts the blocked submitter
+        expect(yield* gauge(Metrics.waiting)).toBe(1)
+        yield* Deferred.succeed(release, undefined)
+        yield* Fiber.join(blocked)
+        yield* pool.drain
+        expect(yield* gauge(Metrics.inFlight)).toBe(0)
+        expect(yield* gauge(Metrics.queueDepth)).toBe(0)
+        expect(yield* gauge(Metrics.waiting)).toBe(0)
+      }))
+      expect(yield* counter(Metrics.acquired)).toBe(2)
+      expect(yield* counter(Metrics.rejected)).toBe(2)
+    }))
+
   it.effect("closing a pool leaves no fiber behind", () =>
     Effect.gen(function*() {
       yield* LeakCheck.fibers(
@@ -410,7 +467,11 @@ describe("WorkerPool", () => {
       let cutOff = 0
       let failed = 0
       let closedSubmits = 0
-      for (let seed = 1; seed <= 60; seed++) {
+      // rounds 61..120 replay seeds 1..60 with metrics on: the gauges must end idle too
+      for (let round = 1; round <= 120; round++) {
+        const seed = round > 60 ? round - 60 : round
+        const metrics = round > 60
+        const name = `random-${seed}`
         const random = mulberry32(seed)
         const int = (max: number) => Math.floor(random() * max)
         const label = `seed ${seed}`
@@ -420,6 +481,7 @@ describe("WorkerPool", () => {
         const pool = yield* LeakCheck.fibers(VirtualTime.autojump(Effect.gen(function*() {
           const scope = yield* Scope.make()
           const pool = yield* WorkerPool.make({
+            ...(metrics ? { name, metrics } : {}),
             workers: 1 + int(3),
             capacity: 1 + int(4),
             ...(random() < 0.6 ? { closeTimeout: int(6) * 10 } : {}),
@@ -466,6 +528,18 @@ describe("WorkerPool", () => {
         const outcomes = [...done, ...letters.map((l) => l.item)].toSorted((a, b) => a - b)
         expect(outcomes, label).toEqual(accepted.toSorted((a, b) => a - b))
         expect(stats, label).toMatchObject({ state: "closed", active: 0, queued: 0, waitingSubmitters: 0 })
+        if (metrics) {
+          const attrs = { primitive: "WorkerPool", name }
+          const gauge = (metric: Metric.Gauge<number>) =>
+            Effect.map(Metric.value(Metric.withAttributes(metric, attrs)), (state) => state.value)
+          const counter = (metric: Metric.Counter<number>) =>
+            Effect.map(Metric.value(Metric.withAttributes(metric, attrs)), (state) => state.count)
+          expect(yield* gauge(Metrics.queueDepth), name).toBe(0)
+          expect(yield* gauge(Metrics.waiting), name).toBe(0)
+          expect(yield* gauge(Metrics.inFlight), name).toBe(0)
+          expect(yield* counter(Metrics.acquired), name).toBe(stats.done)
+          expect(yield* counter(Metrics.rejected), name).toBe(stats.failed)
+        }
         cutOff += stats.interrupted
         failed += stats.failed
       }

@@ -1,8 +1,9 @@
 /** @internal */
 import * as Effect from "effect/Effect"
-import type { Barrier, Stats } from "../Barrier.ts"
+import type { Barrier, Options, Stats } from "../Barrier.ts"
 import { BrokenBarrierError } from "../Barrier.ts"
 import { InvalidOptionError } from "../Options.ts"
+import * as Instruments from "./metrics.ts"
 import { WaitList } from "./waitList.ts"
 
 type Resume = (effect: Effect.Effect<number, BrokenBarrierError>) => void
@@ -14,9 +15,13 @@ class BarrierImpl implements Barrier {
   /** Why the barrier is broken, or `undefined` while it works. */
   private brokenBy: BrokenBarrierError["reason"] | undefined = undefined
   private rounds = 0
+  /** Reports waiting (parties at the barrier now) and acquired (rounds completed), when on. */
+  private readonly metrics: Instruments.Instruments | undefined
 
-  constructor(parties: number) {
+  constructor(parties: number, metrics: Instruments.Instruments | undefined) {
     this.parties = parties
+    this.metrics = metrics
+    if (metrics !== undefined) metrics.setWaiting(0)
   }
 
   readonly await: Effect.Effect<number, BrokenBarrierError> = Effect.callback<number, BrokenBarrierError>(
@@ -24,9 +29,13 @@ class BarrierImpl implements Barrier {
       if (this.brokenBy !== undefined) return resume(Effect.fail(new BrokenBarrierError({ reason: this.brokenBy })))
       if (this.waiters.length + 1 < this.parties) {
         const node = this.waiters.push(resume)
+        if (this.metrics !== undefined) this.metrics.setWaiting(this.waiters.length)
         // Interrupted while waiting: leave the round without breaking it. A node already released (drained by a
         // release, an abort or a reset) is no longer linked and this does nothing.
-        return Effect.sync(() => this.waiters.remove(node))
+        return Effect.sync(() => {
+          this.waiters.remove(node)
+          if (this.metrics !== undefined) this.metrics.setWaiting(this.waiters.length)
+        })
       }
       // The last party: the round is complete. Indexes are given by arrival order among the fibers still waiting,
       // so they are 0..parties-1 and distinct even after waiters of this round were interrupted (asyncio counts
@@ -34,6 +43,10 @@ class BarrierImpl implements Barrier {
       // fiber runs inline and may wait again at once, which joins the next round.
       const released = this.waiters.drain()
       this.rounds++
+      if (this.metrics !== undefined) {
+        this.metrics.setWaiting(0)
+        this.metrics.addAcquired()
+      }
       resume(Effect.succeed(released.length))
       for (let i = 0; i < released.length; i++) released[i]!(Effect.succeed(i))
     }
@@ -42,6 +55,7 @@ class BarrierImpl implements Barrier {
   private breakWaiters(reason: BrokenBarrierError["reason"]): void {
     const waiting = this.waiters.drain()
     if (waiting.length === 0) return
+    if (this.metrics !== undefined) this.metrics.setWaiting(0)
     const error = Effect.fail(new BrokenBarrierError({ reason }))
     for (const resume of waiting) resume(error)
   }
@@ -65,7 +79,7 @@ class BarrierImpl implements Barrier {
 }
 
 /** @internal */
-export const make = (parties: number): Effect.Effect<Barrier, InvalidOptionError> =>
+export const make = (parties: number, options?: Options): Effect.Effect<Barrier, InvalidOptionError> =>
   Effect.suspend(() => {
     if (typeof parties !== "number" || !Number.isSafeInteger(parties) || parties < 1) {
       return Effect.fail(
@@ -77,5 +91,5 @@ export const make = (parties: number): Effect.Effect<Barrier, InvalidOptionError
         })
       )
     }
-    return Effect.succeed(new BarrierImpl(parties))
+    return Effect.map(Instruments.make("Barrier", options), (metrics) => new BarrierImpl(parties, metrics))
   })

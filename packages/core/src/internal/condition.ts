@@ -1,13 +1,15 @@
 /** @internal */
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import type * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
 import { identity } from "effect/Function"
-import type { Condition, Stats } from "../Condition.ts"
+import type { Condition, Options, Stats } from "../Condition.ts"
 import { LockNotHeldError } from "../Condition.ts"
 import type { Mutex } from "../Mutex.ts"
 import { MutexReentryError } from "../Mutex.ts"
 import type { InvalidOptionError } from "../Options.ts"
+import * as Instruments from "./metrics.ts"
 import type { MutexCore } from "./mutex.ts"
 import { coreOf, DONE, GRANTED, makeUnsafe as makeMutex, Waiter, WAITING } from "./mutex.ts"
 import * as validate from "./options.ts"
@@ -19,10 +21,14 @@ class ConditionImpl implements Condition {
   readonly mutex: Mutex
   readonly core: MutexCore
   readonly waiters = new WaitList<Waiter>()
+  /** Reports `waiting` (fibers waiting to be notified), when on. */
+  readonly metrics: Instruments.Instruments | undefined
 
-  constructor(mutex: Mutex) {
+  constructor(mutex: Mutex, metrics: Instruments.Instruments | undefined) {
     this.mutex = mutex
     this.core = coreOf(mutex)
+    this.metrics = metrics
+    if (metrics !== undefined) metrics.setWaiting(0)
   }
 
   private held(fiber: Fiber.Fiber<unknown, unknown>): boolean {
@@ -33,9 +39,10 @@ class ConditionImpl implements Condition {
   private wakeUnsafe(n: number): void {
     for (let i = 0; i < n; i++) {
       const next = this.waiters.shift()
-      if (next === undefined) return
+      if (next === undefined) break
       next.grant()
     }
+    if (this.metrics !== undefined) this.metrics.setWaiting(this.waiters.length)
   }
 
   readonly withLock = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => this.mutex.withLock(effect)
@@ -45,13 +52,17 @@ class ConditionImpl implements Condition {
       if (!this.held(fiber)) return Effect.die(new LockNotHeldError({ operation: "wait" }))
       const waiter = new Waiter(fiber)
       waiter.node = this.waiters.push(waiter)
+      if (this.metrics !== undefined) this.metrics.setWaiting(this.waiters.length)
       this.core.release()
       return Effect.flatMap(Effect.exit(restore(waiter.await)), (exit: Exit.Exit<void>) => {
         if (exit._tag === "Failure") {
           // Interrupted. A notification this waiter got but never observed goes to the next waiter (Python 3.13
           // does the same), so an interruption cannot swallow a notify(1).
           if (waiter.state === GRANTED) this.wakeUnsafe(1)
-          else if (waiter.state === WAITING && waiter.node !== undefined) this.waiters.remove(waiter.node)
+          else if (waiter.state === WAITING && waiter.node !== undefined) {
+            this.waiters.remove(waiter.node)
+            if (this.metrics !== undefined) this.metrics.setWaiting(this.waiters.length)
+          }
         }
         waiter.state = DONE
         // Take the lock back before returning, uninterruptibly, also when interrupted: the caller's finalizers
@@ -97,11 +108,31 @@ class ConditionImpl implements Condition {
   readonly stats: Effect.Effect<Stats> = Effect.sync(() => ({ waiting: this.waiters.length }))
 }
 
-/** @internal */
-export const makeUnsafe = (mutex?: Mutex): Condition => new ConditionImpl(mutex ?? makeMutex())
+/** The arguments of `make`: `(options?)` or `(mutex, options?)`. */
+const parse = (
+  first: Mutex | Options | undefined,
+  second: Options | undefined
+): { readonly mutex: Mutex | undefined; readonly options: Options | undefined } =>
+  first !== undefined && first !== null && "withLock" in first
+    ? { mutex: first, options: second }
+    : { mutex: undefined, options: first ?? second }
+
+const build = (
+  first: Mutex | Options | undefined,
+  second: Options | undefined,
+  context: Context.Context<never>
+): Condition => {
+  const { mutex, options } = parse(first, second)
+  return new ConditionImpl(mutex ?? makeMutex(), Instruments.makeUnsafe("Condition", options, context))
+}
 
 /** @internal */
-export const make = (mutex?: Mutex): Effect.Effect<Condition> => Effect.sync(() => makeUnsafe(mutex))
+export const makeUnsafe = (first?: Mutex | Options, second?: Options): Condition =>
+  build(first, second, Context.empty())
+
+/** @internal */
+export const make = (first?: Mutex | Options, second?: Options): Effect.Effect<Condition> =>
+  Effect.withFiber((fiber) => Effect.succeed(build(first, second, fiber.context)))
 
 /** @internal */
 export const isCondition = (u: unknown): u is Condition => u instanceof ConditionImpl

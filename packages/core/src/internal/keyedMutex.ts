@@ -1,10 +1,12 @@
 /** @internal */
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import type * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
-import type { KeyedMutex, Stats } from "../KeyedMutex.ts"
+import type { KeyedMutex, Options, Stats } from "../KeyedMutex.ts"
 import { KeyedMutexReentryError } from "../KeyedMutex.ts"
-import { MutexCore } from "./mutex.ts"
+import type { LockMetrics } from "./mutex.ts"
+import { lockMetrics, MutexCore } from "./mutex.ts"
 
 /**
  * One `MutexCore` per key, created on first use and dropped as soon as it is free with nobody waiting (its `idle`
@@ -12,6 +14,12 @@ import { MutexCore } from "./mutex.ts"
  */
 class KeyedMutexImpl<K> implements KeyedMutex<K> {
   readonly entries = new Map<K, MutexCore>()
+  /** Shared by every key: in flight = keys held, waiting = fibers waiting over all keys. */
+  readonly metrics: LockMetrics | undefined
+
+  constructor(metrics: LockMetrics | undefined) {
+    this.metrics = metrics
+  }
 
   private readonly onIdle = (core: MutexCore): void => {
     this.entries.delete(core.key as K)
@@ -20,7 +28,7 @@ class KeyedMutexImpl<K> implements KeyedMutex<K> {
   private entry(key: K): MutexCore {
     let core = this.entries.get(key)
     if (core === undefined) {
-      core = new MutexCore()
+      core = new MutexCore(this.metrics)
       core.key = key
       core.idle = this.onIdle
       this.entries.set(key, core)
@@ -64,10 +72,12 @@ class KeyedMutexImpl<K> implements KeyedMutex<K> {
 }
 
 /** @internal */
-export const makeUnsafe = <K>(): KeyedMutex<K> => new KeyedMutexImpl<K>()
+export const makeUnsafe = <K>(options?: Options): KeyedMutex<K> =>
+  new KeyedMutexImpl<K>(lockMetrics("KeyedMutex", options, Context.empty()))
 
 /** @internal */
-export const make = <K>(): Effect.Effect<KeyedMutex<K>> => Effect.sync(() => new KeyedMutexImpl<K>())
+export const make = <K>(options?: Options): Effect.Effect<KeyedMutex<K>> =>
+  Effect.withFiber((fiber) => Effect.succeed(new KeyedMutexImpl<K>(lockMetrics("KeyedMutex", options, fiber.context))))
 
 /** @internal */
 export const isKeyedMutex = (u: unknown): u is KeyedMutex<unknown> => u instanceof KeyedMutexImpl

@@ -1,11 +1,15 @@
 /** @internal */
+import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import type * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
 import type * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
-import type { Mutex, Stats } from "../Mutex.ts"
+import type { MetricsOptions } from "../Metrics.ts"
+import type { Mutex, Options, Stats } from "../Mutex.ts"
+import { nowMillis } from "./limiter.ts"
+import * as Instruments from "./metrics.ts"
 import type { Node } from "./waitList.ts"
 import { WaitList } from "./waitList.ts"
 
@@ -44,6 +48,8 @@ export class Waiter {
   readonly fiber: Fiber.Fiber<unknown, unknown>
   node: Node<Waiter> | undefined = undefined
   state: typeof WAITING | typeof GRANTED | typeof DONE = WAITING
+  /** When the wait began, in milliseconds on the fiber's clock (read only when metrics are on). */
+  since = 0
   private resume: ((effect: Effect.Effect<void>) => void) | undefined = undefined
   /** Suspends until granted. */
   readonly await: Effect.Effect<void>
@@ -71,6 +77,58 @@ export class Waiter {
 }
 
 /**
+ * The metrics of one lock, or of all the keys of a KeyedMutex together: in flight = locks held, waiting = fibers
+ * queued, acquired and wait time per acquisition. A lock without metrics holds `undefined` instead.
+ *
+ * @internal
+ */
+export class LockMetrics {
+  readonly instruments: Instruments.Instruments
+  held = 0
+  waiting = 0
+
+  constructor(instruments: Instruments.Instruments) {
+    this.instruments = instruments
+    instruments.setInFlight(0)
+    instruments.setWaiting(0)
+  }
+
+  /** A free lock was taken at once. */
+  took(): void {
+    this.instruments.setInFlight(++this.held)
+    this.instruments.addAcquired()
+    this.instruments.recordWait(0)
+  }
+
+  /** A lock became free with nobody waiting. */
+  freed(): void {
+    this.instruments.setInFlight(--this.held)
+  }
+
+  /** A waiter joined (`+1`) or left (`-1`) a queue. */
+  queued(delta: number): void {
+    this.waiting += delta
+    this.instruments.setWaiting(this.waiting)
+  }
+
+  /** A waiter observed its grant after `millis` of waiting. */
+  acquiredAfter(millis: number): void {
+    this.instruments.addAcquired()
+    this.instruments.recordWait(millis)
+  }
+}
+
+/** Lock metrics for a primitive of `kind`, or `undefined` when off (`context`: where the MetricRegistry lives). */
+export const lockMetrics = (
+  kind: string,
+  options: MetricsOptions | undefined,
+  context: Context.Context<never>
+): LockMetrics | undefined => {
+  const instruments = Instruments.makeUnsafe(kind, options, context)
+  return instruments === undefined ? undefined : new LockMetrics(instruments)
+}
+
+/**
  * The state machine of one non-reentrant FIFO lock, shared by `Mutex` and every key of `KeyedMutex`. All methods
  * are synchronous; the effectful ones must be evaluated while the calling fiber is uninterruptible (they receive
  * `restore` to make only the wait interruptible).
@@ -87,6 +145,11 @@ export class MutexCore {
   /** For KeyedMutex: the key and a hook called when the lock becomes free with nobody waiting. */
   key: unknown = undefined
   idle: ((core: MutexCore) => void) | undefined = undefined
+  readonly metrics: LockMetrics | undefined
+
+  constructor(metrics: LockMetrics | undefined) {
+    this.metrics = metrics
+  }
 
   /** A finalizer for `Effect.onExitPrimitive`: returning `undefined` skips a finalizer effect per call. */
   readonly releaseOnExit = (): undefined => {
@@ -106,9 +169,12 @@ export class MutexCore {
     if (next === undefined) {
       this.locked = false
       this.holder = -1
+      if (this.metrics !== undefined) this.metrics.freed()
       if (this.idle !== undefined) this.idle(this)
       return
     }
+    // Handed over: still held, one waiter fewer.
+    if (this.metrics !== undefined) this.metrics.queued(-1)
     this.holder = next.fiber.id
     next.grant()
   }
@@ -122,6 +188,7 @@ export class MutexCore {
     this.locked = true
     this.holder = fiberId
     this.acquired++
+    if (this.metrics !== undefined) this.metrics.took()
     return true
   }
 
@@ -134,6 +201,7 @@ export class MutexCore {
       waiter.state = DONE
       if (waiter.node !== undefined) this.waiters.remove(waiter.node)
       waiter.node = undefined
+      if (this.metrics !== undefined) this.metrics.queued(-1)
     }
   }
 
@@ -150,11 +218,16 @@ export class MutexCore {
     if (this.holder === fiber.id) return Effect.die(reentry())
     const waiter = new Waiter(fiber)
     waiter.node = this.waiters.push(waiter)
+    if (this.metrics !== undefined) {
+      waiter.since = nowMillis(fiber)
+      this.metrics.queued(1)
+    }
     return Effect.onExitPrimitive(restore(waiter.await), (exit: Exit.Exit<void>) => {
       if (exit._tag === "Success") {
         waiter.state = DONE
         this.acquired++
         this.contended++
+        if (this.metrics !== undefined) this.metrics.acquiredAfter(nowMillis(fiber) - waiter.since)
       } else {
         this.abandon(waiter)
       }
@@ -227,10 +300,14 @@ class MutexImpl extends MutexCore implements Mutex {
 export const isMutex = (u: unknown): u is Mutex => u instanceof MutexImpl
 
 /** @internal */
-export const makeUnsafe = (): Mutex => new MutexImpl()
+export const makeUnsafe = (options?: Options): Mutex => new MutexImpl(lockMetrics("Mutex", options, Context.empty()))
 
 /** @internal */
-export const make: Effect.Effect<Mutex> = Effect.sync(makeUnsafe)
+export const makeWith = (options: Options): Effect.Effect<Mutex> =>
+  Effect.withFiber((fiber) => Effect.succeed(new MutexImpl(lockMetrics("Mutex", options, fiber.context))))
+
+/** @internal */
+export const make: Effect.Effect<Mutex> = Effect.sync(() => new MutexImpl(undefined))
 
 /** @internal */
 export const coreOf = (mutex: Mutex): MutexCore => {

@@ -1,10 +1,13 @@
 /** @internal */
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import type * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
 import * as Scope from "effect/Scope"
-import type { RWLock, Stats } from "../RWLock.ts"
+import type { Options, RWLock, Stats } from "../RWLock.ts"
 import { RWLockReentryError } from "../RWLock.ts"
+import { nowMillis } from "./limiter.ts"
+import * as Instruments from "./metrics.ts"
 import { DONE, GRANTED, Waiter, WAITING } from "./mutex.ts"
 import { WaitList } from "./waitList.ts"
 
@@ -29,6 +32,25 @@ class RWLockImpl implements RWLock {
   writer = -1
   readonly waitingReaders = new WaitList<Waiter>()
   readonly waitingWriters = new WaitList<Waiter>()
+  readonly metrics: Instruments.Instruments | undefined
+
+  constructor(metrics: Instruments.Instruments | undefined) {
+    this.metrics = metrics
+    if (metrics !== undefined) this.report(metrics)
+  }
+
+  /** Sets the gauges from the state: in flight = readers + writer, waiting = waiting readers + writers. */
+  private report(metrics: Instruments.Instruments): void {
+    metrics.setInFlight(this.readers + (this.writerHeld ? 1 : 0))
+    metrics.setWaiting(this.waitingReaders.length + this.waitingWriters.length)
+  }
+
+  /** A lock was taken at once (metrics on). */
+  private took(metrics: Instruments.Instruments): void {
+    this.report(metrics)
+    metrics.addAcquired()
+    metrics.recordWait(0)
+  }
 
   private reentry(fiberId: number, requested: "read" | "write"): RWLockReentryError | undefined {
     if (this.writerHeld && this.writer === fiberId) return new RWLockReentryError({ requested, held: "write" })
@@ -55,9 +77,11 @@ class RWLockImpl implements RWLock {
     if (fiberId === this.soleReader) this.soleReader = -1
     else this.otherReaders.delete(fiberId)
     this.readers--
-    if (this.readers > 0) return
-    if (this.waitingWriters.length > 0) this.grantWriter()
-    else this.admitReaders()
+    if (this.readers === 0) {
+      if (this.waitingWriters.length > 0) this.grantWriter()
+      else this.admitReaders()
+    }
+    if (this.metrics !== undefined) this.report(this.metrics)
   }
 
   private releaseWrite(): void {
@@ -65,6 +89,7 @@ class RWLockImpl implements RWLock {
     this.writer = -1
     if (this.waitingReaders.length > 0) this.admitReaders()
     else if (this.waitingWriters.length > 0) this.grantWriter()
+    if (this.metrics !== undefined) this.report(this.metrics)
   }
 
   private grantWriter(): void {
@@ -89,6 +114,7 @@ class RWLockImpl implements RWLock {
     } else if (waiter.state === WAITING) {
       waiter.state = DONE
       if (waiter.node !== undefined) this.waitingReaders.remove(waiter.node)
+      if (this.metrics !== undefined) this.report(this.metrics)
     }
   }
 
@@ -101,6 +127,7 @@ class RWLockImpl implements RWLock {
       if (waiter.node !== undefined) this.waitingWriters.remove(waiter.node)
       // The readers queued behind this writer may go in now, unless a writer holds the lock or still waits.
       if (!this.writerHeld && this.waitingWriters.length === 0) this.admitReaders()
+      if (this.metrics !== undefined) this.report(this.metrics)
     }
   }
 
@@ -112,9 +139,20 @@ class RWLockImpl implements RWLock {
   ): Effect.Effect<void> {
     const waiter = new Waiter(fiber)
     waiter.node = list.push(waiter)
+    if (this.metrics !== undefined) {
+      waiter.since = nowMillis(fiber)
+      this.report(this.metrics)
+    }
     return Effect.onExitPrimitive(restore(waiter.await), (exit: Exit.Exit<void>) => {
-      if (exit._tag === "Success") waiter.state = DONE
-      else abandon(waiter)
+      if (exit._tag === "Success") {
+        waiter.state = DONE
+        if (this.metrics !== undefined) {
+          this.metrics.addAcquired()
+          this.metrics.recordWait(nowMillis(fiber) - waiter.since)
+        }
+      } else {
+        abandon(waiter)
+      }
       return undefined
     }, true)
   }
@@ -128,6 +166,7 @@ class RWLockImpl implements RWLock {
     if (error !== undefined) return Effect.die(error)
     if (!this.writerHeld && this.waitingWriters.length === 0) {
       this.addReader(fiber.id)
+      if (this.metrics !== undefined) this.took(this.metrics)
       return Effect.void
     }
     return this.wait(this.waitingReaders, fiber, restore, this.onAbandonRead)
@@ -140,6 +179,7 @@ class RWLockImpl implements RWLock {
     if (!this.writerHeld && this.readers === 0 && this.waitingWriters.length === 0) {
       this.writerHeld = true
       this.writer = fiber.id
+      if (this.metrics !== undefined) this.took(this.metrics)
       return Effect.void
     }
     return this.wait(this.waitingWriters, fiber, restore, this.onAbandonWrite)
@@ -171,6 +211,7 @@ class RWLockImpl implements RWLock {
         const id = fiber.id
         if (!this.writerHeld && this.waitingWriters.length === 0 && !this.holdsRead(id)) {
           const release = this.addReader(id) ? this.releaseSoleReadOnExit : this.releaseReadOnExit(id)
+          if (this.metrics !== undefined) this.took(this.metrics)
           return Effect.onExitPrimitive(restore(effect), release, true)
         }
         return Effect.flatMap(
@@ -186,6 +227,7 @@ class RWLockImpl implements RWLock {
         if (!this.writerHeld && this.readers === 0 && this.waitingWriters.length === 0) {
           this.writerHeld = true
           this.writer = fiber.id
+          if (this.metrics !== undefined) this.took(this.metrics)
           return Effect.onExitPrimitive(restore(effect), this.releaseWriteOnExit, true)
         }
         return Effect.flatMap(
@@ -225,10 +267,15 @@ class RWLockImpl implements RWLock {
 }
 
 /** @internal */
-export const makeUnsafe = (): RWLock => new RWLockImpl()
+export const makeUnsafe = (options?: Options): RWLock =>
+  new RWLockImpl(Instruments.makeUnsafe("RWLock", options, Context.empty()))
 
 /** @internal */
-export const make: Effect.Effect<RWLock> = Effect.sync(makeUnsafe)
+export const makeWith = (options: Options): Effect.Effect<RWLock> =>
+  Effect.map(Instruments.make("RWLock", options), (metrics) => new RWLockImpl(metrics))
+
+/** @internal */
+export const make: Effect.Effect<RWLock> = Effect.sync(() => new RWLockImpl(undefined))
 
 /** @internal */
 export const isRWLock = (u: unknown): u is RWLock => u instanceof RWLockImpl

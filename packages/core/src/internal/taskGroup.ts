@@ -7,6 +7,7 @@ import type * as Fiber from "effect/Fiber"
 import type { InvalidOptionError } from "../Options.ts"
 import type { Options, SpawnOptions, Stats, Task, TaskGroup } from "../TaskGroup.ts"
 import { TaskGroupClosedError } from "../TaskGroup.ts"
+import * as Instruments from "./metrics.ts"
 import * as validate from "./options.ts"
 import type { Node } from "./waitList.ts"
 import { WaitList } from "./waitList.ts"
@@ -102,11 +103,19 @@ class GroupImpl implements TaskGroup {
   cancelRequested = false
   coordinator: Fiber.Fiber<unknown, unknown> | undefined = undefined
   private wake: (() => void) | undefined = undefined
+  /** In flight = running tasks, waiting = spawns waiting for a slot, acquired = tasks started; when on. */
+  readonly metrics: Instruments.Instruments | undefined
 
-  constructor(name: string, limit: number, supervise: boolean) {
+  constructor(name: string, limit: number, supervise: boolean, metrics: Instruments.Instruments | undefined) {
     this.name = name
     this.limit = limit
     this.supervise = supervise
+    this.metrics = metrics
+    if (metrics !== undefined) {
+      metrics.setInFlight(0)
+      metrics.setWaiting(0)
+      if (Number.isFinite(limit)) metrics.setLimit(limit)
+    }
   }
 
   get allEnded(): boolean {
@@ -166,6 +175,7 @@ class GroupImpl implements TaskGroup {
         this.start(task, effect, spawner.context)
       } else {
         task.waitingNode = this.waiting.push({ task, effect, context: spawner.context })
+        if (this.metrics !== undefined) this.metrics.setWaiting(this.waiting.length)
       }
       return Effect.succeed(task)
     })
@@ -173,6 +183,7 @@ class GroupImpl implements TaskGroup {
   private start(task: TaskImpl<any, any>, effect: Effect.Effect<any, any, any>, context: Context.Context<never>): void {
     this.running++
     if (this.running > this.peakRunning) this.peakRunning = this.running
+    if (this.metrics !== undefined) this.reportStart(this.metrics)
     this.live.add(task)
     // A root fiber with the spawner's services; the leading yield defers the start to the next scheduler turn
     // (asyncio's create_task and trio's start_soon do not run the task inline) and keeps starts from nesting.
@@ -183,8 +194,14 @@ class GroupImpl implements TaskGroup {
     fiber.addObserver((exit) => this.onTaskExit(task, exit))
   }
 
+  private reportStart(metrics: Instruments.Instruments): void {
+    metrics.setInFlight(this.running)
+    metrics.addAcquired()
+  }
+
   private onTaskExit(task: TaskImpl<any, any>, exit: Exit.Exit<any, any>): void {
     this.running--
+    if (this.metrics !== undefined) this.metrics.setInFlight(this.running)
     this.live.delete(task)
     if (Exit.isSuccess(exit)) {
       this.succeeded++
@@ -202,18 +219,21 @@ class GroupImpl implements TaskGroup {
 
   private startWaiting(): void {
     if (this.state !== "open" || (this.cancelRequested && !this.supervise)) return
+    if (this.waiting.length === 0) return
     while (this.running < this.limit && this.waiting.length > 0) {
       const next = this.waiting.shift()
       if (next === undefined) break
       next.task.waitingNode = undefined
       this.start(next.task, next.effect, next.context)
     }
+    if (this.metrics !== undefined) this.metrics.setWaiting(this.waiting.length)
   }
 
   cancelWaiting(task: TaskImpl<any, any>, by: number): void {
     if (task.waitingNode === undefined || task.exit !== undefined) return
     this.waiting.remove(task.waitingNode)
     task.waitingNode = undefined
+    if (this.metrics !== undefined) this.metrics.setWaiting(this.waiting.length)
     this.interrupted++
     task.complete(Exit.interrupt(by))
     this.notify()
@@ -242,6 +262,7 @@ class GroupImpl implements TaskGroup {
       this.interrupted++
       waiting.task.complete(Exit.interrupt(this.coordinatorId))
     }
+    if (this.metrics !== undefined) this.metrics.setWaiting(0)
     if (this.bodyExit === undefined) this.bodyFiber?.interruptUnsafe(this.coordinatorId)
     for (const task of Array.from(this.live)) task.fiber?.interruptUnsafe(this.coordinatorId)
   }
@@ -257,7 +278,12 @@ export const scoped = <A, E, R>(
     (limit) =>
       Effect.uninterruptibleMask((restore) =>
         Effect.withFiber((coordinator) => {
-          const group = new GroupImpl(options?.name ?? "TaskGroup", limit, options?.mode === "supervise")
+          const group = new GroupImpl(
+            options?.name ?? "TaskGroup",
+            limit,
+            options?.mode === "supervise",
+            Instruments.makeUnsafe("TaskGroup", options, coordinator.context)
+          )
           group.coordinator = coordinator
           return Effect.gen(function*() {
             const bodyFiber = yield* Effect.forkChild(Effect.suspend(() => body(group)))

@@ -7,6 +7,7 @@ import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import { InvalidOptionError } from "../Options.ts"
 import type { Options, Order, Stats, WorkQueue } from "../WorkQueue.ts"
+import * as Instruments from "./metrics.ts"
 import * as validate from "./options.ts"
 import type { Node } from "./waitList.ts"
 import { WaitList } from "./waitList.ts"
@@ -318,23 +319,35 @@ export class QueueCore<A, E> {
   dropped = 0
   /** Called with items the queue throws away (immediate shutdown), so an owner can report them. */
   onDrop: ((items: Array<A>) => void) | undefined = undefined
+  /** Gauges (queue depth, waiting, in flight), when on; see `report`. */
+  readonly metrics: Instruments.Instruments | undefined
+  /** Counters (acquired = items taken, rejected = `offerIfAvailable` refusals): a WorkerPool counts its own. */
+  readonly counters: Instruments.Instruments | undefined
+  /** A queue of its own (not a WorkerPool's, whose waiting takers are its idle workers, not callers waiting). */
+  private readonly standalone: boolean
 
   constructor(
     name: string,
     order: Order,
     capacity: number,
     priority: ((item: A) => number) | undefined,
-    makeError: () => E
+    makeError: () => E,
+    metrics: Instruments.Instruments | undefined,
+    standalone: boolean
   ) {
     this.name = name
     this.order = order
     this.capacity = capacity
     this.makeError = makeError
+    this.metrics = metrics
+    this.standalone = standalone
+    this.counters = standalone ? metrics : undefined
     this.buffer = order === "lifo"
       ? new Stack<A>()
       : order === "priority"
       ? new Heap<A>(priority!)
       : new Ring<A>(capacity)
+    if (metrics !== undefined) this.report(metrics)
   }
 
   get occupied(): number {
@@ -343,6 +356,23 @@ export class QueueCore<A, E> {
 
   get unfinished(): number {
     return this.buffer.length + this.grantedPending + this.inFlight
+  }
+
+  /**
+   * Sets the gauges from the state: queue depth = `size` (items queued, including those handed to a woken taker
+   * that has not run yet), waiting = producers waiting (as in `stats`) plus, for a queue of its own, consumers
+   * waiting, in flight = taken, not done. Called after each change while metrics are on.
+   */
+  report(metrics: Instruments.Instruments): void {
+    metrics.setQueueDepth(this.occupied)
+    metrics.setWaiting((this.standalone ? this.takers.length : 0) + this.putters.length + this.reserved)
+    metrics.setInFlight(this.inFlight)
+  }
+
+  /** `n` items were handed to consumers (metrics on). */
+  private tookN(metrics: Instruments.Instruments, n: number): void {
+    this.report(metrics)
+    if (this.counters !== undefined) this.counters.addAcquired(n)
   }
 
   private fail(): Effect.Effect<never, E> {
@@ -381,6 +411,7 @@ export class QueueCore<A, E> {
     this.taken += n
     taker.onReceive?.(items)
     if (this.putters.length > 0) this.releaseCapacity()
+    if (this.metrics !== undefined) this.tookN(this.metrics, n)
     return Exit.succeed(items)
   }
 
@@ -426,7 +457,10 @@ export class QueueCore<A, E> {
   private putterReceive(putter: Putter<A, E>): Effect.Effect<void, E> {
     putter.state = ENDED
     this.reserved--
-    if (this.state !== "open") return this.fail()
+    if (this.state !== "open") {
+      if (this.metrics !== undefined) this.report(this.metrics)
+      return this.fail()
+    }
     this.enqueue(putter.item)
     return Effect.void
   }
@@ -443,6 +477,7 @@ export class QueueCore<A, E> {
     this.offered++
     this.buffer.push(item)
     if (this.takers.length > 0) this.dispatch()
+    if (this.metrics !== undefined) this.report(this.metrics)
   }
 
   /** Offers without waiting: OFFERED, FULL or SHUT. */
@@ -458,6 +493,7 @@ export class QueueCore<A, E> {
       Effect.callback<void, E>((resume) => {
         const putter: Putter<A, E> = { fiber, item, resume, node: undefined, state: WAITING }
         putter.node = this.putters.push(putter)
+        if (this.metrics !== undefined) this.report(this.metrics)
         return Effect.sync(() => this.cancelPutter(putter))
       })
     )
@@ -472,6 +508,7 @@ export class QueueCore<A, E> {
       this.releaseCapacity()
     }
     putter.state = ENDED
+    if (this.metrics !== undefined) this.report(this.metrics)
   }
 
   readonly offer = (item: A): Effect.Effect<void, E> => {
@@ -507,6 +544,7 @@ export class QueueCore<A, E> {
   readonly offerIfAvailable = (item: A): Effect.Effect<boolean, E> => {
     return Effect.suspend(() => {
       const r = this.tryOffer(item)
+      if (r === FULL && this.counters !== undefined) this.counters.addRejected()
       return r === OFFERED ? Exit.succeed(true) : r === SHUT ? this.fail() : Exit.succeed(false)
     })
   }
@@ -521,6 +559,7 @@ export class QueueCore<A, E> {
       this.inFlight++
       this.taken++
       if (this.putters.length > 0) this.releaseCapacity()
+      if (this.metrics !== undefined) this.tookN(this.metrics, 1)
       return item
     }
     return this.state === "open" ? EMPTY : CLOSED
@@ -536,6 +575,7 @@ export class QueueCore<A, E> {
     this.inFlight += items.length
     this.taken += items.length
     if (this.putters.length > 0) this.releaseCapacity()
+    if (this.metrics !== undefined) this.tookN(this.metrics, items.length)
     return items
   }
 
@@ -557,6 +597,7 @@ export class QueueCore<A, E> {
           onReceive
         }
         taker.node = this.takers.push(taker)
+        if (this.metrics !== undefined) this.report(this.metrics)
         return Effect.sync(() => this.cancelTaker(taker))
       })
     )
@@ -581,6 +622,7 @@ export class QueueCore<A, E> {
       }
     }
     taker.state = ENDED
+    if (this.metrics !== undefined) this.report(this.metrics)
   }
 
   readonly take: Effect.Effect<A, E> = Effect.suspend(() => {
@@ -647,6 +689,7 @@ export class QueueCore<A, E> {
     if (this.inFlight < n) return false
     this.inFlight -= n
     this.done += n
+    if (this.metrics !== undefined) this.metrics.setInFlight(this.inFlight)
     if (this.inFlight === 0 || this.joiners.length > 0) this.checkJoin()
     return true
   }
@@ -694,6 +737,7 @@ export class QueueCore<A, E> {
       taker.state = ENDED
       QueueCore.wake(taker.fiber, taker.resume, this.fail())
     }
+    if (this.metrics !== undefined) this.report(this.metrics)
     this.checkJoin()
   }
 
@@ -785,7 +829,19 @@ class WorkQueueImpl<A> extends QueueCore<A, QueueShutdownError> implements WorkQ
 
 /** @internal */
 export const make = <A>(options?: Options<A>): Effect.Effect<WorkQueue<A>, InvalidOptionError> =>
-  Effect.map(validateQueueOptions("WorkQueue.make", options), ({ capacity, order }) => {
-    const name = options?.name ?? "WorkQueue"
-    return new WorkQueueImpl<A>(name, order, capacity, options?.priority, () => new QueueShutdownError({ queue: name }))
-  })
+  Effect.flatMap(
+    validateQueueOptions("WorkQueue.make", options),
+    ({ capacity, order }) =>
+      Effect.map(Instruments.make("WorkQueue", options), (metrics) => {
+        const name = options?.name ?? "WorkQueue"
+        return new WorkQueueImpl<A>(
+          name,
+          order,
+          capacity,
+          options?.priority,
+          () => new QueueShutdownError({ queue: name }),
+          metrics,
+          true
+        )
+      })
+  )

@@ -12,6 +12,7 @@ import * as Stream from "effect/Stream"
 import type { InvalidOptionError } from "../Options.ts"
 import type { DeadLetter, Options, Stats, WorkerPool } from "../WorkerPool.ts"
 import { WorkerPoolClosedError } from "../WorkerPool.ts"
+import * as Instruments from "./metrics.ts"
 import * as validate from "./options.ts"
 import { CLOSED, EMPTY, invalid, QueueCore, validateQueueOptions } from "./workQueue.ts"
 
@@ -39,14 +40,21 @@ class PoolImpl<A, E, R> implements WorkerPool<A, E> {
   failed = 0
   interrupted = 0
   retried = 0
+  /**
+   * Counters (acquired = items done, rejected = items failed), when on. The queue reports the gauges under the
+   * same name: queue depth, waiting submitters, and in flight (items taken and not settled: the active handlers).
+   */
+  readonly metrics: Instruments.Instruments | undefined
 
   constructor(
     name: string,
     queue: QueueCore<A, WorkerPoolClosedError>,
     dead: Queue.Queue<DeadLetter<A, E>, Cause.Done>,
     handler: (item: A) => Effect.Effect<unknown, E, R>,
-    retry: Schedule.Schedule<unknown, E, never, R> | undefined
+    retry: Schedule.Schedule<unknown, E, never, R> | undefined,
+    metrics: Instruments.Instruments | undefined
   ) {
+    this.metrics = metrics
     this.name = name
     this.queue = queue
     this.dead = dead
@@ -106,6 +114,7 @@ class PoolImpl<A, E, R> implements WorkerPool<A, E> {
   settleSuccess(worker: Worker<A>): void {
     this.release(worker)
     this.succeeded++
+    if (this.metrics !== undefined) this.metrics.addAcquired()
     this.queue.markDone(1)
   }
 
@@ -117,9 +126,11 @@ class PoolImpl<A, E, R> implements WorkerPool<A, E> {
     const die = fail === undefined ? cause.reasons.find(Cause.isDieReason) : undefined
     if (fail !== undefined) {
       this.failed++
+      if (this.metrics !== undefined) this.metrics.addRejected()
       this.publish({ _tag: "Failure", item, error: fail.error, attempts, cause })
     } else if (die !== undefined) {
       this.failed++
+      if (this.metrics !== undefined) this.metrics.addRejected()
       this.publish({ _tag: "Defect", item, defect: die.defect, attempts, cause })
     } else {
       // the handler interrupted itself
@@ -237,19 +248,23 @@ export const make = <A, E = never, R = never>(
     ({ closeTimeout, failuresCapacity, queueOptions, workers }) =>
       Effect.uninterruptible(Effect.gen(function*() {
         const name = options.name ?? "WorkerPool"
+        const metrics = yield* Instruments.make("WorkerPool", options)
+        if (metrics !== undefined) metrics.setLimit(workers)
         const queue = new QueueCore<A, WorkerPoolClosedError>(
           name,
           queueOptions.order,
           queueOptions.capacity,
           options.priority,
-          () => new WorkerPoolClosedError({ pool: name })
+          () => new WorkerPoolClosedError({ pool: name }),
+          metrics,
+          false
         )
         const dead = yield* Queue.make<DeadLetter<A, E>, Cause.Done>(
           failuresCapacity === Number.POSITIVE_INFINITY
             ? undefined
             : { capacity: failuresCapacity, strategy: "sliding" }
         )
-        const pool = new PoolImpl<A, E, R>(name, queue, dead, options.handler, options.retry)
+        const pool = new PoolImpl<A, E, R>(name, queue, dead, options.handler, options.retry, metrics)
         const scope = yield* Scope.Scope
         const workerScope = yield* Scope.make()
         yield* Scope.addFinalizer(scope, closePool(pool, closeTimeout, workerScope))
