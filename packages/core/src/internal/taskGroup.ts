@@ -42,9 +42,16 @@ class TaskImpl<A, E> implements Task<A, E> {
     if (observers !== undefined) { for (const observer of observers) observer(exit) }
   }
 
-  pollUnsafe = (): Exit.Exit<A, E> | undefined => this.exit
+  pollUnsafe(): Exit.Exit<A, E> | undefined {
+    return this.exit
+  }
 
   get await(): Effect.Effect<Exit.Exit<A, E>> {
+    // An ended task answers at once, without a callback (joining many finished handles is the common case).
+    return this.exit !== undefined ? Effect.succeed(this.exit) : this.awaitSlow
+  }
+
+  private get awaitSlow(): Effect.Effect<Exit.Exit<A, E>> {
     return Effect.callback<Exit.Exit<A, E>>((resume) => {
       if (this.exit !== undefined) return resume(Effect.succeed(this.exit))
       const observer = (exit: Exit.Exit<A, E>) => resume(Effect.succeed(exit))
@@ -59,7 +66,8 @@ class TaskImpl<A, E> implements Task<A, E> {
   }
 
   get join(): Effect.Effect<A, E> {
-    return Effect.flatMap(this.await, (exit) => exit)
+    // An Exit is an Effect: an ended task's join is its exit itself.
+    return this.exit !== undefined ? this.exit : Effect.flatMap(this.awaitSlow, (exit) => exit)
   }
 
   get interrupt(): Effect.Effect<void> {
