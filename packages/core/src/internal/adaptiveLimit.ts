@@ -9,9 +9,10 @@ import * as Option from "effect/Option"
 import { pipeArguments } from "effect/Pipeable"
 import type { AdaptiveLimiter, AdaptiveOptions, AdaptiveStats, Outcome } from "../Limiter.ts"
 import { InvalidOptionError } from "../Options.ts"
-import type { Check } from "./limiter.ts"
-import { checkInt, checkNumber, checkRatio, coreStats, LimiterCore } from "./limiter.ts"
+import { coreStats, LimiterCore } from "./limiter.ts"
 import * as Instruments from "./metrics.ts"
+import type { Check } from "./options.ts"
+import { checkInt, checkNumber, checkRatio } from "./options.ts"
 import * as validate from "./options.ts"
 
 /** One measured call, as the algorithms see it. @internal */

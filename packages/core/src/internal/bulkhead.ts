@@ -6,8 +6,9 @@ import { pipeArguments } from "effect/Pipeable"
 import type { Bulkhead, Options, Stats } from "../Bulkhead.ts"
 import { BulkheadRejectedError } from "../Bulkhead.ts"
 import { InvalidOptionError } from "../Options.ts"
-import { checkInt, LimiterCore } from "./limiter.ts"
+import { LimiterCore } from "./limiter.ts"
 import * as Instruments from "./metrics.ts"
+import { checkInt } from "./options.ts"
 import * as validate from "./options.ts"
 
 /**

@@ -11,8 +11,9 @@ import { MutexReentryError } from "../Mutex.ts"
 import type { InvalidOptionError } from "../Options.ts"
 import * as Instruments from "./metrics.ts"
 import type { MutexCore } from "./mutex.ts"
-import { coreOf, DONE, GRANTED, makeUnsafe as makeMutex, Waiter, WAITING } from "./mutex.ts"
+import { coreOf, makeUnsafe as makeMutex } from "./mutex.ts"
 import * as validate from "./options.ts"
+import { DONE, GRANTED, Waiter, WAITING } from "./waiter.ts"
 import { WaitList } from "./waitList.ts"
 
 const reentry = (): MutexReentryError => new MutexReentryError()

@@ -5,8 +5,9 @@ import * as Option from "effect/Option"
 import { pipeArguments } from "effect/Pipeable"
 import type { KeyedLimiter, KeyedOptions, KeyedStats } from "../Limiter.ts"
 import type { InvalidOptionError } from "../Options.ts"
-import { checkInt, DONE, GRANTED, nowMillis, validated, Waiter, WAITING } from "./limiter.ts"
 import * as Instruments from "./metrics.ts"
+import { checkInt, validated } from "./options.ts"
+import { DONE, GRANTED, nowMillis, Waiter, WAITING } from "./waiter.ts"
 import { WaitList } from "./waitList.ts"
 
 /** A waiter of a keyed limiter: first in its key's queue, then (with its key slot reserved) in the global queue. */

@@ -1,5 +1,4 @@
 /** @internal */
-import * as Clock from "effect/Clock"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Exit from "effect/Exit"
@@ -9,99 +8,13 @@ import { pipeArguments } from "effect/Pipeable"
 import type { FixedLimiter, Options, Stats } from "../Limiter.ts"
 import { InvalidOptionError } from "../Options.ts"
 import * as Instruments from "./metrics.ts"
-import type { Node } from "./waitList.ts"
+import { checkInt, validated } from "./options.ts"
+import { DONE, GRANTED, nowMillis, Waiter, WAITING } from "./waiter.ts"
 import { WaitList } from "./waitList.ts"
 
 // ---------------------------------------------------------------------------------------------------------------
-// option checks shared by Limiter (fixed, keyed, adaptive) and Bulkhead
+// the FIFO admission core
 // ---------------------------------------------------------------------------------------------------------------
-
-/** One option check: the error it fails with, or `undefined` when the value is fine. @internal */
-export type Check = InvalidOptionError | undefined
-
-/** @internal */
-export const checkInt = (module: string, option: string, value: unknown, min: number): Check =>
-  typeof value === "number" && Number.isSafeInteger(value) && value >= min
-    ? undefined
-    : new InvalidOptionError({ module, option, expected: `an integer >= ${min}`, value })
-
-/** @internal */
-export const checkRatio = (module: string, option: string, value: unknown): Check =>
-  typeof value === "number" && value >= 0 && value <= 1
-    ? undefined
-    : new InvalidOptionError({ module, option, expected: "a number in [0, 1]", value })
-
-/** @internal */
-export const checkNumber = (module: string, option: string, value: unknown, min: number, exclusive = false): Check =>
-  typeof value === "number" && Number.isFinite(value) && (exclusive ? value > min : value >= min)
-    ? undefined
-    : new InvalidOptionError({ module, option, expected: `a finite number ${exclusive ? ">" : ">="} ${min}`, value })
-
-/** The first failing check, as a failed Effect, or `onValid()` when every check passed. @internal */
-export const validated = <A>(
-  checks: ReadonlyArray<Check>,
-  onValid: () => A
-): Effect.Effect<A, InvalidOptionError> => {
-  for (const check of checks) if (check !== undefined) return Effect.fail(check)
-  return Effect.sync(onValid)
-}
-
-/** The current time on a fiber's clock, in (fractional) milliseconds, from the monotonic nanosecond reading. */
-export const nowMillis = (fiber: Fiber.Fiber<unknown, unknown>): number =>
-  Number(fiber.getRef(Clock.Clock).currentTimeNanosUnsafe()) / 1_000_000
-
-// ---------------------------------------------------------------------------------------------------------------
-// the waiter and the FIFO admission core
-// ---------------------------------------------------------------------------------------------------------------
-
-/** @internal */
-export const WAITING = 0
-/** @internal */
-export const GRANTED = 1
-/** @internal */
-export const DONE = 2
-
-/**
- * One fiber parked on a limiter. A grant is made in the limiter's state at once (the permit is counted as in
- * flight) and the fiber is resumed on its own scheduler on its next turn, never inline in the releasing fiber.
- *
- * The fiber may be interrupted after it was granted and before it ran again (the lost-permit race): the code that
- * parks it looks at `state` when the wait ends without success, and releases a grant it never observed, which
- * passes the permit on to the next waiter.
- *
- * @internal
- */
-export class Waiter {
-  readonly fiber: Fiber.Fiber<unknown, unknown>
-  node: Node<any> | undefined = undefined
-  state: typeof WAITING | typeof GRANTED | typeof DONE = WAITING
-  /** When the wait began, in milliseconds on the fiber's clock (read only when metrics are on). */
-  since = 0
-  private resume: ((effect: Effect.Effect<void>) => void) | undefined = undefined
-  /** Suspends until granted. */
-  readonly await: Effect.Effect<void>
-
-  constructor(fiber: Fiber.Fiber<unknown, unknown>) {
-    this.fiber = fiber
-    this.await = Effect.callback<void>((resume) => {
-      if (this.state === GRANTED) resume(Effect.void)
-      else this.resume = resume
-    })
-  }
-
-  /** Marks the waiter granted (it already left its list) and resumes it on its next scheduler turn. */
-  grant(): void {
-    this.state = GRANTED
-    this.node = undefined
-    this.fiber.currentDispatcher.scheduleTask(this.wake, 0)
-  }
-
-  private readonly wake = (): void => {
-    const resume = this.resume
-    this.resume = undefined
-    if (resume !== undefined && this.state === GRANTED) resume(Effect.void)
-  }
-}
 
 const isGranted = (exit: Exit.Exit<boolean>): boolean => exit._tag === "Success" && exit.value
 

@@ -8,9 +8,8 @@ import type * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import type { MetricsOptions } from "../Metrics.ts"
 import type { Mutex, Options, Stats } from "../Mutex.ts"
-import { nowMillis } from "./limiter.ts"
 import * as Instruments from "./metrics.ts"
-import type { Node } from "./waitList.ts"
+import { DONE, GRANTED, nowMillis, Waiter, WAITING } from "./waiter.ts"
 import { WaitList } from "./waitList.ts"
 
 /**
@@ -23,56 +22,6 @@ import { WaitList } from "./waitList.ts"
 export class MutexReentryError extends Data.TaggedError("MutexReentryError")<{}> {
   override get message(): string {
     return "Mutex: the fiber that holds the lock tried to lock it again; Mutex is not re-entrant and this would deadlock"
-  }
-}
-
-/** @internal */
-export const WAITING = 0
-/** @internal */
-export const GRANTED = 1
-/** @internal */
-export const DONE = 2
-
-/**
- * One fiber parked on a lock (or a condition). The lock grants it by handing it what it waited for (the grant is
- * made in the lock's state at once) and resuming it on the waiter's own scheduler on its next turn, never inline:
- * a release never runs another fiber's code inside the releasing fiber, however long the chain of waiters.
- *
- * The waiter's fiber may be interrupted after it was granted and before it ran again; the code that parks it
- * therefore looks at `state` when the wait ends with a failure, and gives back (or passes on) a grant it never
- * observed, so nothing is lost.
- *
- * @internal
- */
-export class Waiter {
-  readonly fiber: Fiber.Fiber<unknown, unknown>
-  node: Node<Waiter> | undefined = undefined
-  state: typeof WAITING | typeof GRANTED | typeof DONE = WAITING
-  /** When the wait began, in milliseconds on the fiber's clock (read only when metrics are on). */
-  since = 0
-  private resume: ((effect: Effect.Effect<void>) => void) | undefined = undefined
-  /** Suspends until granted. */
-  readonly await: Effect.Effect<void>
-
-  constructor(fiber: Fiber.Fiber<unknown, unknown>) {
-    this.fiber = fiber
-    this.await = Effect.callback<void>((resume) => {
-      if (this.state === GRANTED) resume(Effect.void)
-      else this.resume = resume
-    })
-  }
-
-  /** Marks the waiter granted (it already left its list) and resumes it on its next scheduler turn. */
-  grant(): void {
-    this.state = GRANTED
-    this.node = undefined
-    this.fiber.currentDispatcher.scheduleTask(this.wake, 0)
-  }
-
-  private readonly wake = (): void => {
-    const resume = this.resume
-    this.resume = undefined
-    if (resume !== undefined && this.state === GRANTED) resume(Effect.void)
   }
 }
 

@@ -76,3 +76,35 @@ export const decodeDuration = (value: Duration.Input): Duration.Duration | undef
   const millis = Duration.toMillis(decoded)
   return Number.isNaN(millis) || millis < 0 ? undefined : decoded
 }
+
+// One-line option checks for constructors with many options: each returns the error or `undefined`.
+
+/** One option check: the error it fails with, or `undefined` when the value is fine. @internal */
+export type Check = InvalidOptionError | undefined
+
+/** @internal */
+export const checkInt = (module: string, option: string, value: unknown, min: number): Check =>
+  typeof value === "number" && Number.isSafeInteger(value) && value >= min
+    ? undefined
+    : new InvalidOptionError({ module, option, expected: `an integer >= ${min}`, value })
+
+/** @internal */
+export const checkRatio = (module: string, option: string, value: unknown): Check =>
+  typeof value === "number" && value >= 0 && value <= 1
+    ? undefined
+    : new InvalidOptionError({ module, option, expected: "a number in [0, 1]", value })
+
+/** @internal */
+export const checkNumber = (module: string, option: string, value: unknown, min: number, exclusive = false): Check =>
+  typeof value === "number" && Number.isFinite(value) && (exclusive ? value > min : value >= min)
+    ? undefined
+    : new InvalidOptionError({ module, option, expected: `a finite number ${exclusive ? ">" : ">="} ${min}`, value })
+
+/** The first failing check, as a failed Effect, or `onValid()` when every check passed. @internal */
+export const validated = <A>(
+  checks: ReadonlyArray<Check>,
+  onValid: () => A
+): Effect.Effect<A, InvalidOptionError> => {
+  for (const check of checks) if (check !== undefined) return Effect.fail(check)
+  return Effect.sync(onValid)
+}

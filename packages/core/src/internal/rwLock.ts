@@ -6,9 +6,8 @@ import type * as Fiber from "effect/Fiber"
 import * as Scope from "effect/Scope"
 import type { Options, RWLock, Stats } from "../RWLock.ts"
 import { RWLockReentryError } from "../RWLock.ts"
-import { nowMillis } from "./limiter.ts"
 import * as Instruments from "./metrics.ts"
-import { DONE, GRANTED, Waiter, WAITING } from "./mutex.ts"
+import { DONE, GRANTED, nowMillis, Waiter, WAITING } from "./waiter.ts"
 import { WaitList } from "./waitList.ts"
 
 type Restore = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
