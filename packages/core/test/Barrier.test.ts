@@ -1,25 +1,13 @@
 import { Barrier, Metrics } from "@async-ops/core"
-import { LeakCheck, VirtualTime } from "@async-ops/testing"
+import { Chaos, LeakCheck, VirtualTime } from "@async-ops/testing"
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, Deferred, Effect, Exit, Fiber, Metric, Ref } from "effect"
-
-/** Starts `effect` at once, so fibers reach the barrier in the order they are forked. */
-const arrive = <A, E>(effect: Effect.Effect<A, E>) => Effect.forkChild(effect, { startImmediately: true })
+import { isInterrupted, randomInterruptions, start } from "./support.ts"
 
 const brokenReason = <A>(exit: Exit.Exit<A, Barrier.BrokenBarrierError>) =>
   Exit.isFailure(exit)
     ? Cause.findErrorOption(exit.cause).pipe((o) => o._tag === "Some" ? o.value.reason : "none")
     : "ok"
-
-const isInterrupted = <A, E>(exit: Exit.Exit<A, E>) => Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause)
-
-/** mulberry32: a small deterministic PRNG, one per seeded run. */
-const mulberry32 = (seed: number) => () => {
-  let t = (seed += 0x6d2b79f5)
-  t = Math.imul(t ^ (t >>> 15), t | 1)
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-}
 
 describe("Barrier", () => {
   it.effect("parties that are not an integer >= 1 fail with InvalidOptionError naming the option", () =>
@@ -36,8 +24,8 @@ describe("Barrier", () => {
   it.effect("fibers wait until the last party arrives, then all are released together", () =>
     Effect.gen(function*() {
       const barrier = yield* Barrier.make(3)
-      const a = yield* arrive(barrier.await)
-      const b = yield* arrive(barrier.await)
+      const a = yield* start(barrier.await)
+      const b = yield* start(barrier.await)
       yield* Effect.yieldNow
       expect(a.pollUnsafe()).toBeUndefined()
       expect(b.pollUnsafe()).toBeUndefined()
@@ -55,17 +43,17 @@ describe("Barrier", () => {
       const waiting = Effect.map(Metric.value(Metric.withAttributes(Metrics.waiting, attrs)), (s) => s.value)
       const rounds = Effect.map(Metric.value(Metric.withAttributes(Metrics.acquired, attrs)), (s) => s.count)
       const barrier = yield* Barrier.make(3, { name: "barrier-metrics", metrics: true })
-      const a = yield* arrive(barrier.await)
-      const b = yield* arrive(barrier.await)
+      const a = yield* start(barrier.await)
+      const b = yield* start(barrier.await)
       expect(yield* waiting).toBe(2)
       yield* Fiber.interrupt(b)
       expect(yield* waiting).toBe(1)
-      yield* arrive(barrier.await)
+      yield* start(barrier.await)
       yield* barrier.await
       yield* Fiber.join(a)
       expect(yield* waiting).toBe(0)
       expect(yield* rounds).toBe(1)
-      const c = yield* arrive(barrier.await)
+      const c = yield* start(barrier.await)
       expect(yield* waiting).toBe(1)
       yield* barrier.abort
       expect(yield* waiting).toBe(0)
@@ -77,7 +65,7 @@ describe("Barrier", () => {
     Effect.gen(function*() {
       const barrier = yield* Barrier.make(5)
       const fibers = []
-      for (let i = 0; i < 4; i++) fibers.push(yield* arrive(barrier.await))
+      for (let i = 0; i < 4; i++) fibers.push(yield* start(barrier.await))
       const last = yield* barrier.await
       expect([...(yield* Fiber.joinAll(fibers)), last]).toEqual([0, 1, 2, 3, 4])
     }))
@@ -111,7 +99,7 @@ describe("Barrier", () => {
     Effect.gen(function*() {
       const barrier = yield* Barrier.make(2)
       // a waits twice in a row: its second await must wait for a new partner, not pass on its own
-      const a = yield* arrive(Effect.all([barrier.await, barrier.await]))
+      const a = yield* start(Effect.all([barrier.await, barrier.await]))
       expect(yield* barrier.await).toBe(1)
       yield* Effect.yieldNow
       expect(a.pollUnsafe()).toBeUndefined()
@@ -130,8 +118,8 @@ describe("Barrier", () => {
   it.effect("abort fails every waiter with BrokenBarrierError, and later waits fail at once", () =>
     Effect.gen(function*() {
       const barrier = yield* Barrier.make(3)
-      const a = yield* arrive(barrier.await)
-      const b = yield* arrive(barrier.await)
+      const a = yield* start(barrier.await)
+      const b = yield* start(barrier.await)
       yield* barrier.abort
       const exits = [yield* Fiber.await(a), yield* Fiber.await(b)]
       for (const exit of exits) {
@@ -152,7 +140,7 @@ describe("Barrier", () => {
       yield* barrier.abort
       yield* barrier.reset
       expect((yield* barrier.stats).broken).toBe(false)
-      const a = yield* arrive(barrier.await)
+      const a = yield* start(barrier.await)
       expect(yield* barrier.await).toBe(1)
       expect(yield* Fiber.join(a)).toBe(0)
       expect(yield* barrier.stats).toEqual({ parties: 2, waiting: 0, broken: false, rounds: 1 })
@@ -161,15 +149,15 @@ describe("Barrier", () => {
   it.effect("reset fails the fibers waiting now with BrokenBarrierError and leaves the barrier working", () =>
     Effect.gen(function*() {
       const barrier = yield* Barrier.make(3)
-      const a = yield* arrive(barrier.await)
-      const b = yield* arrive(barrier.await)
+      const a = yield* start(barrier.await)
+      const b = yield* start(barrier.await)
       yield* barrier.reset
       expect(brokenReason(yield* Fiber.await(a))).toBe("reset")
       expect(brokenReason(yield* Fiber.await(b))).toBe("reset")
       expect(yield* barrier.stats).toEqual({ parties: 3, waiting: 0, broken: false, rounds: 0 })
       // the next full set passes: the two reset fibers do not count towards it
-      const c = yield* arrive(barrier.await)
-      const d = yield* arrive(barrier.await)
+      const c = yield* start(barrier.await)
+      const d = yield* start(barrier.await)
       expect(yield* barrier.await).toBe(2)
       expect([yield* Fiber.join(c), yield* Fiber.join(d)]).toEqual([0, 1])
     }))
@@ -177,13 +165,13 @@ describe("Barrier", () => {
   it.effect("a waiter interrupted while waiting leaves without breaking the barrier; the next full set gets 0..n-1", () =>
     Effect.gen(function*() {
       const barrier = yield* Barrier.make(3)
-      const a = yield* arrive(barrier.await)
-      const b = yield* arrive(barrier.await)
+      const a = yield* start(barrier.await)
+      const b = yield* start(barrier.await)
       yield* Fiber.interrupt(a)
       expect(isInterrupted(yield* Fiber.await(a))).toBe(true)
       expect(yield* barrier.stats).toEqual({ parties: 3, waiting: 1, broken: false, rounds: 0 })
       // one arrival is not enough any more: b and c still need a third
-      const c = yield* arrive(barrier.await)
+      const c = yield* start(barrier.await)
       yield* Effect.yieldNow
       expect(c.pollUnsafe()).toBeUndefined()
       const d = yield* barrier.await
@@ -196,10 +184,10 @@ describe("Barrier", () => {
       const barrier = yield* Barrier.make(3)
       const victim = yield* Deferred.make<Fiber.Fiber<number, Barrier.BrokenBarrierError>>()
       // a is resumed first and, inline, interrupts b, which was released in the same round but has not run yet
-      const a = yield* arrive(
+      const a = yield* start(
         barrier.await.pipe(Effect.tap(() => Effect.flatMap(Deferred.await(victim), Fiber.interrupt)))
       )
-      const b = yield* arrive(barrier.await)
+      const b = yield* start(barrier.await)
       yield* Deferred.succeed(victim, b)
       expect(yield* barrier.await).toBe(2)
       expect(yield* Fiber.join(a)).toBe(0)
@@ -207,8 +195,8 @@ describe("Barrier", () => {
       expect(isInterrupted(yield* Fiber.await(b))).toBe(true)
       expect(yield* barrier.stats).toEqual({ parties: 3, waiting: 0, broken: false, rounds: 1 })
       // the barrier still works for a full set
-      const x = yield* arrive(barrier.await)
-      const y = yield* arrive(barrier.await)
+      const x = yield* start(barrier.await)
+      const y = yield* start(barrier.await)
       expect(yield* barrier.await).toBe(2)
       expect([yield* Fiber.join(x), yield* Fiber.join(y)]).toEqual([0, 1])
     }))
@@ -237,12 +225,12 @@ describe("Barrier", () => {
     Effect.gen(function*() {
       const barrier = yield* Barrier.make(2)
       expect(yield* barrier.stats).toEqual({ parties: 2, waiting: 0, broken: false, rounds: 0 })
-      const a = yield* arrive(barrier.await)
+      const a = yield* start(barrier.await)
       expect(yield* barrier.stats).toEqual({ parties: 2, waiting: 1, broken: false, rounds: 0 })
       yield* barrier.await
       yield* Fiber.join(a)
       expect(yield* barrier.stats).toEqual({ parties: 2, waiting: 0, broken: false, rounds: 1 })
-      yield* arrive(barrier.await)
+      yield* start(barrier.await)
       yield* barrier.abort
       expect(yield* barrier.stats).toEqual({ parties: 2, waiting: 0, broken: true, rounds: 1 })
     }))
@@ -263,80 +251,77 @@ describe("Barrier", () => {
     Effect.gen(function*() {
       // totals over every run, to check the schedules do reach the paths under test
       const seen = { rounds: 0, broken: 0, interruptedWhileWaiting: 0 }
-      // rounds 201..400 replay seeds 1..200 with metrics on: the gauge must end idle too
-      for (let round = 1; round <= 400; round++) {
-        const seed = round > 200 ? round - 200 : round
-        const metrics = round > 200
-        const name = `random-${seed}`
-        const random = mulberry32(seed)
-        const int = (n: number) => Math.floor(random() * n)
-        const parties = 1 + int(4)
-        const workers = parties + int(4)
-        const barrier = yield* Barrier.make(parties, metrics ? { name, metrics } : undefined)
-        const indexCounts = Array.from({ length: parties }, () => 0)
-        let aborted = false
-        const run = Effect.gen(function*() {
-          const fibers: Array<Fiber.Fiber<void>> = []
-          for (let w = 0; w < workers; w++) {
-            const rounds = 1 + int(4)
-            const sleeps = Array.from({ length: rounds }, () => int(20))
-            fibers.push(
-              yield* Effect.forkChild(
-                Effect.forEach(sleeps, (ms) =>
-                  Effect.sleep(ms).pipe(
-                    Effect.andThen(barrier.await.pipe(Effect.onInterrupt(() =>
-                      Effect.sync(() => {
-                        seen.interruptedWhileWaiting++
-                      })
-                    ))),
-                    Effect.tap((i) =>
-                      Effect.sync(() => {
-                        indexCounts[i] = (indexCounts[i] ?? 0) + 1
-                      })
-                    ),
-                    Effect.catchTag("BrokenBarrierError", () =>
-                      Effect.sync(() => {
-                        seen.broken++
-                      }))
-                  ), { discard: true })
+      // seeds 1..200, then again with metrics on: the gauge must end idle too
+      for (const metrics of [false, true]) {
+        yield* Chaos.forEachSeed(200, (random) =>
+          Effect.gen(function*() {
+            const name = `random-${random.seed}`
+            const parties = 1 + random.int(4)
+            const workers = parties + random.int(4)
+            const barrier = yield* Barrier.make(parties, metrics ? { name, metrics } : undefined)
+            const indexCounts = Array.from({ length: parties }, () => 0)
+            let aborted = false
+            const run = Effect.gen(function*() {
+              const fibers: Array<Fiber.Fiber<void>> = []
+              for (let w = 0; w < workers; w++) {
+                const rounds = 1 + random.int(4)
+                const sleeps = Array.from({ length: rounds }, () => random.int(20))
+                fibers.push(
+                  yield* Effect.forkChild(
+                    Effect.forEach(sleeps, (ms) =>
+                      Effect.sleep(ms).pipe(
+                        Effect.andThen(barrier.await.pipe(Effect.onInterrupt(() =>
+                          Effect.sync(() => {
+                            seen.interruptedWhileWaiting++
+                          })
+                        ))),
+                        Effect.tap((i) =>
+                          Effect.sync(() => {
+                            indexCounts[i] = (indexCounts[i] ?? 0) + 1
+                          })
+                        ),
+                        Effect.catchTag("BrokenBarrierError", () =>
+                          Effect.sync(() => {
+                            seen.broken++
+                          }))
+                      ), { discard: true })
+                  )
+                )
+              }
+              // random interruptions at random virtual times, and sometimes an abort followed later by a reset
+              const events = randomInterruptions(random, fibers, random.int(workers + 1), 60)
+              if (random.chance(0.3)) {
+                const at = random.int(60)
+                aborted = true
+                events.push(
+                  Effect.sleep(at).pipe(
+                    Effect.andThen(barrier.abort),
+                    Effect.andThen(Effect.sleep(random.int(20))),
+                    Effect.andThen(barrier.reset)
+                  )
+                )
+              }
+              yield* Effect.all(events, { concurrency: "unbounded", discard: true })
+              // let everything that can finish finish, then interrupt whoever is left waiting for a round that
+              // cannot fill any more
+              yield* Effect.sleep(200)
+              yield* Fiber.interruptAll(fibers)
+            })
+            yield* LeakCheck.fibers(VirtualTime.autojump(run))
+            const stats = yield* barrier.stats
+            expect(stats.waiting).toBe(0)
+            expect(stats.broken).toBe(false)
+            // every completed round handed out each index 0..parties-1 exactly once
+            for (const count of indexCounts) expect(count, `aborted: ${aborted}`).toBe(stats.rounds)
+            seen.rounds += stats.rounds
+            if (metrics) {
+              const attrs = { primitive: "Barrier", name }
+              expect((yield* Metric.value(Metric.withAttributes(Metrics.waiting, attrs))).value, name).toBe(0)
+              expect((yield* Metric.value(Metric.withAttributes(Metrics.acquired, attrs))).count, name).toBe(
+                stats.rounds
               )
-            )
-          }
-          // random interruptions at random virtual times, and sometimes an abort followed later by a reset
-          const events: Array<Effect.Effect<void>> = []
-          for (let k = int(workers + 1); k > 0; k--) {
-            const fiber = fibers[int(workers)]!
-            events.push(Effect.sleep(int(60)).pipe(Effect.andThen(Fiber.interrupt(fiber))))
-          }
-          if (random() < 0.3) {
-            const at = int(60)
-            aborted = true
-            events.push(
-              Effect.sleep(at).pipe(
-                Effect.andThen(barrier.abort),
-                Effect.andThen(Effect.sleep(int(20))),
-                Effect.andThen(barrier.reset)
-              )
-            )
-          }
-          yield* Effect.all(events, { concurrency: "unbounded", discard: true })
-          // let everything that can finish finish, then interrupt whoever is left waiting for a round that
-          // cannot fill any more
-          yield* Effect.sleep(200)
-          yield* Fiber.interruptAll(fibers)
-        })
-        yield* LeakCheck.fibers(VirtualTime.autojump(run))
-        const stats = yield* barrier.stats
-        expect(stats.waiting, `seed ${seed}`).toBe(0)
-        expect(stats.broken, `seed ${seed}`).toBe(false)
-        // every completed round handed out each index 0..parties-1 exactly once
-        for (const count of indexCounts) expect(count, `seed ${seed} (aborted: ${aborted})`).toBe(stats.rounds)
-        seen.rounds += stats.rounds
-        if (metrics) {
-          const attrs = { primitive: "Barrier", name }
-          expect((yield* Metric.value(Metric.withAttributes(Metrics.waiting, attrs))).value, name).toBe(0)
-          expect((yield* Metric.value(Metric.withAttributes(Metrics.acquired, attrs))).count, name).toBe(stats.rounds)
-        }
+            }
+          }))
       }
       expect(seen.rounds).toBeGreaterThan(300)
       expect(seen.broken).toBeGreaterThan(50)

@@ -1,22 +1,9 @@
 import { Batcher, Metrics } from "@async-ops/core"
-import { LeakCheck, VirtualTime } from "@async-ops/testing"
+import { Chaos, LeakCheck, VirtualTime } from "@async-ops/testing"
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, Clock, Context, Data, type Duration, Effect, Exit, Fiber, Metric, Scope } from "effect"
 import { TestClock } from "effect/testing"
-
-/** mulberry32: a small deterministic PRNG, one per seeded run. */
-const mulberry32 = (seed: number) => () => {
-  let t = (seed += 0x6d2b79f5)
-  t = Math.imul(t ^ (t >>> 15), t | 1)
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-}
-
-const start = <A, E>(effect: Effect.Effect<A, E>) => Effect.forkChild(effect, { startImmediately: true })
-
-const settle = Effect.gen(function*() {
-  for (let i = 0; i < 10; i++) yield* Effect.yieldNow
-})
+import { randomInterruptions, settle, start } from "./support.ts"
 
 class DbDown extends Data.TaggedError("DbDown")<{}> {}
 
@@ -265,55 +252,54 @@ describe("Batcher", () => {
     "random gets with random interruptions: every caller is answered and nothing is left",
     () =>
       Effect.gen(function*() {
-        for (let seed = 1; seed <= 150; seed++) {
-          const random = mulberry32(seed)
-          const int = (n: number) => Math.floor(random() * n)
-          const maxBatchSize = 1 + int(5)
-          const maxDelay = int(20)
-          const latency = int(30)
-          const failEvery = 2 + int(4)
-          let calls = 0
-          const answers: Array<string> = []
-          const lookupSizes: Array<number> = []
-          const run = Effect.scoped(Effect.gen(function*() {
-            const batcher = yield* Batcher.make({
-              maxBatchSize,
-              maxDelay,
-              lookup: (keys: ReadonlyArray<number>) =>
-                Effect.gen(function*() {
-                  lookupSizes.push(keys.length)
-                  yield* Effect.sleep(latency)
-                  if (++calls % failEvery === 0) return yield* new DbDown()
-                  return keys.filter((k) => k % 7 !== 0).map((k) => [k, k] as const)
-                })
-            })
-            const fibers: Array<Fiber.Fiber<unknown>> = []
-            const gets = 1 + int(30)
-            for (let i = 0; i < gets; i++) {
-              const key = int(10)
-              fibers.push(
-                yield* Effect.forkChild(
-                  Effect.sleep(int(100)).pipe(
-                    Effect.andThen(batcher.get(key)),
-                    Effect.exit,
-                    Effect.flatMap((exit) => Effect.sync(() => answers.push(errorTag(exit))))
+        yield* Chaos.forEachSeed(150, (random) =>
+          Effect.gen(function*() {
+            const maxBatchSize = 1 + random.int(5)
+            const maxDelay = random.int(20)
+            const latency = random.int(30)
+            const failEvery = 2 + random.int(4)
+            let calls = 0
+            const answers: Array<string> = []
+            const lookupSizes: Array<number> = []
+            const run = Effect.scoped(Effect.gen(function*() {
+              const batcher = yield* Batcher.make({
+                maxBatchSize,
+                maxDelay,
+                lookup: (keys: ReadonlyArray<number>) =>
+                  Effect.gen(function*() {
+                    lookupSizes.push(keys.length)
+                    yield* Effect.sleep(latency)
+                    if (++calls % failEvery === 0) return yield* new DbDown()
+                    return keys.filter((k) => k % 7 !== 0).map((k) => [k, k] as const)
+                  })
+              })
+              const fibers: Array<Fiber.Fiber<unknown>> = []
+              const gets = 1 + random.int(30)
+              for (let i = 0; i < gets; i++) {
+                const key = random.int(10)
+                fibers.push(
+                  yield* Effect.forkChild(
+                    Effect.sleep(random.int(100)).pipe(
+                      Effect.andThen(batcher.get(key)),
+                      Effect.exit,
+                      Effect.flatMap((exit) => Effect.sync(() => answers.push(errorTag(exit))))
+                    )
                   )
                 )
+              }
+              yield* Effect.forEach(
+                randomInterruptions(random, fibers, random.int(gets), 150),
+                (interruption) => Effect.forkChild(interruption)
               )
-            }
-            for (let k = int(gets); k > 0; k--) {
-              const victim = fibers[int(fibers.length)]!
-              yield* Effect.forkChild(Effect.andThen(Effect.sleep(int(150)), Fiber.interrupt(victim)))
-            }
-            yield* Fiber.awaitAll(fibers)
-            return yield* batcher.stats
+              yield* Fiber.awaitAll(fibers)
+              return yield* batcher.stats
+            }))
+            const stats = yield* LeakCheck.fibers(VirtualTime.autojump(run))
+            expect(stats).toMatchObject({ waiting: 0, inFlight: 0, collecting: 0 })
+            expect(stats.batches).toBe(lookupSizes.length)
+            for (const size of lookupSizes) expect(size).toBeLessThanOrEqual(maxBatchSize)
+            for (const answer of answers) expect(["ok", "BatchKeyNotFoundError", "DbDown"]).toContain(answer)
           }))
-          const stats = yield* LeakCheck.fibers(VirtualTime.autojump(run))
-          expect(stats).toMatchObject({ waiting: 0, inFlight: 0, collecting: 0 })
-          expect(stats.batches).toBe(lookupSizes.length)
-          for (const size of lookupSizes) expect(size).toBeLessThanOrEqual(maxBatchSize)
-          for (const answer of answers) expect(["ok", "BatchKeyNotFoundError", "DbDown"]).toContain(answer)
-        }
       }),
     60_000
   )

@@ -1,26 +1,10 @@
 import { Bulkhead, Metrics } from "@async-ops/core"
-import { ConcurrencyProbe, LeakCheck, VirtualTime } from "@async-ops/testing"
+import { Chaos, ConcurrencyProbe, LeakCheck, VirtualTime } from "@async-ops/testing"
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Clock, Deferred, Effect, Exit, Fiber, Metric, Ref } from "effect"
+import { Clock, Effect, Fiber, Metric, Ref } from "effect"
+import { holdUntilReleased, isInterrupted, randomInterruptions, start } from "./support.ts"
 
-/** mulberry32: a small deterministic PRNG, one per seeded run. */
-const mulberry32 = (seed: number) => () => {
-  let t = (seed += 0x6d2b79f5)
-  t = Math.imul(t ^ (t >>> 15), t | 1)
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-}
-
-const start = <A, E>(effect: Effect.Effect<A, E>) => Effect.forkChild(effect, { startImmediately: true })
-
-const isInterrupted = <A, E>(exit: Exit.Exit<A, E>) => Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause)
-
-const hold = (bulkhead: Bulkhead.Bulkhead) =>
-  Effect.gen(function*() {
-    const release = yield* Deferred.make<void>()
-    const fiber = yield* start(bulkhead.withPermit(Deferred.await(release)))
-    return { release: Deferred.succeed(release, undefined), fiber }
-  })
+const hold = (bulkhead: Bulkhead.Bulkhead) => holdUntilReleased((effect) => bulkhead.withPermit(effect))
 
 describe("Bulkhead", () => {
   it.effect("bad options fail with InvalidOptionError naming the option", () =>
@@ -207,61 +191,56 @@ describe("Bulkhead", () => {
   it.effect("random schedules with queue timeouts and interruptions leave nothing running or queued", () =>
     Effect.gen(function*() {
       const seen = { rejected: 0, timedOut: 0, interrupted: 0, completed: 0 }
-      for (let seed = 1; seed <= 150; seed++) {
-        const random = mulberry32(seed)
-        const int = (n: number) => Math.floor(random() * n)
-        const maxConcurrent = 1 + int(3)
-        const bulkhead = yield* Bulkhead.make({
-          maxConcurrent,
-          maxQueued: int(4),
-          queueTimeout: random() < 0.5 ? 2 + int(15) : undefined
-        })
-        const probe = yield* ConcurrencyProbe.make
-        const run = Effect.gen(function*() {
-          const fibers: Array<Fiber.Fiber<void>> = []
-          const callers = 4 + int(16)
-          for (let c = 0; c < callers; c++) {
-            const arrive = int(40)
-            const ms = int(20)
-            const victim = random() < 0.3 ? int(callers) : undefined
-            fibers.push(
-              yield* Effect.forkChild(
-                Effect.sleep(arrive).pipe(
-                  Effect.andThen(bulkhead.withPermit(probe.track(Effect.sleep(ms)))),
-                  Effect.matchEffect({
-                    onSuccess: () =>
+      yield* Chaos.forEachSeed(150, (random) =>
+        Effect.gen(function*() {
+          const maxConcurrent = 1 + random.int(3)
+          const bulkhead = yield* Bulkhead.make({
+            maxConcurrent,
+            maxQueued: random.int(4),
+            queueTimeout: random.chance(0.5) ? 2 + random.int(15) : undefined
+          })
+          const probe = yield* ConcurrencyProbe.make
+          const run = Effect.gen(function*() {
+            const fibers: Array<Fiber.Fiber<void>> = []
+            const callers = 4 + random.int(16)
+            for (let c = 0; c < callers; c++) {
+              const arrive = random.int(40)
+              const ms = random.int(20)
+              const victim = random.chance(0.3) ? random.int(callers) : undefined
+              fibers.push(
+                yield* Effect.forkChild(
+                  Effect.sleep(arrive).pipe(
+                    Effect.andThen(bulkhead.withPermit(probe.track(Effect.sleep(ms)))),
+                    Effect.matchEffect({
+                      onSuccess: () =>
+                        Effect.sync(() => {
+                          seen.completed++
+                          // in the same step as its release, interrupt another caller (maybe just granted)
+                          if (victim !== undefined) fibers[victim]?.interruptUnsafe()
+                        }),
+                      onFailure: (e) =>
+                        Effect.sync(() => {
+                          if (e.reason === "queue-full") seen.rejected++
+                          else seen.timedOut++
+                        })
+                    }),
+                    Effect.onInterrupt(() =>
                       Effect.sync(() => {
-                        seen.completed++
-                        // in the same step as its release, interrupt another caller (maybe just granted)
-                        if (victim !== undefined) fibers[victim]?.interruptUnsafe()
-                      }),
-                    onFailure: (e) =>
-                      Effect.sync(() => {
-                        if (e.reason === "queue-full") seen.rejected++
-                        else seen.timedOut++
+                        seen.interrupted++
                       })
-                  }),
-                  Effect.onInterrupt(() =>
-                    Effect.sync(() => {
-                      seen.interrupted++
-                    })
+                    )
                   )
                 )
               )
-            )
-          }
-          const events: Array<Effect.Effect<void>> = []
-          for (let k = int(callers); k > 0; k--) {
-            const fiber = fibers[int(callers)]!
-            events.push(Effect.sleep(int(60)).pipe(Effect.andThen(Fiber.interrupt(fiber))))
-          }
-          yield* Effect.all(events, { concurrency: "unbounded", discard: true })
-          yield* Fiber.awaitAll(fibers)
-        })
-        yield* LeakCheck.fibers(VirtualTime.autojump(run))
-        expect(yield* bulkhead.stats, `seed ${seed}`).toMatchObject({ inFlight: 0, queued: 0 })
-        expect((yield* probe.stats).peak, `seed ${seed}`).toBeLessThanOrEqual(maxConcurrent)
-      }
+            }
+            const events = randomInterruptions(random, fibers, random.int(callers), 60)
+            yield* Effect.all(events, { concurrency: "unbounded", discard: true })
+            yield* Fiber.awaitAll(fibers)
+          })
+          yield* LeakCheck.fibers(VirtualTime.autojump(run))
+          expect(yield* bulkhead.stats).toMatchObject({ inFlight: 0, queued: 0 })
+          expect((yield* probe.stats).peak).toBeLessThanOrEqual(maxConcurrent)
+        }))
       expect(seen.rejected).toBeGreaterThan(100)
       expect(seen.timedOut).toBeGreaterThan(20)
       expect(seen.interrupted).toBeGreaterThan(100)

@@ -1,24 +1,8 @@
 import { Condition, Metrics, Mutex } from "@async-ops/core"
-import { LeakCheck, VirtualTime } from "@async-ops/testing"
+import { Chaos, LeakCheck, VirtualTime } from "@async-ops/testing"
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Deferred, Effect, Exit, Fiber, Metric, Option, Ref } from "effect"
-
-/** mulberry32: a small deterministic PRNG, one per seeded run. */
-const mulberry32 = (seed: number) => () => {
-  seed = (seed + 0x6D2B79F5) | 0
-  let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
-  t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-}
-
-const defectOf = (exit: Exit.Exit<unknown, unknown>): unknown =>
-  Exit.isFailure(exit) ? exit.cause.reasons.find(Cause.isDieReason)?.defect : undefined
-
-const isInterrupted = (exit: Exit.Exit<unknown, unknown>): boolean =>
-  Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause)
-
-/** Forks `effect` and runs it at once, so it is parked (on the condition or the lock) when this returns. */
-const start = <A, E>(effect: Effect.Effect<A, E>) => Effect.forkChild(effect, { startImmediately: true })
+import { Deferred, Effect, Exit, Fiber, Metric, Option, Ref } from "effect"
+import { awaitWithInterrupters, defectOf, isInterrupted, maybeInterruptAnother, start } from "./support.ts"
 
 describe("Condition", () => {
   it.effect("wait releases the lock while waiting and holds it again when it returns", () =>
@@ -320,67 +304,58 @@ describe("Condition", () => {
     () =>
       Effect.gen(function*() {
         let interrupted = 0
-        // rounds 101..200 replay seeds 1..100 with metrics on: the gauges must end idle too
-        for (let round = 1; round <= 200; round++) {
-          const seed = round > 100 ? round - 100 : round
-          const metrics = round > 100
-          const name = `random-${seed}`
-          const random = mulberry32(seed)
-          const int = (max: number) => Math.floor(random() * max)
-          const condition = yield* Condition.make(metrics ? { name, metrics } : undefined)
-          let level = 0
-          let violations = 0
-          const run = Effect.gen(function*() {
-            const fibers: Array<Fiber.Fiber<unknown>> = []
-            for (let i = 0; i < 12; i++) {
-              const target = int(4)
-              const op = random() < 0.5
-                ? Condition.withLock(
-                  condition,
-                  Condition.waitFor(condition, () => level >= target).pipe(
-                    Effect.andThen(Effect.sleep(int(3) * 5)),
-                    // the lock is held after waitFor, also when interrupted
-                    Effect.ensuring(Effect.flatMap(Mutex.stats(condition.mutex), (s) =>
-                      Effect.sync(() => {
-                        if (!s.locked) violations++
-                      })))
+        // seeds 1..100, then again with metrics on: the gauges must end idle too
+        for (const metrics of [false, true]) {
+          yield* Chaos.forEachSeed(100, (random) =>
+            Effect.gen(function*() {
+              const name = `random-${random.seed}`
+              const condition = yield* Condition.make(metrics ? { name, metrics } : undefined)
+              let level = 0
+              let violations = 0
+              const run = Effect.gen(function*() {
+                const fibers: Array<Fiber.Fiber<unknown>> = []
+                for (let i = 0; i < 12; i++) {
+                  const target = random.int(4)
+                  const op = random.chance(0.5)
+                    ? Condition.withLock(
+                      condition,
+                      Condition.waitFor(condition, () => level >= target).pipe(
+                        Effect.andThen(Effect.sleep(random.int(3) * 5)),
+                        // the lock is held after waitFor, also when interrupted
+                        Effect.ensuring(Effect.flatMap(Mutex.stats(condition.mutex), (s) =>
+                          Effect.sync(() => {
+                            if (!s.locked) violations++
+                          })))
+                      )
+                    )
+                    : Condition.withLock(
+                      condition,
+                      Effect.sleep(random.int(3) * 5).pipe(
+                        Effect.andThen(Effect.sync(() => level++)),
+                        Effect.andThen(
+                          random.chance(0.5) ? Condition.notifyAll(condition) : Condition.notify(condition)
+                        )
+                      )
+                    )
+                  const after = maybeInterruptAnother(random, fibers, i, 0.5)
+                  fibers.push(
+                    yield* Effect.forkChild(Effect.andThen(Effect.sleep(random.int(5) * 5), Effect.andThen(op, after)))
                   )
-                )
-                : Condition.withLock(
-                  condition,
-                  Effect.sleep(int(3) * 5).pipe(
-                    Effect.andThen(Effect.sync(() => level++)),
-                    Effect.andThen(random() < 0.5 ? Condition.notifyAll(condition) : Condition.notify(condition))
-                  )
-                )
-              const after = random() < 0.5
-                ? Effect.suspend(() => {
-                  const victim = fibers[int(fibers.length)]!
-                  return victim === fibers[i] ? Effect.void : Fiber.interrupt(victim)
-                })
-                : Effect.void
-              fibers.push(yield* Effect.forkChild(Effect.andThen(Effect.sleep(int(5) * 5), Effect.andThen(op, after))))
-            }
-            // Waiters whose target is never reached wait forever: interrupt everything still running at the end.
-            const interrupters: Array<Fiber.Fiber<void>> = []
-            for (const fiber of fibers) {
-              const at = random() < 0.4 ? int(12) * 5 : 200
-              interrupters.push(yield* Effect.forkChild(Effect.andThen(Effect.sleep(at), Fiber.interrupt(fiber))))
-            }
-            const exits = yield* Effect.forEach(fibers, Fiber.await)
-            yield* Fiber.joinAll(interrupters)
-            return exits
-          })
-          const exits = yield* LeakCheck.fibers(VirtualTime.autojump(run))
-          expect(violations, `seed ${seed}`).toBe(0)
-          expect(yield* Mutex.stats(condition.mutex), `seed ${seed}`).toMatchObject({ locked: false, waiting: 0 })
-          expect(yield* Condition.stats(condition), `seed ${seed}`).toEqual({ waiting: 0 })
-          if (metrics) {
-            const attrs = { primitive: "Condition", name }
-            expect((yield* Metric.value(Metric.withAttributes(Metrics.waiting, attrs))).value, name).toBe(0)
-          }
-          expect(exits.every((e) => Exit.isSuccess(e) || isInterrupted(e)), `seed ${seed}`).toBe(true)
-          interrupted += exits.filter(isInterrupted).length
+                }
+                // Waiters whose target is never reached wait forever: interrupt everything still running at the end.
+                return yield* awaitWithInterrupters(fibers, () => random.chance(0.4) ? random.int(12) * 5 : 200)
+              })
+              const exits = yield* LeakCheck.fibers(VirtualTime.autojump(run))
+              expect(violations).toBe(0)
+              expect(yield* Mutex.stats(condition.mutex)).toMatchObject({ locked: false, waiting: 0 })
+              expect(yield* Condition.stats(condition)).toEqual({ waiting: 0 })
+              if (metrics) {
+                const attrs = { primitive: "Condition", name }
+                expect((yield* Metric.value(Metric.withAttributes(Metrics.waiting, attrs))).value, name).toBe(0)
+              }
+              expect(exits.every((e) => Exit.isSuccess(e) || isInterrupted(e))).toBe(true)
+              interrupted += exits.filter(isInterrupted).length
+            }))
         }
         expect(interrupted).toBeGreaterThan(100)
       }),

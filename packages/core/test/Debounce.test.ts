@@ -1,22 +1,9 @@
 import { Debounce, Metrics } from "@async-ops/core"
-import { LeakCheck, VirtualTime } from "@async-ops/testing"
+import { Chaos, LeakCheck, VirtualTime } from "@async-ops/testing"
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, Clock, Data, type Duration, Effect, Exit, Fiber, Metric, Scope } from "effect"
 import { TestClock } from "effect/testing"
-
-/** mulberry32: a small deterministic PRNG, one per seeded run. */
-const mulberry32 = (seed: number) => () => {
-  let t = (seed += 0x6d2b79f5)
-  t = Math.imul(t ^ (t >>> 15), t | 1)
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-}
-
-const start = <A, E>(effect: Effect.Effect<A, E>) => Effect.forkChild(effect, { startImmediately: true })
-
-const settle = Effect.gen(function*() {
-  for (let i = 0; i < 10; i++) yield* Effect.yieldNow
-})
+import { randomInterruptions, settle, start } from "./support.ts"
 
 class Boom extends Data.TaggedError("Boom")<{ readonly q: string }> {}
 
@@ -271,64 +258,63 @@ describe("Debounce", () => {
     "random calls with random interruptions: every call is answered once and nothing is left",
     () =>
       Effect.gen(function*() {
-        for (let seed = 1; seed <= 150; seed++) {
-          const random = mulberry32(seed)
-          const int = (n: number) => Math.floor(random() * n)
-          const wait = 10 * (1 + int(5))
-          const maxWait = random() < 0.5 ? undefined : wait + 10 * int(5)
-          const hold = int(30)
-          const ran: Array<{ readonly q: string; readonly at: number; readonly called: number }> = []
-          const answers = new Map<string, string>()
-          const run = Effect.scoped(Effect.gen(function*() {
-            const search = yield* Debounce.make(
-              (q: string, called: number) =>
-                Effect.flatMap(Clock.currentTimeMillis, (at) => {
-                  ran.push({ q, at, called })
-                  return Effect.as(Effect.sleep(hold), q)
-                }),
-              { wait, maxWait }
-            )
-            const fibers: Array<Fiber.Fiber<unknown>> = []
-            const callers = 1 + int(20)
-            for (let i = 0; i < callers; i++) {
-              const q = `q${i}`
-              const at = int(300)
-              fibers.push(
-                yield* Effect.forkChild(
-                  Effect.sleep(at).pipe(
-                    Effect.andThen(Clock.currentTimeMillis),
-                    Effect.flatMap((now) => search(q, now)),
-                    Effect.exit,
-                    Effect.flatMap((exit) =>
-                      Effect.sync(() => {
-                        const error = Exit.isFailure(exit) ? Cause.findErrorOption(exit.cause) : undefined
-                        answers.set(q, error === undefined ? "ran" : error._tag === "Some" ? error.value._tag : "x")
-                      })
-                    ),
-                    Effect.onInterrupt(() => Effect.sync(() => answers.set(q, "interrupted")))
+        yield* Chaos.forEachSeed(150, (random) =>
+          Effect.gen(function*() {
+            const wait = 10 * (1 + random.int(5))
+            const maxWait = random.chance(0.5) ? undefined : wait + 10 * random.int(5)
+            const hold = random.int(30)
+            const ran: Array<{ readonly q: string; readonly at: number; readonly called: number }> = []
+            const answers = new Map<string, string>()
+            const run = Effect.scoped(Effect.gen(function*() {
+              const search = yield* Debounce.make(
+                (q: string, called: number) =>
+                  Effect.flatMap(Clock.currentTimeMillis, (at) => {
+                    ran.push({ q, at, called })
+                    return Effect.as(Effect.sleep(hold), q)
+                  }),
+                { wait, maxWait }
+              )
+              const fibers: Array<Fiber.Fiber<unknown>> = []
+              const callers = 1 + random.int(20)
+              for (let i = 0; i < callers; i++) {
+                const q = `q${i}`
+                const at = random.int(300)
+                fibers.push(
+                  yield* Effect.forkChild(
+                    Effect.sleep(at).pipe(
+                      Effect.andThen(Clock.currentTimeMillis),
+                      Effect.flatMap((now) => search(q, now)),
+                      Effect.exit,
+                      Effect.flatMap((exit) =>
+                        Effect.sync(() => {
+                          const error = Exit.isFailure(exit) ? Cause.findErrorOption(exit.cause) : undefined
+                          answers.set(q, error === undefined ? "ran" : error._tag === "Some" ? error.value._tag : "x")
+                        })
+                      ),
+                      Effect.onInterrupt(() => Effect.sync(() => answers.set(q, "interrupted")))
+                    )
                   )
                 )
+              }
+              yield* Effect.forEach(
+                randomInterruptions(random, fibers, random.int(callers), 350),
+                (interruption) => Effect.forkChild(interruption)
               )
+              yield* Fiber.awaitAll(fibers)
+              return yield* search.stats
+            }))
+            const stats = yield* LeakCheck.fibers(VirtualTime.autojump(run))
+            expect(stats).toMatchObject({ pending: false, running: 0 })
+            expect(stats.calls).toBe(stats.runs + stats.superseded + stats.cancelled)
+            expect(stats.runs).toBe(ran.length)
+            const superseded = Array.from(answers.values()).filter((a) => a === "DebounceSupersededError").length
+            expect(superseded).toBe(stats.superseded)
+            for (const r of ran) {
+              // a run happens `wait` after its call, or earlier when maxWait cut the burst short
+              if (maxWait === undefined) expect(r.at).toBe(r.called + wait)
+              else expect(r.at).toBeLessThanOrEqual(r.called + wait)
             }
-            for (let k = int(callers); k > 0; k--) {
-              const victim = fibers[int(fibers.length)]!
-              yield* Effect.forkChild(Effect.andThen(Effect.sleep(int(350)), Fiber.interrupt(victim)))
-            }
-            yield* Fiber.awaitAll(fibers)
-            return yield* search.stats
           }))
-          const stats = yield* LeakCheck.fibers(VirtualTime.autojump(run))
-          expect(stats).toMatchObject({ pending: false, running: 0 })
-          expect(stats.calls).toBe(stats.runs + stats.superseded + stats.cancelled)
-          expect(stats.runs).toBe(ran.length)
-          const superseded = Array.from(answers.values()).filter((a) => a === "DebounceSupersededError").length
-          expect(superseded).toBe(stats.superseded)
-          for (const r of ran) {
-            // a run happens `wait` after its call, or earlier when maxWait cut the burst short
-            if (maxWait === undefined) expect(r.at).toBe(r.called + wait)
-            else expect(r.at).toBeLessThanOrEqual(r.called + wait)
-          }
-        }
       }),
     60_000
   )

@@ -1,17 +1,10 @@
 import { Hedge, Metrics, Retry } from "@async-ops/core"
-import { LeakCheck, VirtualTime } from "@async-ops/testing"
+import { Chaos, LeakCheck, VirtualTime } from "@async-ops/testing"
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, Clock, Data, Deferred, Duration, Effect, Exit, Fiber, Metric } from "effect"
+import { randomInterruptions } from "./support.ts"
 
 class Boom extends Data.TaggedError("Boom")<{ readonly attempt: number }> {}
-
-/** mulberry32: a small deterministic PRNG, one per seeded run. */
-const mulberry32 = (seed: number) => () => {
-  let t = (seed += 0x6d2b79f5)
-  t = Math.imul(t ^ (t >>> 15), t | 1)
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-}
 
 /**
  * A backend whose n-th attempt (from 1, across calls) takes `latency(n)` ms and then does `outcome(n)`; it logs
@@ -322,50 +315,49 @@ describe("Hedge", () => {
   it.effect("random interruptions of hedged calls leave no attempt, no fiber, and idle stats", () =>
     Effect.gen(function*() {
       const seen = { interrupted: 0, succeeded: 0, failed: 0, hedged: 0 }
-      for (let seed = 1; seed <= 150; seed++) {
-        const random = mulberry32(seed)
-        const int = (n: number) => Math.floor(random() * n)
-        const hedger = yield* Hedge.make({
-          delay: 5 + int(40),
-          maxExtra: int(4),
-          ...(random() < 0.5 ? { percentile: 90, minSamples: 3, window: 10 } : {})
-        })
-        let running = 0
-        const run = Effect.gen(function*() {
-          const fibers: Array<Fiber.Fiber<number, Boom>> = []
-          const callers = 1 + int(10)
-          for (let c = 0; c < callers; c++) {
-            const call = Effect.suspend(() => {
-              running++
-              const r = random()
-              return Effect.sleep(int(120)).pipe(
-                Effect.andThen(r < 0.2 ? Effect.fail(new Boom({ attempt: 0 })) : Effect.succeed(1)),
-                Effect.ensuring(Effect.sync(() => {
-                  running--
-                }))
-              )
-            })
-            fibers.push(yield* Effect.forkChild(Effect.sleep(int(60)).pipe(Effect.andThen(hedger.run(call)))))
-          }
-          for (let k = int(callers + 1); k > 0; k--) {
-            const fiber = fibers[int(callers)]!
-            yield* Effect.forkChild(Effect.sleep(int(200)).pipe(Effect.andThen(Fiber.interrupt(fiber))))
-          }
-          for (const fiber of fibers) {
-            const exit = yield* Fiber.await(fiber)
-            if (Exit.isSuccess(exit)) seen.succeeded++
-            else if (Cause.hasInterrupts(exit.cause)) seen.interrupted++
-            else seen.failed++
-          }
-        })
-        yield* LeakCheck.fibers(VirtualTime.autojump(Effect.scoped(run)))
-        const stats = yield* hedger.stats
-        seen.hedged += stats.hedges
-        expect(running, `seed ${seed}`).toBe(0)
-        expect(stats.inFlight, `seed ${seed}`).toBe(0)
-        expect(stats.attempts, `seed ${seed}`).toBe(0)
-        expect(stats.hedgesWon, `seed ${seed}`).toBeLessThanOrEqual(stats.hedges)
-      }
+      yield* Chaos.forEachSeed(150, (random) =>
+        Effect.gen(function*() {
+          const hedger = yield* Hedge.make({
+            delay: 5 + random.int(40),
+            maxExtra: random.int(4),
+            ...(random.chance(0.5) ? { percentile: 90, minSamples: 3, window: 10 } : {})
+          })
+          let running = 0
+          const run = Effect.gen(function*() {
+            const fibers: Array<Fiber.Fiber<number, Boom>> = []
+            const callers = 1 + random.int(10)
+            for (let c = 0; c < callers; c++) {
+              const call = Effect.suspend(() => {
+                running++
+                const r = random.next()
+                return Effect.sleep(random.int(120)).pipe(
+                  Effect.andThen(r < 0.2 ? Effect.fail(new Boom({ attempt: 0 })) : Effect.succeed(1)),
+                  Effect.ensuring(Effect.sync(() => {
+                    running--
+                  }))
+                )
+              })
+              fibers.push(yield* Effect.forkChild(Effect.sleep(random.int(60)).pipe(Effect.andThen(hedger.run(call)))))
+            }
+            yield* Effect.forEach(
+              randomInterruptions(random, fibers, random.int(callers + 1), 200),
+              (interruption) => Effect.forkChild(interruption)
+            )
+            for (const fiber of fibers) {
+              const exit = yield* Fiber.await(fiber)
+              if (Exit.isSuccess(exit)) seen.succeeded++
+              else if (Cause.hasInterrupts(exit.cause)) seen.interrupted++
+              else seen.failed++
+            }
+          })
+          yield* LeakCheck.fibers(VirtualTime.autojump(Effect.scoped(run)))
+          const stats = yield* hedger.stats
+          seen.hedged += stats.hedges
+          expect(running).toBe(0)
+          expect(stats.inFlight).toBe(0)
+          expect(stats.attempts).toBe(0)
+          expect(stats.hedgesWon).toBeLessThanOrEqual(stats.hedges)
+        }))
       expect(seen.interrupted).toBeGreaterThan(0)
       expect(seen.succeeded).toBeGreaterThan(0)
       expect(seen.failed).toBeGreaterThan(0)

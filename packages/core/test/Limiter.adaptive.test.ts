@@ -1,18 +1,9 @@
 import { Bulkhead, Limiter, Metrics } from "@async-ops/core"
-import { ConcurrencyProbe, LeakCheck, VirtualTime } from "@async-ops/testing"
+import { Chaos, ConcurrencyProbe, LeakCheck, VirtualTime } from "@async-ops/testing"
 import { describe, expect, it } from "@effect/vitest"
 import { Deferred, Effect, Exit, Fiber, Metric, Option } from "effect"
 import { TestClock } from "effect/testing"
-
-/** mulberry32: a small deterministic PRNG, one per seeded run. */
-const mulberry32 = (seed: number) => () => {
-  let t = (seed += 0x6d2b79f5)
-  t = Math.imul(t ^ (t >>> 15), t | 1)
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-}
-
-const start = <A, E>(effect: Effect.Effect<A, E>) => Effect.forkChild(effect, { startImmediately: true })
+import { randomInterruptions, start } from "./support.ts"
 
 interface Phase {
   readonly capacity: number
@@ -333,62 +324,57 @@ describe("Limiter.adaptive", () => {
   it.effect("random schedules with timeouts, failures and interruptions leave nothing held or waiting", () =>
     Effect.gen(function*() {
       const seen = { interrupted: 0, completed: 0 }
-      for (let seed = 1; seed <= 100; seed++) {
-        const random = mulberry32(seed)
-        const int = (n: number) => Math.floor(random() * n)
-        const base = { initial: 1 + int(4), min: 1, max: 6 }
-        const limiter = yield* Limiter.adaptive(
-          random() < 0.5 ? { ...base, algorithm: "aimd" } : { ...base, algorithm: "gradient2", windowSize: 2 }
-        )
-        const probe = yield* ConcurrencyProbe.make
-        const run = Effect.gen(function*() {
-          const fibers: Array<Fiber.Fiber<void>> = []
-          const callers = 4 + int(16)
-          for (let c = 0; c < callers; c++) {
-            const arrive = int(40)
-            const ms = int(20)
-            const fails = random() < 0.2
-            const victim = random() < 0.3 ? int(callers) : undefined
-            fibers.push(
-              yield* Effect.forkChild(
-                Effect.sleep(arrive).pipe(
-                  Effect.andThen(
-                    limiter.withPermit(
-                      probe.track(Effect.sleep(ms)).pipe(
-                        Effect.andThen(fails ? Effect.fail("boom") : Effect.void),
-                        Effect.timeout(15)
+      yield* Chaos.forEachSeed(100, (random) =>
+        Effect.gen(function*() {
+          const base = { initial: 1 + random.int(4), min: 1, max: 6 }
+          const limiter = yield* Limiter.adaptive(
+            random.chance(0.5) ? { ...base, algorithm: "aimd" } : { ...base, algorithm: "gradient2", windowSize: 2 }
+          )
+          const probe = yield* ConcurrencyProbe.make
+          const run = Effect.gen(function*() {
+            const fibers: Array<Fiber.Fiber<void>> = []
+            const callers = 4 + random.int(16)
+            for (let c = 0; c < callers; c++) {
+              const arrive = random.int(40)
+              const ms = random.int(20)
+              const fails = random.chance(0.2)
+              const victim = random.chance(0.3) ? random.int(callers) : undefined
+              fibers.push(
+                yield* Effect.forkChild(
+                  Effect.sleep(arrive).pipe(
+                    Effect.andThen(
+                      limiter.withPermit(
+                        probe.track(Effect.sleep(ms)).pipe(
+                          Effect.andThen(fails ? Effect.fail("boom") : Effect.void),
+                          Effect.timeout(15)
+                        )
                       )
+                    ),
+                    Effect.ignore,
+                    Effect.tap(() =>
+                      Effect.sync(() => {
+                        seen.completed++
+                        if (victim !== undefined) fibers[victim]?.interruptUnsafe()
+                      })
+                    ),
+                    Effect.onInterrupt(() =>
+                      Effect.sync(() => {
+                        seen.interrupted++
+                      })
                     )
-                  ),
-                  Effect.ignore,
-                  Effect.tap(() =>
-                    Effect.sync(() => {
-                      seen.completed++
-                      if (victim !== undefined) fibers[victim]?.interruptUnsafe()
-                    })
-                  ),
-                  Effect.onInterrupt(() =>
-                    Effect.sync(() => {
-                      seen.interrupted++
-                    })
                   )
                 )
               )
-            )
-          }
-          const events: Array<Effect.Effect<void>> = []
-          for (let k = int(callers); k > 0; k--) {
-            const fiber = fibers[int(callers)]!
-            events.push(Effect.sleep(int(60)).pipe(Effect.andThen(Fiber.interrupt(fiber))))
-          }
-          yield* Effect.all(events, { concurrency: "unbounded", discard: true })
-          yield* Fiber.awaitAll(fibers)
-        })
-        yield* LeakCheck.fibers(VirtualTime.autojump(run))
-        const stats = yield* limiter.stats
-        expect(stats, `seed ${seed}`).toMatchObject({ inFlight: 0, waiting: 0 })
-        expect((yield* probe.stats).peak, `seed ${seed}`).toBeLessThanOrEqual(6)
-      }
+            }
+            const events = randomInterruptions(random, fibers, random.int(callers), 60)
+            yield* Effect.all(events, { concurrency: "unbounded", discard: true })
+            yield* Fiber.awaitAll(fibers)
+          })
+          yield* LeakCheck.fibers(VirtualTime.autojump(run))
+          const stats = yield* limiter.stats
+          expect(stats).toMatchObject({ inFlight: 0, waiting: 0 })
+          expect((yield* probe.stats).peak).toBeLessThanOrEqual(6)
+        }))
       expect(seen.interrupted).toBeGreaterThan(100)
       expect(seen.completed).toBeGreaterThan(400)
     }))

@@ -1,27 +1,12 @@
 import { Limiter, Metrics } from "@async-ops/core"
-import { ConcurrencyProbe, LeakCheck, VirtualTime } from "@async-ops/testing"
+import { Chaos, ConcurrencyProbe, LeakCheck, VirtualTime } from "@async-ops/testing"
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Deferred, Effect, Exit, Fiber, Metric, Option, Ref } from "effect"
-
-/** mulberry32: a small deterministic PRNG, one per seeded run. */
-const mulberry32 = (seed: number) => () => {
-  let t = (seed += 0x6d2b79f5)
-  t = Math.imul(t ^ (t >>> 15), t | 1)
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-}
-
-const start = <A, E>(effect: Effect.Effect<A, E>) => Effect.forkChild(effect, { startImmediately: true })
-
-const isInterrupted = <A, E>(exit: Exit.Exit<A, E>) => Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause)
+import { Deferred, Effect, Fiber, Metric, Option, Ref } from "effect"
+import { holdUntilReleased, isInterrupted, randomInterruptions, start } from "./support.ts"
 
 /** Holds a permit of `key` until released. */
 const holdKey = <K>(limiter: Limiter.KeyedLimiter<K>, key: K) =>
-  Effect.gen(function*() {
-    const release = yield* Deferred.make<void>()
-    const fiber = yield* start(limiter.withPermit(key, Deferred.await(release)))
-    return { release: Deferred.succeed(release, undefined), fiber }
-  })
+  holdUntilReleased((effect) => limiter.withPermit(key, effect))
 
 describe("Limiter.keyed", () => {
   it.effect("perKey and global that are not integers >= 1 fail with InvalidOptionError naming the option", () =>
@@ -232,59 +217,54 @@ describe("Limiter.keyed", () => {
   it.effect("random schedules over a few keys with interruptions leave no key, holder or waiter behind", () =>
     Effect.gen(function*() {
       const seen = { interruptedWaiting: 0, completed: 0 }
-      for (let seed = 1; seed <= 150; seed++) {
-        const random = mulberry32(seed)
-        const int = (n: number) => Math.floor(random() * n)
-        const perKey = 1 + int(2)
-        const globalCap = random() < 0.3 ? undefined : 1 + int(4)
-        const limiter = yield* Limiter.keyed<number>({ perKey, global: globalCap })
-        const global = yield* ConcurrencyProbe.make
-        const probes = [yield* ConcurrencyProbe.make, yield* ConcurrencyProbe.make, yield* ConcurrencyProbe.make]
-        const run = Effect.gen(function*() {
-          const fibers: Array<Fiber.Fiber<void>> = []
-          const callers = 4 + int(16)
-          for (let c = 0; c < callers; c++) {
-            const key = int(3)
-            const arrive = int(40)
-            const hold = int(20)
-            const victim = random() < 0.3 ? int(callers) : undefined
-            fibers.push(
-              yield* Effect.forkChild(
-                Effect.sleep(arrive).pipe(
-                  Effect.andThen(
-                    limiter.withPermit(key, global.track(probes[key]!.track(Effect.sleep(hold)))).pipe(
-                      Effect.onInterrupt(() =>
-                        Effect.sync(() => {
-                          seen.interruptedWaiting++
-                        })
+      yield* Chaos.forEachSeed(150, (random) =>
+        Effect.gen(function*() {
+          const perKey = 1 + random.int(2)
+          const globalCap = random.chance(0.3) ? undefined : 1 + random.int(4)
+          const limiter = yield* Limiter.keyed<number>({ perKey, global: globalCap })
+          const global = yield* ConcurrencyProbe.make
+          const probes = [yield* ConcurrencyProbe.make, yield* ConcurrencyProbe.make, yield* ConcurrencyProbe.make]
+          const run = Effect.gen(function*() {
+            const fibers: Array<Fiber.Fiber<void>> = []
+            const callers = 4 + random.int(16)
+            for (let c = 0; c < callers; c++) {
+              const key = random.int(3)
+              const arrive = random.int(40)
+              const hold = random.int(20)
+              const victim = random.chance(0.3) ? random.int(callers) : undefined
+              fibers.push(
+                yield* Effect.forkChild(
+                  Effect.sleep(arrive).pipe(
+                    Effect.andThen(
+                      limiter.withPermit(key, global.track(probes[key]!.track(Effect.sleep(hold)))).pipe(
+                        Effect.onInterrupt(() =>
+                          Effect.sync(() => {
+                            seen.interruptedWaiting++
+                          })
+                        )
                       )
+                    ),
+                    Effect.tap(() =>
+                      Effect.sync(() => {
+                        seen.completed++
+                        // in the same step as its release, interrupt another caller (maybe just granted)
+                        if (victim !== undefined) fibers[victim]?.interruptUnsafe()
+                      })
                     )
-                  ),
-                  Effect.tap(() =>
-                    Effect.sync(() => {
-                      seen.completed++
-                      // in the same step as its release, interrupt another caller (maybe just granted)
-                      if (victim !== undefined) fibers[victim]?.interruptUnsafe()
-                    })
                   )
                 )
               )
-            )
-          }
-          const events: Array<Effect.Effect<void>> = []
-          for (let k = int(callers); k > 0; k--) {
-            const fiber = fibers[int(callers)]!
-            events.push(Effect.sleep(int(60)).pipe(Effect.andThen(Fiber.interrupt(fiber))))
-          }
-          yield* Effect.all(events, { concurrency: "unbounded", discard: true })
-          yield* Fiber.awaitAll(fibers)
-        })
-        yield* LeakCheck.fibers(VirtualTime.autojump(run))
-        const stats = yield* limiter.stats
-        expect(stats, `seed ${seed}`).toMatchObject({ inFlight: 0, waiting: 0, keys: 0 })
-        if (globalCap !== undefined) expect((yield* global.stats).peak, `seed ${seed}`).toBeLessThanOrEqual(globalCap)
-        for (const probe of probes) expect((yield* probe.stats).peak, `seed ${seed}`).toBeLessThanOrEqual(perKey)
-      }
+            }
+            const events = randomInterruptions(random, fibers, random.int(callers), 60)
+            yield* Effect.all(events, { concurrency: "unbounded", discard: true })
+            yield* Fiber.awaitAll(fibers)
+          })
+          yield* LeakCheck.fibers(VirtualTime.autojump(run))
+          const stats = yield* limiter.stats
+          expect(stats).toMatchObject({ inFlight: 0, waiting: 0, keys: 0 })
+          if (globalCap !== undefined) expect((yield* global.stats).peak).toBeLessThanOrEqual(globalCap)
+          for (const probe of probes) expect((yield* probe.stats).peak).toBeLessThanOrEqual(perKey)
+        }))
       expect(seen.interruptedWaiting).toBeGreaterThan(100)
       expect(seen.completed).toBeGreaterThan(500)
     }))

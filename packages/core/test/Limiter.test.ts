@@ -1,28 +1,11 @@
 import { Limiter, Metrics } from "@async-ops/core"
-import { ConcurrencyProbe, LeakCheck, VirtualTime } from "@async-ops/testing"
+import { Chaos, ConcurrencyProbe, LeakCheck, VirtualTime } from "@async-ops/testing"
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Deferred, Effect, Exit, Fiber, Metric, Option, Ref } from "effect"
-
-/** mulberry32: a small deterministic PRNG, one per seeded run. */
-const mulberry32 = (seed: number) => () => {
-  let t = (seed += 0x6d2b79f5)
-  t = Math.imul(t ^ (t >>> 15), t | 1)
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-}
-
-/** Starts `effect` at once, so fibers reach the limiter in the order they are forked. */
-const start = <A, E>(effect: Effect.Effect<A, E>) => Effect.forkChild(effect, { startImmediately: true })
-
-const isInterrupted = <A, E>(exit: Exit.Exit<A, E>) => Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause)
+import { Deferred, Effect, Exit, Fiber, Metric, Option, Ref } from "effect"
+import { holdUntilReleased, isInterrupted, randomInterruptions, start } from "./support.ts"
 
 /** Holds a permit of `limiter` until the returned deferred is completed. */
-const holdPermit = (limiter: Limiter.Limiter) =>
-  Effect.gen(function*() {
-    const release = yield* Deferred.make<void>()
-    const fiber = yield* start(limiter.withPermit(Deferred.await(release)))
-    return { release: Deferred.succeed(release, undefined), fiber }
-  })
+const holdPermit = (limiter: Limiter.Limiter) => holdUntilReleased((effect) => limiter.withPermit(effect))
 
 describe("Limiter (fixed)", () => {
   it.effect("a limit that is not an integer >= 1 fails with InvalidOptionError naming the option", () =>
@@ -280,66 +263,61 @@ describe("Limiter (fixed)", () => {
   it.effect("random schedules of holders, waiters, interruptions and resizes leave nothing held or waiting", () =>
     Effect.gen(function*() {
       const seen = { interruptedWaiting: 0, interruptedHolding: 0, completed: 0 }
-      for (let seed = 1; seed <= 150; seed++) {
-        const random = mulberry32(seed)
-        const int = (n: number) => Math.floor(random() * n)
-        const limits = [1 + int(4)]
-        const limiter = yield* Limiter.make({ limit: limits[0]! })
-        const probe = yield* ConcurrencyProbe.make
-        const run = Effect.gen(function*() {
-          const fibers: Array<Fiber.Fiber<void>> = []
-          const callers = 4 + int(16)
-          for (let c = 0; c < callers; c++) {
-            const arrive = int(40)
-            const hold = int(20)
-            const victim = random() < 0.3 ? int(callers) : undefined
-            fibers.push(
-              yield* Effect.forkChild(
-                Effect.sleep(arrive).pipe(
-                  Effect.andThen(
-                    limiter.withPermit(
-                      probe.track(Effect.sleep(hold)).pipe(Effect.onInterrupt(() =>
+      yield* Chaos.forEachSeed(150, (random) =>
+        Effect.gen(function*() {
+          const limits = [1 + random.int(4)]
+          const limiter = yield* Limiter.make({ limit: limits[0]! })
+          const probe = yield* ConcurrencyProbe.make
+          const run = Effect.gen(function*() {
+            const fibers: Array<Fiber.Fiber<void>> = []
+            const callers = 4 + random.int(16)
+            for (let c = 0; c < callers; c++) {
+              const arrive = random.int(40)
+              const hold = random.int(20)
+              const victim = random.chance(0.3) ? random.int(callers) : undefined
+              fibers.push(
+                yield* Effect.forkChild(
+                  Effect.sleep(arrive).pipe(
+                    Effect.andThen(
+                      limiter.withPermit(
+                        probe.track(Effect.sleep(hold)).pipe(Effect.onInterrupt(() =>
+                          Effect.sync(() => {
+                            seen.interruptedHolding++
+                          })
+                        ))
+                      ).pipe(Effect.onInterrupt(() =>
                         Effect.sync(() => {
-                          seen.interruptedHolding++
+                          seen.interruptedWaiting++
                         })
                       ))
-                    ).pipe(Effect.onInterrupt(() =>
+                    ),
+                    Effect.tap(() =>
                       Effect.sync(() => {
-                        seen.interruptedWaiting++
+                        seen.completed++
+                        // in the same step as its release, interrupt another caller (maybe just granted)
+                        if (victim !== undefined) fibers[victim]?.interruptUnsafe()
                       })
-                    ))
-                  ),
-                  Effect.tap(() =>
-                    Effect.sync(() => {
-                      seen.completed++
-                      // in the same step as its release, interrupt another caller (maybe just granted)
-                      if (victim !== undefined) fibers[victim]?.interruptUnsafe()
-                    })
+                    )
                   )
                 )
               )
-            )
-          }
-          const events: Array<Effect.Effect<void>> = []
-          for (let k = int(callers); k > 0; k--) {
-            const fiber = fibers[int(callers)]!
-            events.push(Effect.sleep(int(60)).pipe(Effect.andThen(Fiber.interrupt(fiber))))
-          }
-          if (random() < 0.4) {
-            const limit = 1 + int(4)
-            limits.push(limit)
-            events.push(Effect.sleep(int(60)).pipe(Effect.andThen(limiter.resize(limit)), Effect.orDie))
-          }
-          yield* Effect.all(events, { concurrency: "unbounded", discard: true })
-          // everyone not interrupted finishes on their own: no permit may have been lost
-          yield* Fiber.awaitAll(fibers)
-        })
-        yield* LeakCheck.fibers(VirtualTime.autojump(run))
-        const stats = yield* limiter.stats
-        expect(stats.inFlight, `seed ${seed}`).toBe(0)
-        expect(stats.waiting, `seed ${seed}`).toBe(0)
-        expect((yield* probe.stats).peak, `seed ${seed}`).toBeLessThanOrEqual(Math.max(...limits))
-      }
+            }
+            const events = randomInterruptions(random, fibers, random.int(callers), 60)
+            if (random.chance(0.4)) {
+              const limit = 1 + random.int(4)
+              limits.push(limit)
+              events.push(Effect.sleep(random.int(60)).pipe(Effect.andThen(limiter.resize(limit)), Effect.orDie))
+            }
+            yield* Effect.all(events, { concurrency: "unbounded", discard: true })
+            // everyone not interrupted finishes on their own: no permit may have been lost
+            yield* Fiber.awaitAll(fibers)
+          })
+          yield* LeakCheck.fibers(VirtualTime.autojump(run))
+          const stats = yield* limiter.stats
+          expect(stats.inFlight).toBe(0)
+          expect(stats.waiting).toBe(0)
+          expect((yield* probe.stats).peak).toBeLessThanOrEqual(Math.max(...limits))
+        }))
       // the schedules do reach the paths under test
       expect(seen.interruptedWaiting).toBeGreaterThan(100)
       expect(seen.interruptedHolding).toBeGreaterThan(50)

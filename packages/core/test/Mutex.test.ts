@@ -1,26 +1,10 @@
 import { Metrics, Mutex } from "@async-ops/core"
-import { ConcurrencyProbe, LeakCheck, VirtualTime } from "@async-ops/testing"
+import { Chaos, ConcurrencyProbe, LeakCheck, VirtualTime } from "@async-ops/testing"
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Clock, Data, Deferred, Effect, Exit, Fiber, Metric, Option, Ref, Scope } from "effect"
+import { Clock, Data, Deferred, Effect, Exit, Fiber, Metric, Option, Ref, Scope } from "effect"
+import { awaitWithInterrupters, defectOf, isInterrupted, maybeInterruptAnother, start } from "./support.ts"
 
 class Boom extends Data.TaggedError("Boom")<{}> {}
-
-/** mulberry32: a small deterministic PRNG, one per seeded run. */
-const mulberry32 = (seed: number) => () => {
-  seed = (seed + 0x6D2B79F5) | 0
-  let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
-  t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-}
-
-const defectOf = (exit: Exit.Exit<unknown, unknown>): unknown =>
-  Exit.isFailure(exit) ? exit.cause.reasons.find(Cause.isDieReason)?.defect : undefined
-
-const isInterrupted = (exit: Exit.Exit<unknown, unknown>): boolean =>
-  Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause)
-
-/** Forks `effect` and runs it at once, so it is parked on the lock (if it must wait) when this returns. */
-const start = <A, E>(effect: Effect.Effect<A, E>) => Effect.forkChild(effect, { startImmediately: true })
 
 describe("Mutex", () => {
   it.effect("only one fiber holds the lock at a time", () =>
@@ -299,68 +283,54 @@ describe("Mutex", () => {
       Effect.gen(function*() {
         let interrupted = 0
         let succeeded = 0
-        // rounds 101..200 replay seeds 1..100 with metrics on: the gauges must end idle too
-        for (let round = 1; round <= 200; round++) {
-          const seed = round > 100 ? round - 100 : round
-          const metrics = round > 100
-          const name = `random-${seed}`
-          const random = mulberry32(seed)
-          const int = (max: number) => Math.floor(random() * max)
-          const mutex = metrics ? yield* Mutex.makeWith({ name, metrics }) : yield* Mutex.make
-          const probe = yield* ConcurrencyProbe.make
-          const completed = yield* Ref.make(0)
-          const run = Effect.gen(function*() {
-            const fibers: Array<Fiber.Fiber<unknown>> = []
-            for (let i = 0; i < 12; i++) {
-              const section = probe.track(Effect.sleep(int(4) * 5)).pipe(
-                Effect.andThen(Ref.update(completed, (n) => n + 1))
-              )
-              const kind = int(3)
-              const op = kind === 0
-                ? Mutex.withLock(mutex, section)
-                : kind === 1
-                ? Effect.scoped(Effect.andThen(Mutex.lockScoped(mutex), section))
-                : Mutex.withLockIfAvailable(mutex, section)
-              // Some fibers interrupt another one right after releasing, in the same turn: if the victim is the
-              // waiter the lock was just handed to, it is interrupted before it could observe the grant.
-              const after = random() < 0.6
-                ? Effect.suspend(() => {
-                  const victim = fibers[int(fibers.length)]!
-                  return victim === fibers[i] ? Effect.void : Fiber.interrupt(victim)
-                })
-                : Effect.void
-              fibers.push(yield* Effect.forkChild(Effect.andThen(Effect.sleep(int(5) * 5), Effect.andThen(op, after))))
-            }
-            const interrupters: Array<Fiber.Fiber<void>> = []
-            for (const fiber of fibers) {
-              if (random() < 0.5) {
-                interrupters.push(
-                  yield* Effect.forkChild(Effect.andThen(Effect.sleep(int(12) * 5), Fiber.interrupt(fiber)))
-                )
+        // seeds 1..100, then again with metrics on: the gauges must end idle too
+        for (const metrics of [false, true]) {
+          yield* Chaos.forEachSeed(100, (random) =>
+            Effect.gen(function*() {
+              const name = `random-${random.seed}`
+              const mutex = metrics ? yield* Mutex.makeWith({ name, metrics }) : yield* Mutex.make
+              const probe = yield* ConcurrencyProbe.make
+              const completed = yield* Ref.make(0)
+              const run = Effect.gen(function*() {
+                const fibers: Array<Fiber.Fiber<unknown>> = []
+                for (let i = 0; i < 12; i++) {
+                  const section = probe.track(Effect.sleep(random.int(4) * 5)).pipe(
+                    Effect.andThen(Ref.update(completed, (n) => n + 1))
+                  )
+                  const kind = random.int(3)
+                  const op = kind === 0
+                    ? Mutex.withLock(mutex, section)
+                    : kind === 1
+                    ? Effect.scoped(Effect.andThen(Mutex.lockScoped(mutex), section))
+                    : Mutex.withLockIfAvailable(mutex, section)
+                  // Some fibers interrupt another one right after releasing, in the same turn: if the victim is the
+                  // waiter the lock was just handed to, it is interrupted before it could observe the grant.
+                  const after = maybeInterruptAnother(random, fibers, i, 0.6)
+                  fibers.push(
+                    yield* Effect.forkChild(Effect.andThen(Effect.sleep(random.int(5) * 5), Effect.andThen(op, after)))
+                  )
+                }
+                return yield* awaitWithInterrupters(fibers, () => random.chance(0.5) ? random.int(12) * 5 : undefined)
+              })
+              const exits = yield* LeakCheck.fibers(VirtualTime.autojump(run))
+              const probeStats = yield* probe.stats
+              expect(probeStats.peak).toBeLessThanOrEqual(1)
+              expect(probeStats.current).toBe(0)
+              expect(yield* Mutex.stats(mutex)).toMatchObject({ locked: false, waiting: 0 })
+              if (metrics) {
+                const attrs = { primitive: "Mutex", name }
+                expect((yield* Metric.value(Metric.withAttributes(Metrics.inFlight, attrs))).value, name).toBe(0)
+                expect((yield* Metric.value(Metric.withAttributes(Metrics.waiting, attrs))).value, name).toBe(0)
+                expect((yield* Metric.value(Metric.withAttributes(Metrics.acquired, attrs))).count, name)
+                  .toBe((yield* Mutex.stats(mutex)).acquired)
               }
-            }
-            const exits = yield* Effect.forEach(fibers, Fiber.await)
-            yield* Fiber.joinAll(interrupters)
-            return exits
-          })
-          const exits = yield* LeakCheck.fibers(VirtualTime.autojump(run))
-          const probeStats = yield* probe.stats
-          expect(probeStats.peak, `seed ${seed}`).toBeLessThanOrEqual(1)
-          expect(probeStats.current, `seed ${seed}`).toBe(0)
-          expect(yield* Mutex.stats(mutex), `seed ${seed}`).toMatchObject({ locked: false, waiting: 0 })
-          if (metrics) {
-            const attrs = { primitive: "Mutex", name }
-            expect((yield* Metric.value(Metric.withAttributes(Metrics.inFlight, attrs))).value, name).toBe(0)
-            expect((yield* Metric.value(Metric.withAttributes(Metrics.waiting, attrs))).value, name).toBe(0)
-            expect((yield* Metric.value(Metric.withAttributes(Metrics.acquired, attrs))).count, name)
-              .toBe((yield* Mutex.stats(mutex)).acquired)
-          }
-          // every section that started ended, completed or interrupted; nothing else happened to the fibers
-          expect(exits.every((e) => Exit.isSuccess(e) || isInterrupted(e)), `seed ${seed}`).toBe(true)
-          const succeededSections = yield* Ref.get(completed)
-          expect(succeededSections, `seed ${seed}`).toBeLessThanOrEqual(probeStats.ended)
-          interrupted += exits.filter(isInterrupted).length
-          succeeded += succeededSections
+              // every section that started ended, completed or interrupted; nothing else happened to the fibers
+              expect(exits.every((e) => Exit.isSuccess(e) || isInterrupted(e))).toBe(true)
+              const succeededSections = yield* Ref.get(completed)
+              expect(succeededSections).toBeLessThanOrEqual(probeStats.ended)
+              interrupted += exits.filter(isInterrupted).length
+              succeeded += succeededSections
+            }))
         }
         // the schedules did exercise both paths
         expect(interrupted).toBeGreaterThan(100)

@@ -1,26 +1,10 @@
 import { Metrics, RWLock } from "@async-ops/core"
-import { ConcurrencyProbe, LeakCheck, VirtualTime } from "@async-ops/testing"
+import { Chaos, ConcurrencyProbe, LeakCheck, VirtualTime } from "@async-ops/testing"
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Clock, Data, Deferred, Effect, Exit, Fiber, Metric, Ref, Scope } from "effect"
+import { Clock, Data, Deferred, Effect, Exit, Fiber, Metric, Ref, Scope } from "effect"
+import { awaitWithInterrupters, defectOf, isInterrupted, maybeInterruptAnother, start } from "./support.ts"
 
 class Boom extends Data.TaggedError("Boom")<{}> {}
-
-/** mulberry32: a small deterministic PRNG, one per seeded run. */
-const mulberry32 = (seed: number) => () => {
-  seed = (seed + 0x6D2B79F5) | 0
-  let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
-  t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-}
-
-const defectOf = (exit: Exit.Exit<unknown, unknown>): unknown =>
-  Exit.isFailure(exit) ? exit.cause.reasons.find(Cause.isDieReason)?.defect : undefined
-
-const isInterrupted = (exit: Exit.Exit<unknown, unknown>): boolean =>
-  Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause)
-
-/** Forks `effect` and runs it at once, so it is parked on the lock (if it must wait) when this returns. */
-const start = <A, E>(effect: Effect.Effect<A, E>) => Effect.forkChild(effect, { startImmediately: true })
 
 const idle = { readers: 0, writer: false, waitingReaders: 0, waitingWriters: 0 }
 
@@ -319,60 +303,46 @@ describe("RWLock", () => {
     () =>
       Effect.gen(function*() {
         let interrupted = 0
-        // rounds 101..200 replay seeds 1..100 with metrics on: the gauges must end idle too
-        for (let round = 1; round <= 200; round++) {
-          const seed = round > 100 ? round - 100 : round
-          const metrics = round > 100
-          const name = `random-${seed}`
-          const random = mulberry32(seed)
-          const int = (max: number) => Math.floor(random() * max)
-          const lock = metrics ? yield* RWLock.makeWith({ name, metrics }) : yield* RWLock.make
-          const room = yield* makeRoom
-          const run = Effect.gen(function*() {
-            const fibers: Array<Fiber.Fiber<unknown>> = []
-            for (let i = 0; i < 12; i++) {
-              const kind = random() < 0.35 ? "write" : "read"
-              const section = room.use(kind, Effect.sleep(int(4) * 5))
-              const scoped = random() < 0.3
-              const op = kind === "write"
-                ? scoped
-                  ? Effect.scoped(Effect.andThen(RWLock.writeLockScoped(lock), section))
-                  : RWLock.withWriteLock(lock, section)
-                : scoped
-                ? Effect.scoped(Effect.andThen(RWLock.readLockScoped(lock), section))
-                : RWLock.withReadLock(lock, section)
-              // Some fibers interrupt another one right after releasing, in the same turn (possibly a fiber the lock
-              // was just handed to).
-              const after = random() < 0.6
-                ? Effect.suspend(() => {
-                  const victim = fibers[int(fibers.length)]!
-                  return victim === fibers[i] ? Effect.void : Fiber.interrupt(victim)
-                })
-                : Effect.void
-              fibers.push(yield* Effect.forkChild(Effect.andThen(Effect.sleep(int(5) * 5), Effect.andThen(op, after))))
-            }
-            const interrupters: Array<Fiber.Fiber<void>> = []
-            for (const fiber of fibers) {
-              if (random() < 0.4) {
-                interrupters.push(
-                  yield* Effect.forkChild(Effect.andThen(Effect.sleep(int(12) * 5), Fiber.interrupt(fiber)))
-                )
+        // seeds 1..100, then again with metrics on: the gauges must end idle too
+        for (const metrics of [false, true]) {
+          yield* Chaos.forEachSeed(100, (random) =>
+            Effect.gen(function*() {
+              const name = `random-${random.seed}`
+              const lock = metrics ? yield* RWLock.makeWith({ name, metrics }) : yield* RWLock.make
+              const room = yield* makeRoom
+              const run = Effect.gen(function*() {
+                const fibers: Array<Fiber.Fiber<unknown>> = []
+                for (let i = 0; i < 12; i++) {
+                  const kind = random.chance(0.35) ? "write" : "read"
+                  const section = room.use(kind, Effect.sleep(random.int(4) * 5))
+                  const scoped = random.chance(0.3)
+                  const op = kind === "write"
+                    ? scoped
+                      ? Effect.scoped(Effect.andThen(RWLock.writeLockScoped(lock), section))
+                      : RWLock.withWriteLock(lock, section)
+                    : scoped
+                    ? Effect.scoped(Effect.andThen(RWLock.readLockScoped(lock), section))
+                    : RWLock.withReadLock(lock, section)
+                  // Some fibers interrupt another one right after releasing, in the same turn (possibly a fiber the
+                  // lock was just handed to).
+                  const after = maybeInterruptAnother(random, fibers, i, 0.6)
+                  fibers.push(
+                    yield* Effect.forkChild(Effect.andThen(Effect.sleep(random.int(5) * 5), Effect.andThen(op, after)))
+                  )
+                }
+                return yield* awaitWithInterrupters(fibers, () => random.chance(0.4) ? random.int(12) * 5 : undefined)
+              })
+              const exits = yield* LeakCheck.fibers(VirtualTime.autojump(run))
+              expect(room.report()).toMatchObject({ readers: 0, writers: 0, violations: 0 })
+              expect(yield* RWLock.stats(lock)).toEqual(idle)
+              if (metrics) {
+                const attrs = { primitive: "RWLock", name }
+                expect((yield* Metric.value(Metric.withAttributes(Metrics.inFlight, attrs))).value, name).toBe(0)
+                expect((yield* Metric.value(Metric.withAttributes(Metrics.waiting, attrs))).value, name).toBe(0)
               }
-            }
-            const exits = yield* Effect.forEach(fibers, Fiber.await)
-            yield* Fiber.joinAll(interrupters)
-            return exits
-          })
-          const exits = yield* LeakCheck.fibers(VirtualTime.autojump(run))
-          expect(room.report(), `seed ${seed}`).toMatchObject({ readers: 0, writers: 0, violations: 0 })
-          expect(yield* RWLock.stats(lock), `seed ${seed}`).toEqual(idle)
-          if (metrics) {
-            const attrs = { primitive: "RWLock", name }
-            expect((yield* Metric.value(Metric.withAttributes(Metrics.inFlight, attrs))).value, name).toBe(0)
-            expect((yield* Metric.value(Metric.withAttributes(Metrics.waiting, attrs))).value, name).toBe(0)
-          }
-          expect(exits.every((e) => Exit.isSuccess(e) || isInterrupted(e)), `seed ${seed}`).toBe(true)
-          interrupted += exits.filter(isInterrupted).length
+              expect(exits.every((e) => Exit.isSuccess(e) || isInterrupted(e))).toBe(true)
+              interrupted += exits.filter(isInterrupted).length
+            }))
         }
         expect(interrupted).toBeGreaterThan(100)
       }),

@@ -1,8 +1,9 @@
 import { Deadline, Metrics, Retry } from "@async-ops/core"
-import { LeakCheck, VirtualTime } from "@async-ops/testing"
+import { Chaos, LeakCheck, VirtualTime } from "@async-ops/testing"
 import { describe, expect, it } from "@effect/vitest"
 import { Clock, Data, Duration, Effect, Exit, Fiber, Metric, Random, Schedule } from "effect"
 import { CircuitBreaker, RateLimiter } from "effect/persistence"
+import { randomInterruptions } from "./support.ts"
 
 class Flaky extends Data.TaggedError("Flaky")<{ readonly attempt: number }> {}
 class NotFound extends Data.TaggedError("NotFound")<{ readonly attempt: number }> {}
@@ -10,14 +11,6 @@ class TooManyRequests extends Data.TaggedError("TooManyRequests")<{
   readonly attempt: number
   readonly retryAfter: Duration.Duration
 }> {}
-
-/** mulberry32: a small deterministic PRNG, one per seeded run. */
-const mulberry32 = (seed: number) => () => {
-  let t = (seed += 0x6d2b79f5)
-  t = Math.imul(t ^ (t >>> 15), t | 1)
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-}
 
 /**
  * An operation that records the virtual time of each attempt and fails with what `fail(attempt)` returns (or
@@ -464,55 +457,57 @@ describe("Retry", () => {
   it.effect("random interruptions of callers sharing a budget leave no fiber and the budget idle after its window", () =>
     Effect.gen(function*() {
       const seen = { interrupted: 0, succeeded: 0, failed: 0 }
-      for (let seed = 1; seed <= 100; seed++) {
-        const random = mulberry32(seed)
-        const int = (n: number) => Math.floor(random() * n)
-        const budget = yield* Retry.makeBudget({ ratio: 0.2, minRetriesPerSecond: 1, window: "1 second" })
-        let started = 0
-        let attempts = 0
-        const callers = 1 + int(12)
-        const run = Effect.gen(function*() {
-          const fibers: Array<Fiber.Fiber<number, unknown>> = []
-          for (let c = 0; c < callers; c++) {
-            const failures = int(6)
-            const work = Effect.suspend(() => {
-              attempts++
-              return Effect.sleep(int(30)).pipe(
+      yield* Chaos.forEachSeed(100, (random) =>
+        Effect.gen(function*() {
+          const budget = yield* Retry.makeBudget({ ratio: 0.2, minRetriesPerSecond: 1, window: "1 second" })
+          let started = 0
+          let attempts = 0
+          const callers = 1 + random.int(12)
+          const run = Effect.gen(function*() {
+            const fibers: Array<Fiber.Fiber<number, unknown>> = []
+            for (let c = 0; c < callers; c++) {
+              const failures = random.int(6)
+              const work = Effect.suspend(() => {
+                attempts++
+                return Effect.sleep(random.int(30)).pipe(
+                  Effect.andThen(
+                    attempts % 7 < failures ? Effect.fail(new Flaky({ attempt: attempts })) : Effect.succeed(1)
+                  )
+                )
+              })
+              const call = Effect.sleep(random.int(50)).pipe(
+                Effect.andThen(Effect.sync(() => {
+                  started++
+                })),
                 Effect.andThen(
-                  attempts % 7 < failures ? Effect.fail(new Flaky({ attempt: attempts })) : Effect.succeed(1)
+                  work.pipe(Retry.retry({ base: 10 + random.int(30), maxAttempts: 1 + random.int(5), budget }))
                 )
               )
-            })
-            const call = Effect.sleep(int(50)).pipe(
-              Effect.andThen(Effect.sync(() => {
-                started++
-              })),
-              Effect.andThen(work.pipe(Retry.retry({ base: 10 + int(30), maxAttempts: 1 + int(5), budget })))
+              fibers.push(yield* Effect.forkChild(call))
+            }
+            yield* Effect.forEach(
+              randomInterruptions(random, fibers, random.int(callers + 1), 300),
+              (interruption) => Effect.forkChild(interruption)
             )
-            fibers.push(yield* Effect.forkChild(call))
-          }
-          for (let k = int(callers + 1); k > 0; k--) {
-            const fiber = fibers[int(callers)]!
-            yield* Effect.forkChild(Effect.sleep(int(300)).pipe(Effect.andThen(Fiber.interrupt(fiber))))
-          }
-          for (const fiber of fibers) {
-            const exit = yield* Fiber.await(fiber)
-            if (Exit.isSuccess(exit)) seen.succeeded++
-            else if (exit.cause.reasons.some((r) => r._tag === "Interrupt")) seen.interrupted++
-            else seen.failed++
-          }
-          yield* Effect.sleep(500)
-        })
-        yield* LeakCheck.fibers(VirtualTime.autojump(Effect.scoped(run)))
-        const stats = yield* budget.stats
-        // every call that started deposited once; every attempt past the first of a call was a granted retry
-        expect(stats.calls, `seed ${seed}`).toBe(started)
-        expect(attempts, `seed ${seed}`).toBeGreaterThanOrEqual(started)
-        expect(attempts, `seed ${seed}`).toBeLessThanOrEqual(started + stats.retries)
-        // once the window has passed with no traffic, only the floor is left
-        yield* Effect.sleep("1 second").pipe(VirtualTime.autojump)
-        expect((yield* budget.stats).available, `seed ${seed}`).toBe(1)
-      }
+            for (const fiber of fibers) {
+              const exit = yield* Fiber.await(fiber)
+              if (Exit.isSuccess(exit)) seen.succeeded++
+              else if (exit.cause.reasons.some((r) => r._tag === "Interrupt")) seen.interrupted++
+              else seen.failed++
+            }
+            yield* Effect.sleep(500)
+          })
+          // the retry jitter draws from Effect's Random: seed it too, so a failing seed replays exactly
+          yield* LeakCheck.fibers(VirtualTime.autojump(Effect.scoped(run))).pipe(Random.withSeed(random.seed))
+          const stats = yield* budget.stats
+          // every call that started deposited once; every attempt past the first of a call was a granted retry
+          expect(stats.calls).toBe(started)
+          expect(attempts).toBeGreaterThanOrEqual(started)
+          expect(attempts).toBeLessThanOrEqual(started + stats.retries)
+          // once the window has passed with no traffic, only the floor is left
+          yield* Effect.sleep("1 second").pipe(VirtualTime.autojump)
+          expect((yield* budget.stats).available).toBe(1)
+        }))
       expect(seen.interrupted).toBeGreaterThan(0)
       expect(seen.succeeded).toBeGreaterThan(0)
       expect(seen.failed).toBeGreaterThan(0)

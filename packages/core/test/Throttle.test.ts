@@ -1,25 +1,12 @@
 import { Metrics, Throttle } from "@async-ops/core"
-import { LeakCheck, VirtualTime } from "@async-ops/testing"
+import { Chaos, LeakCheck, VirtualTime } from "@async-ops/testing"
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, Clock, Duration, Effect, Exit, Fiber, Metric } from "effect"
 import { TestClock } from "effect/testing"
-
-/** mulberry32: a small deterministic PRNG, one per seeded run. */
-const mulberry32 = (seed: number) => () => {
-  let t = (seed += 0x6d2b79f5)
-  t = Math.imul(t ^ (t >>> 15), t | 1)
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-}
-
-const start = <A, E>(effect: Effect.Effect<A, E>) => Effect.forkChild(effect, { startImmediately: true })
+import { randomInterruptions, settle, start } from "./support.ts"
 
 /** Takes a slot and returns the virtual time it was admitted at. */
 const admittedAt = <E>(throttle: Throttle.Throttle<E>) => Effect.andThen(throttle.take, Clock.currentTimeMillis)
-
-const settle = Effect.gen(function*() {
-  for (let i = 0; i < 10; i++) yield* Effect.yieldNow
-})
 
 describe("Throttle", () => {
   it.effect("a limit that is not an integer >= 1 fails with InvalidOptionError naming limit", () =>
@@ -196,55 +183,52 @@ describe("Throttle", () => {
     "random schedules with random interruptions: the window is never exceeded and nothing is left",
     () =>
       Effect.gen(function*() {
-        for (let seed = 1; seed <= 150; seed++) {
-          const random = mulberry32(seed)
-          const int = (n: number) => Math.floor(random() * n)
-          const limit = 1 + int(4)
-          const windowMillis = 10 * (1 + int(10))
-          const strategy = random() < 0.25 ? "reject" as const : "delay" as const
-          const throttle = yield* Throttle.make({ limit, window: windowMillis, strategy })
-          const starts: Array<number> = []
-          const run = Effect.gen(function*() {
-            const fibers: Array<Fiber.Fiber<unknown, unknown>> = []
-            const callers = 1 + int(25)
-            for (let i = 0; i < callers; i++) {
-              const arrive = int(200)
-              const hold = int(50)
-              fibers.push(
-                yield* Effect.forkChild(
-                  Effect.sleep(arrive).pipe(
-                    Effect.andThen(
-                      Throttle.withThrottle(
-                        throttle,
-                        Effect.andThen(
-                          Effect.flatMap(Clock.currentTimeMillis, (t) => Effect.sync(() => starts.push(t))),
-                          Effect.sleep(hold)
+        yield* Chaos.forEachSeed(150, (random) =>
+          Effect.gen(function*() {
+            const limit = 1 + random.int(4)
+            const windowMillis = 10 * (1 + random.int(10))
+            const strategy = random.chance(0.25) ? "reject" as const : "delay" as const
+            const throttle = yield* Throttle.make({ limit, window: windowMillis, strategy })
+            const starts: Array<number> = []
+            const run = Effect.gen(function*() {
+              const fibers: Array<Fiber.Fiber<unknown, unknown>> = []
+              const callers = 1 + random.int(25)
+              for (let i = 0; i < callers; i++) {
+                const arrive = random.int(200)
+                const hold = random.int(50)
+                fibers.push(
+                  yield* Effect.forkChild(
+                    Effect.sleep(arrive).pipe(
+                      Effect.andThen(
+                        Throttle.withThrottle(
+                          throttle,
+                          Effect.andThen(
+                            Effect.flatMap(Clock.currentTimeMillis, (t) => Effect.sync(() => starts.push(t))),
+                            Effect.sleep(hold)
+                          )
                         )
-                      )
-                    ),
-                    Effect.ignore
+                      ),
+                      Effect.ignore
+                    )
                   )
                 )
+              }
+              yield* Effect.forEach(
+                randomInterruptions(random, fibers, random.int(callers), 300),
+                (interruption) => Effect.forkChild(interruption)
               )
+              yield* Fiber.awaitAll(fibers)
+            })
+            yield* LeakCheck.fibers(VirtualTime.autojump(run))
+            // at most `limit` starts in any half-open span of one window
+            const sorted = starts.toSorted((a, b) => a - b)
+            for (let i = limit; i < sorted.length; i++) {
+              expect(sorted[i]! - sorted[i - limit]!).toBeGreaterThanOrEqual(windowMillis)
             }
-            const interrupts = int(callers)
-            for (let k = 0; k < interrupts; k++) {
-              const victim = fibers[int(fibers.length)]!
-              const at = int(300)
-              yield* Effect.forkChild(Effect.andThen(Effect.sleep(at), Fiber.interrupt(victim)))
-            }
-            yield* Fiber.awaitAll(fibers)
-          })
-          yield* LeakCheck.fibers(VirtualTime.autojump(run))
-          // at most `limit` starts in any half-open span of one window
-          const sorted = starts.toSorted((a, b) => a - b)
-          for (let i = limit; i < sorted.length; i++) {
-            expect(sorted[i]! - sorted[i - limit]!).toBeGreaterThanOrEqual(windowMillis)
-          }
-          const stats = yield* throttle.stats
-          expect(stats).toMatchObject({ waiting: 0, running: 0 })
-          expect(stats.admitted).toBe(starts.length)
-        }
+            const stats = yield* throttle.stats
+            expect(stats).toMatchObject({ waiting: 0, running: 0 })
+            expect(stats.admitted).toBe(starts.length)
+          }))
       }),
     60_000
   )

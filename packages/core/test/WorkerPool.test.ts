@@ -1,5 +1,5 @@
 import { Metrics, Options, WorkerPool } from "@async-ops/core"
-import { ConcurrencyProbe, LeakCheck, VirtualTime } from "@async-ops/testing"
+import { Chaos, ConcurrencyProbe, LeakCheck, VirtualTime } from "@async-ops/testing"
 import { describe, expect, it } from "@effect/vitest"
 import {
   Cause,
@@ -16,18 +16,9 @@ import {
   Scope,
   Stream
 } from "effect"
+import { start } from "./support.ts"
 
 class Boom extends Data.TaggedError("Boom")<{ readonly item: number }> {}
-
-/** mulberry32: a small deterministic PRNG, one per seeded run. */
-const mulberry32 = (seed: number) => () => {
-  seed = (seed + 0x6D2B79F5) | 0
-  let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
-  t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-}
-
-const start = <A, E>(effect: Effect.Effect<A, E>) => Effect.forkChild(effect, { startImmediately: true })
 
 const tags = <A, E>(letters: ReadonlyArray<WorkerPool.DeadLetter<A, E>>) =>
   letters.map((l) => [l._tag, l.item] as const)
@@ -467,81 +458,79 @@ describe("WorkerPool", () => {
       let cutOff = 0
       let failed = 0
       let closedSubmits = 0
-      // rounds 61..120 replay seeds 1..60 with metrics on: the gauges must end idle too
-      for (let round = 1; round <= 120; round++) {
-        const seed = round > 60 ? round - 60 : round
-        const metrics = round > 60
-        const name = `random-${seed}`
-        const random = mulberry32(seed)
-        const int = (max: number) => Math.floor(random() * max)
-        const label = `seed ${seed}`
-        const done: Array<number> = []
-        const accepted: Array<number> = []
-        const plan = Array.from({ length: 30 }, () => ({ ms: int(4) * 15, outcome: int(5) }))
-        const pool = yield* LeakCheck.fibers(VirtualTime.autojump(Effect.gen(function*() {
-          const scope = yield* Scope.make()
-          const pool = yield* WorkerPool.make({
-            ...(metrics ? { name, metrics } : {}),
-            workers: 1 + int(3),
-            capacity: 1 + int(4),
-            ...(random() < 0.6 ? { closeTimeout: int(6) * 10 } : {}),
-            ...(random() < 0.5 ? { retry: Schedule.recurs(1) } : {}),
-            handler: (n: number) =>
-              Effect.andThen(
-                Effect.sleep(plan[n]!.ms),
-                Effect.suspend(() => {
-                  const outcome = plan[n]!.outcome
-                  if (outcome === 0) return Effect.fail(n)
-                  if (outcome === 1) return Effect.die(n)
-                  done.push(n)
-                  return Effect.void
-                })
-              )
-          }).pipe(Scope.provide(scope))
-          const submitters: Array<Fiber.Fiber<void, WorkerPool.WorkerPoolClosedError>> = []
-          for (let s = 0; s < 3; s++) {
-            const ids = Array.from({ length: 10 }, (_, i) => s * 10 + i)
-            submitters.push(
-              yield* Effect.forkChild(Effect.forEach(ids, (id) =>
-                Effect.andThen(
-                  Effect.sleep(int(3) * 5),
-                  Effect.andThen(pool.submit(id), Effect.sync(() => accepted.push(id)))
-                ), { discard: true }))
-            )
-          }
-          // interrupt one submitter at a random time, then close the pool at a random time: submits still
-          // running fail, the work is drained within closeTimeout, the rest is cut off
-          yield* Effect.sleep(int(10) * 10)
-          yield* Fiber.interrupt(submitters[int(3)]!)
-          yield* Effect.sleep(int(10) * 10)
-          yield* Scope.close(scope, Exit.void)
-          const exits = yield* Effect.forEach(submitters, Fiber.await)
-          closedSubmits += exits.filter((e) => Exit.isFailure(e) && !Cause.hasInterruptsOnly(e.cause)).length
-          return pool
-        })))
-        const stats = yield* pool.stats
-        const letters = yield* Stream.runCollect(pool.failures)
-        expect(stats.submitted, label).toBe(accepted.length)
-        expect(stats.done + stats.failed + stats.interrupted, label).toBe(accepted.length)
-        expect(stats.failed + stats.interrupted, label).toBe(letters.length)
-        expect(stats.done, label).toBe(done.length)
-        const outcomes = [...done, ...letters.map((l) => l.item)].toSorted((a, b) => a - b)
-        expect(outcomes, label).toEqual(accepted.toSorted((a, b) => a - b))
-        expect(stats, label).toMatchObject({ state: "closed", active: 0, queued: 0, waitingSubmitters: 0 })
-        if (metrics) {
-          const attrs = { primitive: "WorkerPool", name }
-          const gauge = (metric: Metric.Gauge<number>) =>
-            Effect.map(Metric.value(Metric.withAttributes(metric, attrs)), (state) => state.value)
-          const counter = (metric: Metric.Counter<number>) =>
-            Effect.map(Metric.value(Metric.withAttributes(metric, attrs)), (state) => state.count)
-          expect(yield* gauge(Metrics.queueDepth), name).toBe(0)
-          expect(yield* gauge(Metrics.waiting), name).toBe(0)
-          expect(yield* gauge(Metrics.inFlight), name).toBe(0)
-          expect(yield* counter(Metrics.acquired), name).toBe(stats.done)
-          expect(yield* counter(Metrics.rejected), name).toBe(stats.failed)
-        }
-        cutOff += stats.interrupted
-        failed += stats.failed
+      // seeds 1..60, then again with metrics on: the gauges must end idle too
+      for (const metrics of [false, true]) {
+        yield* Chaos.forEachSeed(60, (random) =>
+          Effect.gen(function*() {
+            const name = `random-${random.seed}`
+            const done: Array<number> = []
+            const accepted: Array<number> = []
+            const plan = Array.from({ length: 30 }, () => ({ ms: random.int(4) * 15, outcome: random.int(5) }))
+            const pool = yield* LeakCheck.fibers(VirtualTime.autojump(Effect.gen(function*() {
+              const scope = yield* Scope.make()
+              const pool = yield* WorkerPool.make({
+                ...(metrics ? { name, metrics } : {}),
+                workers: 1 + random.int(3),
+                capacity: 1 + random.int(4),
+                ...(random.chance(0.6) ? { closeTimeout: random.int(6) * 10 } : {}),
+                ...(random.chance(0.5) ? { retry: Schedule.recurs(1) } : {}),
+                handler: (n: number) =>
+                  Effect.andThen(
+                    Effect.sleep(plan[n]!.ms),
+                    Effect.suspend(() => {
+                      const outcome = plan[n]!.outcome
+                      if (outcome === 0) return Effect.fail(n)
+                      if (outcome === 1) return Effect.die(n)
+                      done.push(n)
+                      return Effect.void
+                    })
+                  )
+              }).pipe(Scope.provide(scope))
+              const submitters: Array<Fiber.Fiber<void, WorkerPool.WorkerPoolClosedError>> = []
+              for (let s = 0; s < 3; s++) {
+                const ids = Array.from({ length: 10 }, (_, i) => s * 10 + i)
+                submitters.push(
+                  yield* Effect.forkChild(Effect.forEach(ids, (id) =>
+                    Effect.andThen(
+                      Effect.sleep(random.int(3) * 5),
+                      Effect.andThen(pool.submit(id), Effect.sync(() => accepted.push(id)))
+                    ), { discard: true }))
+                )
+              }
+              // interrupt one submitter at a random time, then close the pool at a random time: submits still
+              // running fail, the work is drained within closeTimeout, the rest is cut off
+              yield* Effect.sleep(random.int(10) * 10)
+              yield* Fiber.interrupt(random.pick(submitters))
+              yield* Effect.sleep(random.int(10) * 10)
+              yield* Scope.close(scope, Exit.void)
+              const exits = yield* Effect.forEach(submitters, Fiber.await)
+              closedSubmits += exits.filter((e) => Exit.isFailure(e) && !Cause.hasInterruptsOnly(e.cause)).length
+              return pool
+            })))
+            const stats = yield* pool.stats
+            const letters = yield* Stream.runCollect(pool.failures)
+            expect(stats.submitted).toBe(accepted.length)
+            expect(stats.done + stats.failed + stats.interrupted).toBe(accepted.length)
+            expect(stats.failed + stats.interrupted).toBe(letters.length)
+            expect(stats.done).toBe(done.length)
+            const outcomes = [...done, ...letters.map((l) => l.item)].toSorted((a, b) => a - b)
+            expect(outcomes).toEqual(accepted.toSorted((a, b) => a - b))
+            expect(stats).toMatchObject({ state: "closed", active: 0, queued: 0, waitingSubmitters: 0 })
+            if (metrics) {
+              const attrs = { primitive: "WorkerPool", name }
+              const gauge = (metric: Metric.Gauge<number>) =>
+                Effect.map(Metric.value(Metric.withAttributes(metric, attrs)), (state) => state.value)
+              const counter = (metric: Metric.Counter<number>) =>
+                Effect.map(Metric.value(Metric.withAttributes(metric, attrs)), (state) => state.count)
+              expect(yield* gauge(Metrics.queueDepth), name).toBe(0)
+              expect(yield* gauge(Metrics.waiting), name).toBe(0)
+              expect(yield* gauge(Metrics.inFlight), name).toBe(0)
+              expect(yield* counter(Metrics.acquired), name).toBe(stats.done)
+              expect(yield* counter(Metrics.rejected), name).toBe(stats.failed)
+            }
+            cutOff += stats.interrupted
+            failed += stats.failed
+          }))
       }
       // the schedules did exercise every path
       expect(cutOff).toBeGreaterThan(20)
