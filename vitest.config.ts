@@ -6,6 +6,7 @@ export default defineConfig({
     projects: [
       { test: { name: "core", root: "packages/core", include: ["test/**/*.test.ts"] } },
       { test: { name: "testing", root: "packages/testing", include: ["test/**/*.test.ts"] } },
+      { test: { name: "http", root: "packages/http", include: ["test/**/*.test.ts"] } },
       { test: { name: "examples", root: "examples", include: ["test/**/*.test.ts"] } },
       { test: { name: "test", root: "test", include: ["**/*.test.ts"], exclude: ["**/node_modules/**"] } },
       // The bench harness's smoke run (every workload at a tiny size); the full benchmark is `pnpm bench`.

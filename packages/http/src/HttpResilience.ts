@@ -1,0 +1,463 @@
+/**
+ * A resilient HTTP client on Effect's `HttpClient`: aiohttp's `ClientSession(connector=TCPConnector(limit=100,
+ * limit_per_host=10), timeout=ClientTimeout(...))` plus what aiohttp leaves to you (retries with `Retry-After`,
+ * circuit breaker, rate limit, deadline propagation, a body size cap) and one typed error union.
+ *
+ * It decorates the `HttpClient` in context (any transport; {@link layerUndici} wires the undici one with a pool that
+ * matches the connection caps). Every call:
+ *
+ * 1. waits for a connection slot (a keyed `Limiter` from core: `maxConnectionsPerHost` per host, `maxConnections`
+ *    overall), at most `poolWaitTimeout`: a full pool fails with {@link PoolWaitTimeoutError}, never with a request
+ *    timeout (the confusion of aio-libs/aiohttp#5415);
+ * 2. passes the per-host rate limit and circuit breaker (Effect's `RateLimiter` / `CircuitBreaker`), if configured;
+ * 3. sends the request with a `user-agent` and the remaining `Deadline` budget in `x-deadline-ms`, under the
+ *    `headersTimeout` (until the response head) and `requestTimeout` (the whole exchange, body included);
+ * 4. reads the body, at most `maxResponseBytes` (more fails with {@link BodyTooLargeError} and the socket is
+ *    released), and turns a status >= 400 into {@link StatusError};
+ * 5. retries idempotent requests (GET, HEAD, OPTIONS, PUT, DELETE, or any request with an `Idempotency-Key` header)
+ *    on connection errors, timeouts and 408/429/5xx, with core's `Retry` policy: exponential backoff with jitter,
+ *    at least the server's `Retry-After` (seconds or HTTP-date), never past the `Deadline`, within an optional
+ *    retry budget.
+ *
+ * Responses are read whole (bounded by `maxResponseBytes`), so the connection is back in the pool when the call
+ * returns; for streaming downloads use the transport directly.
+ *
+ * @see https://docs.aiohttp.org/en/stable/client_advanced.html#limiting-connection-pool-size
+ * @see https://github.com/aio-libs/aiohttp/issues/5415
+ * @since 0.1.0
+ */
+import type { Options as CoreOptions, Retry } from "@async-ops/core"
+import type { MetricsOptions } from "@async-ops/core/Metrics"
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import type * as HttpClient from "effect/http/HttpClient"
+import type * as HttpClientRequest from "effect/http/HttpClientRequest"
+import * as Layer from "effect/Layer"
+import type * as Scope from "effect/Scope"
+import * as internal from "./internal/client.ts"
+
+// ---------------------------------------------------------------------------------------------------------------
+// Errors
+// ---------------------------------------------------------------------------------------------------------------
+
+/**
+ * The URL cannot be parsed, is not absolute, or is not `http:`/`https:`. Raised before any I/O; never retried.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export const InvalidUrlError = internal.InvalidUrlError
+/**
+ * @category errors
+ * @since 0.1.0
+ */
+export type InvalidUrlError = internal.InvalidUrlError
+
+/**
+ * The connection could not be made (refused, unknown host, unreachable); `code` is the system error code. Retried.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export const ConnectError = internal.ConnectError
+/**
+ * @category errors
+ * @since 0.1.0
+ */
+export type ConnectError = internal.ConnectError
+
+/**
+ * The connection broke after it was made (reset, closed before or during the response). Retried for idempotent
+ * requests.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export const TransportError = internal.TransportError
+/**
+ * @category errors
+ * @since 0.1.0
+ */
+export type TransportError = internal.TransportError
+
+/**
+ * A phase of the exchange took too long: `"connect"` (undici's connect timeout, {@link layerUndici} only),
+ * `"headers"` (no response head within `headersTimeout`) or `"request"` (the whole exchange, body included, past
+ * `requestTimeout`). The wait for a connection slot is not a phase: it is {@link PoolWaitTimeoutError}. Retried.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export const RequestTimeoutError = internal.RequestTimeoutError
+/**
+ * @category errors
+ * @since 0.1.0
+ */
+export type RequestTimeoutError = internal.RequestTimeoutError
+
+/**
+ * No connection slot for the host (or overall) became free within `poolWaitTimeout`: the client is saturated, the
+ * server was never contacted. Not retried (retrying would only queue again).
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export const PoolWaitTimeoutError = internal.PoolWaitTimeoutError
+/**
+ * @category errors
+ * @since 0.1.0
+ */
+export type PoolWaitTimeoutError = internal.PoolWaitTimeoutError
+
+/**
+ * The response status was >= 400. Carries `status`, `headers`, the `body` text and the parsed `Retry-After` as
+ * `retryAfter` (core's `Retry.RetryAfter`). Retried when the status is in `retry.statuses`.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export const StatusError = internal.StatusError
+/**
+ * @category errors
+ * @since 0.1.0
+ */
+export type StatusError = internal.StatusError
+
+/**
+ * The body was larger than `maxResponseBytes` (by `Content-Length` or while reading); the request was aborted and
+ * its socket closed. Never retried.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export const BodyTooLargeError = internal.BodyTooLargeError
+/**
+ * @category errors
+ * @since 0.1.0
+ */
+export type BodyTooLargeError = internal.BodyTooLargeError
+
+/**
+ * The body could not be decoded (`Response.json` on invalid JSON).
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export const DecodeError = internal.DecodeError
+/**
+ * @category errors
+ * @since 0.1.0
+ */
+export type DecodeError = internal.DecodeError
+
+/**
+ * The host's circuit is open (or half-open with its probe running): the call failed fast without I/O.
+ * `retryAfter` says when the circuit lets a probe through.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export const CircuitOpenError = internal.CircuitOpenError
+/**
+ * @category errors
+ * @since 0.1.0
+ */
+export type CircuitOpenError = internal.CircuitOpenError
+
+/**
+ * The host's rate limit is spent (only with `rateLimit.onExceeded: "fail"`); `retryAfter` says when it refills.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export const RateLimitedError = internal.RateLimitedError
+/**
+ * @category errors
+ * @since 0.1.0
+ */
+export type RateLimitedError = internal.RateLimitedError
+
+/**
+ * Every way a call can fail: a union on `_tag`, for `Effect.catchTag` / `catchTags`.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { HttpResilience } from "@async-ops/http"
+ *
+ * const status = (client: HttpResilience.Client, url: string) =>
+ *   client.get(url).pipe(
+ *     Effect.map((res) => res.status),
+ *     Effect.catchTags({
+ *       StatusError: (e) => Effect.succeed(e.status),
+ *       PoolWaitTimeoutError: () => Effect.succeed(-1)
+ *     })
+ *   )
+ * ```
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export type HttpError = internal.HttpError
+
+// ---------------------------------------------------------------------------------------------------------------
+// Models
+// ---------------------------------------------------------------------------------------------------------------
+
+/**
+ * A response read whole: `status`, `headers`, `body` bytes, `text` (UTF-8, decoded once), `json` (an Effect failing
+ * with {@link DecodeError}), and `attempts` (1 plus the retries it took).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type Response = internal.Response
+
+/**
+ * Retry options. `maxAttempts` (default 3, first attempt included; 1 turns retries off), `base` (first backoff,
+ * default 100 ms), `maxDelay` (backoff cap, default 30 s; a `Retry-After` may exceed it), `jitter` (`"full"` by
+ * default), `statuses` (default 408, 429, 500, 502, 503, 504), `methods` (default GET, HEAD, OPTIONS, PUT, DELETE;
+ * a request with an `Idempotency-Key` header is retried whatever its method), `budget` (a core `Retry.RetryBudget`
+ * shared with other callers).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface RetryOptions {
+  readonly maxAttempts?: number | undefined
+  readonly base?: Duration.Input | undefined
+  readonly maxDelay?: Duration.Input | undefined
+  readonly jitter?: "full" | "proportional" | "none" | undefined
+  readonly statuses?: ReadonlyArray<number> | undefined
+  readonly methods?: ReadonlyArray<string> | undefined
+  readonly budget?: Retry.RetryBudget | undefined
+}
+
+/**
+ * A circuit breaker per host (Effect's `CircuitBreaker`, memory store): it opens after `failures` consecutive
+ * failed attempts (an integer >= 1, default 5; connection errors, timeouts and 5xx count, 4xx and pool waits do
+ * not), fails calls with {@link CircuitOpenError} for `openDuration` (default 30 s), then lets one probe through.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface CircuitBreakerOptions {
+  readonly failures?: number | undefined
+  readonly openDuration?: Duration.Input | undefined
+}
+
+/**
+ * A rate limit per host (Effect's `RateLimiter`, fixed window, memory store): at most `limit` attempts (an integer
+ * >= 1) per `window` (a finite duration > 0). Past it, `onExceeded: "delay"` (default) waits for the next window;
+ * `"fail"` fails with {@link RateLimitedError}.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface RateLimitOptions {
+  readonly limit: number
+  readonly window: Duration.Input
+  readonly onExceeded?: "delay" | "fail" | undefined
+}
+
+/**
+ * Options of {@link make} and the layers. Every field is optional; invalid values fail with `InvalidOptionError`
+ * naming the option. Durations accept `Infinity` for "no limit".
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Options extends MetricsOptions {
+  /** The client's name in `stats` and metrics. Default `"HttpClient"`. */
+  readonly name?: string | undefined
+  /** Record the connection limiter's metrics (primitive `"KeyedLimiter"`, this `name`). Default `false`. */
+  readonly metrics?: boolean | undefined
+  /** Connections (exchanges) in flight over all hosts: an integer >= 1 or `Infinity`. Default 100 (aiohttp's). */
+  readonly maxConnections?: number | undefined
+  /** Connections in flight per host (`host:port`): an integer >= 1 or `Infinity`. Default `maxConnections`. */
+  readonly maxConnectionsPerHost?: number | undefined
+  /** The longest wait for a connection slot (> 0). Default 30 s. */
+  readonly poolWaitTimeout?: Duration.Input | undefined
+  /** The longest TCP/TLS connect, {@link layerUndici} only (> 0). Default 10 s. */
+  readonly connectTimeout?: Duration.Input | undefined
+  /** From sending the request to the response head (> 0). Default 30 s. */
+  readonly headersTimeout?: Duration.Input | undefined
+  /** The whole exchange of one attempt, body included (> 0). Default 60 s. */
+  readonly requestTimeout?: Duration.Input | undefined
+  /** Retry policy, or `false` for none. Default: see {@link RetryOptions}. */
+  readonly retry?: RetryOptions | false | undefined
+  /** A circuit breaker per host. Default: none. */
+  readonly circuitBreaker?: CircuitBreakerOptions | undefined
+  /** A rate limit per host. Default: none. */
+  readonly rateLimit?: RateLimitOptions | undefined
+  /** The largest body read (bytes, an integer >= 0 or `Infinity`). Default 10 MiB. */
+  readonly maxResponseBytes?: number | undefined
+  /**
+   * The header that carries the remaining `Deadline` budget in whole milliseconds (sent only inside a deadline), or
+   * `false`. Default `"x-deadline-ms"`.
+   */
+  readonly deadlineHeader?: string | false | undefined
+  /** The `user-agent` sent when the request has none, or `false`. Default `"async-ops-http/0.1"`. */
+  readonly userAgent?: string | false | undefined
+  /**
+   * Keep Effect's per-request client span (and trace-context propagation headers). Default `false`: the span costs
+   * about a quarter of a local request's time; set `true` when you export traces.
+   */
+  readonly tracing?: boolean | undefined
+}
+
+/**
+ * The client's counters: calls made and in flight, attempts and retries, outcomes, and its connection limiter now.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type Stats = internal.Stats
+
+/**
+ * The resilient client: `execute` a request, or `get`/`head`/`post`/`put`/`patch`/`del` a URL (with Effect's
+ * `HttpClientRequest` options: headers, urlParams, body), and `stats`.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type Client = internal.Client
+
+/**
+ * The service key of the resilient client provided by {@link layer} and {@link layerUndici}.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { HttpResilience } from "@async-ops/http"
+ *
+ * const program = Effect.gen(function*() {
+ *   const client = yield* HttpResilience.ResilientClient
+ *   const res = yield* client.get("http://127.0.0.1:8080/health")
+ *   return res.text
+ * }).pipe(Effect.provide(HttpResilience.layerUndici({ maxConnectionsPerHost: 10 })))
+ * ```
+ *
+ * @category services
+ * @since 0.1.0
+ */
+export const ResilientClient = internal.ResilientClient
+/**
+ * @category services
+ * @since 0.1.0
+ */
+export type ResilientClient = internal.ResilientClient
+
+// ---------------------------------------------------------------------------------------------------------------
+// Constructors
+// ---------------------------------------------------------------------------------------------------------------
+
+/**
+ * Makes a resilient client over the `HttpClient` in context, for the lifetime of the current `Scope` (the breaker
+ * and rate limiter stores live in it).
+ *
+ * **When to use**: when you hold the transport yourself or want several clients with different policies over one
+ * transport. Otherwise provide {@link layerUndici}.
+ *
+ * **Gotchas**:
+ * - The connection caps bound exchanges this client runs; the transport's own pool should allow at least as many
+ *   connections per host ({@link layerUndici} sets undici's `connections` to `maxConnectionsPerHost`).
+ * - A `Deadline` around the call bounds everything (pool wait, attempts, backoff): when it expires the caller sees
+ *   core's `DeadlineExceededError`, and retries stop early when the next backoff would not fit.
+ * - Responses are buffered whole; `maxResponseBytes` bounds memory per call.
+ *
+ * @example
+ * ```ts
+ * import { NodeHttpClient } from "@effect/platform-node"
+ * import { Effect } from "effect"
+ * import { HttpResilience } from "@async-ops/http"
+ *
+ * const program = Effect.scoped(Effect.gen(function*() {
+ *   const client = yield* HttpResilience.make({ maxConnectionsPerHost: 4, retry: { maxAttempts: 5 } })
+ *   return (yield* client.get("http://127.0.0.1:8080/items")).status
+ * })).pipe(Effect.provide(NodeHttpClient.layerUndici))
+ * ```
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const make: (
+  options?: Options
+) => Effect.Effect<Client, CoreOptions.InvalidOptionError, HttpClient.HttpClient | Scope.Scope> = internal.make
+
+/**
+ * A layer of {@link ResilientClient} over the `HttpClient` in context.
+ *
+ * **When to use**: with a transport layer of your choice (`FetchHttpClient.layer`, `NodeHttpClient.layerNodeHttp`).
+ *
+ * @example
+ * ```ts
+ * import { FetchHttpClient } from "effect/http"
+ * import { Layer } from "effect"
+ * import { HttpResilience } from "@async-ops/http"
+ *
+ * const Live = HttpResilience.layer({ maxConnections: 20 }).pipe(Layer.provide(FetchHttpClient.layer))
+ * ```
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layer = (
+  options?: Options
+): Layer.Layer<ResilientClient, CoreOptions.InvalidOptionError, HttpClient.HttpClient> =>
+  Layer.effect(ResilientClient, internal.make(options))
+
+/**
+ * A layer of {@link ResilientClient} on its own undici `Agent` (Effect's `NodeHttpClient.layerUndiciOptions`), with
+ * `connections` per origin set to `maxConnectionsPerHost` and the connect timeout to `connectTimeout`. Releasing
+ * the layer destroys the agent and closes its sockets.
+ *
+ * **When to use**: the default on Node: the fastest transport, and the only one with a connect-phase timeout.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { HttpResilience } from "@async-ops/http"
+ *
+ * const Live = HttpResilience.layerUndici({ maxConnections: 100, maxConnectionsPerHost: 10, requestTimeout: "5 seconds" })
+ * const program = Effect.flatMap(HttpResilience.ResilientClient, (c) => c.get("http://127.0.0.1:8080/")).pipe(
+ *   Effect.provide(Live)
+ * )
+ * ```
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layerUndici = (options?: Options): Layer.Layer<ResilientClient, CoreOptions.InvalidOptionError> =>
+  Layer.unwrap(Effect.map(
+    internal.validate(options),
+    (resolved) =>
+      layer(options).pipe(Layer.provide(NodeHttpClient.layerUndiciOptions(internal.undiciOptions(resolved))))
+  ))
+
+/**
+ * Parses a `Retry-After` header value: whole seconds (`"120"`) or an HTTP-date, relative to `now` (epoch ms).
+ * `undefined` when absent or malformed.
+ *
+ * @example
+ * ```ts
+ * import { HttpResilience } from "@async-ops/http"
+ *
+ * HttpResilience.parseRetryAfter("2", 0) // 2 seconds
+ * HttpResilience.parseRetryAfter("Thu, 01 Jan 1970 00:00:05 GMT", 1000) // 4 seconds
+ * ```
+ *
+ * @category utils
+ * @since 0.1.0
+ */
+export const parseRetryAfter: (value: string | undefined, now: number) => Duration.Duration | undefined =
+  internal.parseRetryAfterHeader
+
+/**
+ * Re-exported so callers building requests need one import.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type Request = HttpClientRequest.HttpClientRequest

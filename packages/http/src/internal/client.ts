@@ -1,0 +1,891 @@
+/**
+ * The resilient client: permits per host, phase timeouts, retries, breaker, rate limit, size cap.
+ *
+ * @internal
+ */
+import { Deadline, Limiter, Retry } from "@async-ops/core"
+import { InvalidOptionError } from "@async-ops/core/Options"
+import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Data from "effect/Data"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import { constTrue } from "effect/Function"
+import * as Headers from "effect/http/Headers"
+import * as HttpClient from "effect/http/HttpClient"
+import type * as HttpClientError from "effect/http/HttpClientError"
+import * as HttpClientRequest from "effect/http/HttpClientRequest"
+import type * as HttpClientResponse from "effect/http/HttpClientResponse"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as CircuitBreaker from "effect/persistence/CircuitBreaker"
+import * as RateLimiter from "effect/persistence/RateLimiter"
+import type * as Schedule from "effect/Schedule"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+
+// ---------------------------------------------------------------------------------------------------------------
+// Errors
+// ---------------------------------------------------------------------------------------------------------------
+
+/** @internal */
+export class InvalidUrlError extends Data.TaggedError("InvalidUrlError")<{
+  readonly url: string
+  readonly reason: string
+}> {
+  override get message(): string {
+    return `Invalid URL ${JSON.stringify(this.url)}: ${this.reason}`
+  }
+}
+
+/** @internal */
+export class ConnectError extends Data.TaggedError("ConnectError")<{
+  readonly method: string
+  readonly url: string
+  readonly host: string
+  readonly code: string | undefined
+  readonly cause: unknown
+}> {
+  override get message(): string {
+    return `Cannot connect to ${this.host} (${this.code ?? "unknown"}) for ${this.method} ${this.url}`
+  }
+}
+
+/** @internal */
+export class TransportError extends Data.TaggedError("TransportError")<{
+  readonly method: string
+  readonly url: string
+  readonly host: string
+  readonly code: string | undefined
+  readonly cause: unknown
+}> {
+  override get message(): string {
+    return `Connection to ${this.host} failed (${this.code ?? "unknown"}) during ${this.method} ${this.url}`
+  }
+}
+
+/** @internal */
+export type TimeoutPhase = "connect" | "headers" | "request"
+
+/** @internal */
+export class RequestTimeoutError extends Data.TaggedError("RequestTimeoutError")<{
+  readonly phase: TimeoutPhase
+  readonly timeout: Duration.Duration
+  readonly method: string
+  readonly url: string
+}> {
+  override get message(): string {
+    return `${this.method} ${this.url}: ${this.phase} timeout after ${Duration.format(this.timeout)}`
+  }
+}
+
+/** @internal */
+export class PoolWaitTimeoutError extends Data.TaggedError("PoolWaitTimeoutError")<{
+  readonly host: string
+  readonly timeout: Duration.Duration
+  readonly method: string
+  readonly url: string
+}> {
+  override get message(): string {
+    return `No connection slot for ${this.host} within ${Duration.format(this.timeout)} (${this.method} ${this.url})`
+  }
+}
+
+/** @internal */
+export class StatusError extends Data.TaggedError("StatusError")<{
+  readonly method: string
+  readonly url: string
+  readonly status: number
+  readonly headers: Headers.Headers
+  readonly body: string
+  readonly retryAfter: Duration.Duration | undefined
+}> {
+  override get message(): string {
+    return `${this.method} ${this.url}: status ${this.status}`
+  }
+}
+
+/** @internal */
+export class BodyTooLargeError extends Data.TaggedError("BodyTooLargeError")<{
+  readonly method: string
+  readonly url: string
+  readonly limit: number
+  readonly received: number
+}> {
+  override get message(): string {
+    return `${this.method} ${this.url}: body larger than ${this.limit} bytes (at least ${this.received})`
+  }
+}
+
+/** @internal */
+export class DecodeError extends Data.TaggedError("DecodeError")<{
+  readonly url: string
+  readonly cause: unknown
+}> {
+  override get message(): string {
+    return `Cannot decode the body of ${this.url}: ${this.cause instanceof Error ? this.cause.message : this.cause}`
+  }
+}
+
+/** @internal */
+export class CircuitOpenError extends Data.TaggedError("CircuitOpenError")<{
+  readonly host: string
+  readonly retryAfter: Duration.Duration
+}> {
+  override get message(): string {
+    return `Circuit open for ${this.host}; retry after ${Duration.format(this.retryAfter)}`
+  }
+}
+
+/** @internal */
+export class RateLimitedError extends Data.TaggedError("RateLimitedError")<{
+  readonly host: string
+  readonly retryAfter: Duration.Duration
+}> {
+  override get message(): string {
+    return `Rate limit reached for ${this.host}; retry after ${Duration.format(this.retryAfter)}`
+  }
+}
+
+/** @internal */
+export type HttpError =
+  | InvalidUrlError
+  | ConnectError
+  | TransportError
+  | RequestTimeoutError
+  | PoolWaitTimeoutError
+  | StatusError
+  | BodyTooLargeError
+  | DecodeError
+  | CircuitOpenError
+  | RateLimitedError
+
+// ---------------------------------------------------------------------------------------------------------------
+// Response
+// ---------------------------------------------------------------------------------------------------------------
+
+const decoder = new TextDecoder()
+
+/** @internal */
+export class Response {
+  readonly request: HttpClientRequest.HttpClientRequest
+  readonly url: string
+  readonly status: number
+  readonly headers: Headers.Headers
+  readonly body: Uint8Array
+  attempts: number
+  private cachedText: string | undefined
+  constructor(
+    request: HttpClientRequest.HttpClientRequest,
+    url: string,
+    status: number,
+    headers: Headers.Headers,
+    body: Uint8Array
+  ) {
+    this.request = request
+    this.url = url
+    this.status = status
+    this.headers = headers
+    this.body = body
+    this.attempts = 1
+    this.cachedText = undefined
+  }
+  get text(): string {
+    if (this.cachedText === undefined) this.cachedText = decoder.decode(this.body)
+    return this.cachedText
+  }
+  get json(): Effect.Effect<unknown, DecodeError> {
+    return Effect.try({
+      try: () => {
+        const text = this.text
+        return text === "" ? null : JSON.parse(text) as unknown
+      },
+      catch: (cause) => new DecodeError({ url: this.url, cause })
+    })
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Options
+// ---------------------------------------------------------------------------------------------------------------
+
+/** @internal */
+export interface RetryOptions {
+  readonly maxAttempts?: number | undefined
+  readonly base?: Duration.Input | undefined
+  readonly maxDelay?: Duration.Input | undefined
+  readonly jitter?: "full" | "proportional" | "none" | undefined
+  readonly statuses?: ReadonlyArray<number> | undefined
+  readonly methods?: ReadonlyArray<string> | undefined
+  readonly budget?: Retry.RetryBudget | undefined
+}
+
+/** @internal */
+export interface CircuitBreakerOptions {
+  readonly failures?: number | undefined
+  readonly openDuration?: Duration.Input | undefined
+}
+
+/** @internal */
+export interface RateLimitOptions {
+  readonly limit: number
+  readonly window: Duration.Input
+  readonly onExceeded?: "delay" | "fail" | undefined
+}
+
+/** @internal */
+export interface Options {
+  readonly name?: string | undefined
+  readonly metrics?: boolean | undefined
+  readonly maxConnections?: number | undefined
+  readonly maxConnectionsPerHost?: number | undefined
+  readonly poolWaitTimeout?: Duration.Input | undefined
+  readonly connectTimeout?: Duration.Input | undefined
+  readonly headersTimeout?: Duration.Input | undefined
+  readonly requestTimeout?: Duration.Input | undefined
+  readonly retry?: RetryOptions | false | undefined
+  readonly circuitBreaker?: CircuitBreakerOptions | undefined
+  readonly rateLimit?: RateLimitOptions | undefined
+  readonly maxResponseBytes?: number | undefined
+  readonly deadlineHeader?: string | false | undefined
+  readonly userAgent?: string | false | undefined
+  readonly tracing?: boolean | undefined
+}
+
+/** @internal */
+export interface Stats {
+  readonly name: string
+  readonly requests: number
+  readonly inFlight: number
+  readonly attempts: number
+  readonly retries: number
+  readonly succeeded: number
+  readonly failed: number
+  readonly connectionsInUse: number
+  readonly waitingForConnection: number
+  readonly hosts: number
+}
+
+/** @internal */
+export interface Client {
+  readonly name: string
+  readonly execute: (request: HttpClientRequest.HttpClientRequest) => Effect.Effect<Response, HttpError>
+  readonly get: (url: string | URL, options?: HttpClientRequest.Options.NoUrl) => Effect.Effect<Response, HttpError>
+  readonly head: (url: string | URL, options?: HttpClientRequest.Options.NoUrl) => Effect.Effect<Response, HttpError>
+  readonly post: (url: string | URL, options?: HttpClientRequest.Options.NoUrl) => Effect.Effect<Response, HttpError>
+  readonly put: (url: string | URL, options?: HttpClientRequest.Options.NoUrl) => Effect.Effect<Response, HttpError>
+  readonly patch: (url: string | URL, options?: HttpClientRequest.Options.NoUrl) => Effect.Effect<Response, HttpError>
+  readonly del: (url: string | URL, options?: HttpClientRequest.Options.NoUrl) => Effect.Effect<Response, HttpError>
+  readonly stats: Effect.Effect<Stats>
+}
+
+/** @internal */
+export class ResilientClient extends Context.Service<ResilientClient, Client>()(
+  "@async-ops/http/HttpResilience/ResilientClient"
+) {}
+
+const MODULE = "HttpResilience.make"
+
+interface Resolved {
+  readonly name: string
+  readonly metrics: boolean
+  readonly maxConnections: number
+  readonly maxConnectionsPerHost: number
+  readonly poolWaitTimeout: Duration.Duration | undefined
+  readonly connectTimeout: Duration.Duration | undefined
+  readonly headersTimeout: Duration.Duration | undefined
+  readonly requestTimeout: Duration.Duration | undefined
+  readonly retry:
+    | {
+      readonly maxAttempts: number
+      readonly base: Duration.Duration
+      readonly maxDelay: Duration.Duration
+      readonly jitter: "full" | "proportional" | "none"
+      readonly statuses: ReadonlySet<number>
+      readonly methods: ReadonlySet<string>
+      readonly budget: Retry.RetryBudget | undefined
+    }
+    | undefined
+  readonly circuitBreaker: { readonly failures: number; readonly openDuration: Duration.Duration } | undefined
+  readonly rateLimit:
+    | { readonly limit: number; readonly window: Duration.Duration; readonly onExceeded: "delay" | "fail" }
+    | undefined
+  readonly maxResponseBytes: number
+  readonly deadlineHeader: string | undefined
+  readonly userAgent: string | undefined
+  readonly tracing: boolean
+}
+
+/** @internal */
+export const defaultUserAgent = "async-ops-http/0.1"
+
+const invalid = (option: string, expected: string, value: unknown) =>
+  new InvalidOptionError({ module: MODULE, option, expected, value })
+
+const intOption = (option: string, value: unknown, fallback: number, min: number, allowInfinity: boolean) => {
+  if (value === undefined) return fallback
+  if (typeof value === "number" && (Number.isInteger(value) || (allowInfinity && value === Infinity)) && value >= min) {
+    return value
+  }
+  throw invalid(option, `an integer >= ${min}${allowInfinity ? " or Infinity" : ""}`, value)
+}
+
+const durationOption = (
+  option: string,
+  value: Duration.Input | undefined,
+  fallback: Duration.Duration | undefined,
+  positive: boolean
+): Duration.Duration | undefined => {
+  if (value === undefined) return fallback
+  const decoded = Duration.fromInput(value)
+  if (Option.isNone(decoded)) throw invalid(option, "a duration", value)
+  const millis = Duration.toMillis(decoded.value)
+  if (Number.isNaN(millis) || millis < 0 || (positive && millis === 0)) {
+    throw invalid(option, positive ? "a duration > 0" : "a duration >= 0", value)
+  }
+  return Duration.isFinite(decoded.value) ? decoded.value : undefined
+}
+
+const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
+
+const resolve = (options: Options): Resolved => {
+  const maxConnections = intOption("maxConnections", options.maxConnections, 100, 1, true)
+  const maxConnectionsPerHost = intOption(
+    "maxConnectionsPerHost",
+    options.maxConnectionsPerHost,
+    Number.isFinite(maxConnections) ? maxConnections : 100,
+    1,
+    true
+  )
+  const retryOption = options.retry
+  let retry: Resolved["retry"] = undefined
+  if (retryOption !== false) {
+    const r = retryOption ?? {}
+    const statuses = r.statuses ?? [408, 429, 500, 502, 503, 504]
+    for (const s of statuses) {
+      if (!Number.isInteger(s) || s < 100 || s > 599) throw invalid("retry.statuses", "status codes 100-599", statuses)
+    }
+    const methods = r.methods ?? ["GET", "HEAD", "OPTIONS", "PUT", "DELETE"]
+    for (const m of methods) {
+      if (typeof m !== "string" || !HEADER_NAME.test(m)) throw invalid("retry.methods", "HTTP method names", methods)
+    }
+    const jitter = r.jitter ?? "full"
+    if (jitter !== "full" && jitter !== "proportional" && jitter !== "none") {
+      throw invalid("retry.jitter", `"full", "proportional" or "none"`, jitter)
+    }
+    retry = {
+      maxAttempts: intOption("retry.maxAttempts", r.maxAttempts, 3, 1, true),
+      base: durationOption("retry.base", r.base, Duration.millis(100), false) ?? Duration.millis(100),
+      maxDelay: durationOption("retry.maxDelay", r.maxDelay, Duration.seconds(30), false) ?? Duration.infinity,
+      jitter,
+      statuses: new Set(statuses),
+      methods: new Set(methods.map((m) => m.toUpperCase())),
+      budget: r.budget
+    }
+  }
+  const cb = options.circuitBreaker
+  const circuitBreaker = cb === undefined ? undefined : {
+    failures: intOption("circuitBreaker.failures", cb.failures, 5, 1, false),
+    openDuration: durationOption("circuitBreaker.openDuration", cb.openDuration, Duration.seconds(30), true) ??
+      Duration.seconds(30)
+  }
+  const rl = options.rateLimit
+  let rateLimit: Resolved["rateLimit"] = undefined
+  if (rl !== undefined) {
+    const onExceeded = rl.onExceeded ?? "delay"
+    if (onExceeded !== "delay" && onExceeded !== "fail") {
+      throw invalid("rateLimit.onExceeded", `"delay" or "fail"`, onExceeded)
+    }
+    const window = durationOption("rateLimit.window", rl.window, undefined, true)
+    if (window === undefined) throw invalid("rateLimit.window", "a finite duration > 0", rl.window)
+    rateLimit = { limit: intOption("rateLimit.limit", rl.limit, 1, 1, false), window, onExceeded }
+  }
+  const deadlineHeader = options.deadlineHeader === false ? undefined : (options.deadlineHeader ?? "x-deadline-ms")
+  if (deadlineHeader !== undefined && (typeof deadlineHeader !== "string" || !HEADER_NAME.test(deadlineHeader))) {
+    throw invalid("deadlineHeader", "a header name or false", options.deadlineHeader)
+  }
+  const userAgent = options.userAgent === false ? undefined : (options.userAgent ?? defaultUserAgent)
+  if (userAgent !== undefined && (typeof userAgent !== "string" || /[\r\n]/.test(userAgent))) {
+    throw invalid("userAgent", "a string without line breaks, or false", options.userAgent)
+  }
+  if (options.name !== undefined && typeof options.name !== "string") {
+    throw invalid("name", "a string", options.name)
+  }
+  return {
+    name: options.name ?? "HttpClient",
+    metrics: options.metrics === true,
+    maxConnections,
+    maxConnectionsPerHost,
+    poolWaitTimeout: durationOption("poolWaitTimeout", options.poolWaitTimeout, Duration.seconds(30), true),
+    connectTimeout: durationOption("connectTimeout", options.connectTimeout, Duration.seconds(10), true),
+    headersTimeout: durationOption("headersTimeout", options.headersTimeout, Duration.seconds(30), true),
+    requestTimeout: durationOption("requestTimeout", options.requestTimeout, Duration.seconds(60), true),
+    retry,
+    circuitBreaker,
+    rateLimit,
+    maxResponseBytes: intOption("maxResponseBytes", options.maxResponseBytes, 10 * 1024 * 1024, 0, true),
+    deadlineHeader,
+    userAgent,
+    tracing: options.tracing === true
+  }
+}
+
+/** @internal */
+export const validate = (options: Options | undefined): Effect.Effect<Resolved, InvalidOptionError> =>
+  Effect.try({
+    try: () => resolve(options ?? {}),
+    catch: (e) => e instanceof InvalidOptionError ? e : invalid("options", "an options object", options)
+  })
+
+// ---------------------------------------------------------------------------------------------------------------
+// Classification
+// ---------------------------------------------------------------------------------------------------------------
+
+const CONNECT_CODES = new Set([
+  "ECONNREFUSED",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "EADDRNOTAVAIL",
+  "EHOSTDOWN"
+])
+
+const codeOf = (cause: unknown): string | undefined => {
+  let current: unknown = cause
+  for (let depth = 0; depth < 5 && typeof current === "object" && current !== null; depth++) {
+    const code = (current as { readonly code?: unknown }).code
+    if (typeof code === "string") return code
+    current = (current as { readonly cause?: unknown }).cause
+  }
+  return undefined
+}
+
+const fromClientError = (
+  error: HttpClientError.HttpClientError,
+  request: HttpClientRequest.HttpClientRequest,
+  url: URL,
+  resolved: Resolved
+): HttpError => {
+  const reason = error.reason
+  if (reason._tag === "InvalidUrlError") {
+    return new InvalidUrlError({ url: request.url, reason: String(reason.cause) })
+  }
+  const cause = "cause" in reason ? reason.cause : undefined
+  const code = codeOf(cause)
+  if (code === "UND_ERR_CONNECT_TIMEOUT") {
+    return new RequestTimeoutError({
+      phase: "connect",
+      timeout: resolved.connectTimeout ?? Duration.infinity,
+      method: request.method,
+      url: url.href
+    })
+  }
+  const fields = { method: request.method, url: url.href, host: url.host, code, cause }
+  return code !== undefined && CONNECT_CODES.has(code) ? new ConnectError(fields) : new TransportError(fields)
+}
+
+const parseRetryAfter = (value: string | undefined, now: number): Duration.Duration | undefined => {
+  if (value === undefined) return undefined
+  const trimmed = value.trim()
+  if (/^\d+$/.test(trimmed)) return Duration.seconds(Number(trimmed))
+  const at = Date.parse(trimmed)
+  return Number.isNaN(at) ? undefined : Duration.millis(Math.max(0, at - now))
+}
+
+/** @internal */
+export const parseRetryAfterHeader = parseRetryAfter
+
+const isRetryableError = (resolved: NonNullable<Resolved["retry"]>) => (error: HttpError): boolean => {
+  switch (error._tag) {
+    case "ConnectError":
+    case "TransportError":
+    case "RequestTimeoutError":
+      return true
+    case "StatusError":
+      return resolved.statuses.has(error.status)
+    default:
+      return false
+  }
+}
+
+/** An HTTP failure that counts against a host's circuit: it says the host is unwell. */
+const breakerOutcome = (exit: Exit.Exit<Response, HttpError>): CircuitBreaker.Outcome => {
+  if (Exit.isSuccess(exit)) return CircuitBreaker.success
+  const error = Cause.findErrorOption(exit.cause)
+  if (Option.isNone(error)) return CircuitBreaker.ignored
+  switch (error.value._tag) {
+    case "ConnectError":
+    case "TransportError":
+    case "RequestTimeoutError":
+      return CircuitBreaker.failure()
+    case "StatusError":
+      return error.value.status >= 500 ? CircuitBreaker.failure() : CircuitBreaker.success
+    default:
+      return CircuitBreaker.ignored
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The client
+// ---------------------------------------------------------------------------------------------------------------
+
+const readBody = (
+  response: HttpClientResponse.HttpClientResponse,
+  headers: Headers.Headers,
+  method: string,
+  url: URL,
+  limit: number
+): Effect.Effect<Uint8Array, HttpError> => {
+  const length = headers["content-length"]
+  const tooLarge = (received: number) => new BodyTooLargeError({ method, url: url.href, limit, received })
+  const broken = (error: HttpClientError.HttpClientError) => {
+    const cause = "cause" in error.reason ? error.reason.cause : undefined
+    return new TransportError({ method, url: url.href, host: url.host, code: codeOf(cause), cause })
+  }
+  if (method === "HEAD" || response.status === 204 || response.status === 304) {
+    return Effect.succeed(new Uint8Array(0))
+  }
+  if (length !== undefined && /^\d+$/.test(length)) {
+    const size = Number(length)
+    if (size > limit) {
+      // read one chunk and end the stream: the transport aborts the request and closes the socket
+      return Effect.andThen(Effect.ignore(Stream.runHead(response.stream)), Effect.fail(tooLarge(size)))
+    }
+    return Effect.map(Effect.mapError(response.arrayBuffer, broken), (buffer) => new Uint8Array(buffer))
+  }
+  return Effect.suspend(() => {
+    const chunks: Array<Uint8Array> = []
+    let size = 0
+    return response.stream.pipe(
+      Stream.mapError(broken),
+      Stream.runForEach((chunk) => {
+        size += chunk.length
+        if (size > limit) return Effect.fail(tooLarge(size))
+        chunks.push(chunk)
+        return Effect.void
+      }),
+      Effect.map(() => {
+        if (chunks.length === 1) return chunks[0]!
+        const out = new Uint8Array(size)
+        let offset = 0
+        for (const c of chunks) {
+          out.set(c, offset)
+          offset += c.length
+        }
+        return out
+      })
+    )
+  })
+}
+
+/**
+ * Bounds an exchange by the headers timeout (until `phase.headersReceived`) and the request timeout (the whole
+ * exchange) with one timer fiber instead of two nested `Effect.timeout`s: it sleeps until the headers deadline,
+ * fails with phase "headers" if they have not arrived, else sleeps on to the request deadline.
+ */
+const withPhaseTimeouts = <A>(
+  effect: Effect.Effect<A, HttpError>,
+  phase: { headersReceived: boolean },
+  headers: Duration.Duration | undefined,
+  request: Duration.Duration | undefined,
+  method: string,
+  url: string
+): Effect.Effect<A, HttpError> => {
+  const requestTimeout = () =>
+    Effect.fail(new RequestTimeoutError({ phase: "request", timeout: request!, method, url }))
+  if (headers === undefined || (request !== undefined && Duration.isGreaterThanOrEqualTo(headers, request))) {
+    return request === undefined ? effect : Effect.timeoutOrElse(effect, { duration: request, orElse: requestTimeout })
+  }
+  const afterHeaders = Effect.suspend((): Effect.Effect<never, HttpError> => {
+    if (!phase.headersReceived) {
+      return Effect.fail(new RequestTimeoutError({ phase: "headers", timeout: headers, method, url }))
+    }
+    return request === undefined
+      ? Effect.never
+      : Effect.andThen(Effect.sleep(Duration.subtract(request, headers)), requestTimeout())
+  })
+  return Effect.raceFirst(effect, Effect.andThen(Effect.sleep(headers), afterHeaders))
+}
+
+class ClientImpl implements Client {
+  readonly name: string
+  readonly resolved: Resolved
+  readonly transport: HttpClient.HttpClient
+  readonly limiter: Limiter.KeyedLimiter<string>
+  readonly breaker: CircuitBreaker.CircuitBreaker | undefined
+  readonly rateLimiter: RateLimiter.RateLimiter | undefined
+  readonly policy: Schedule.Schedule<Duration.Duration, HttpError, InvalidOptionError> | undefined
+  requests = 0
+  inFlight = 0
+  attempts = 0
+  retries = 0
+  succeeded = 0
+  failed = 0
+
+  constructor(
+    resolved: Resolved,
+    transport: HttpClient.HttpClient,
+    limiter: Limiter.KeyedLimiter<string>,
+    breaker: CircuitBreaker.CircuitBreaker | undefined,
+    rateLimiter: RateLimiter.RateLimiter | undefined
+  ) {
+    this.name = resolved.name
+    this.resolved = resolved
+    this.transport = transport
+    this.limiter = limiter
+    this.breaker = breaker
+    this.rateLimiter = rateLimiter
+    const retry = resolved.retry
+    this.policy = retry === undefined || retry.maxAttempts === 1 ? undefined : Retry.schedule<HttpError>({
+      maxAttempts: retry.maxAttempts,
+      base: retry.base,
+      maxDelay: retry.maxDelay,
+      jitter: retry.jitter,
+      retryOn: isRetryableError(retry),
+      budget: retry.budget
+    })
+  }
+
+  get stats(): Effect.Effect<Stats> {
+    return Effect.map(this.limiter.stats, (limiter) => ({
+      name: this.name,
+      requests: this.requests,
+      inFlight: this.inFlight,
+      attempts: this.attempts,
+      retries: this.retries,
+      succeeded: this.succeeded,
+      failed: this.failed,
+      connectionsInUse: limiter.inFlight,
+      waitingForConnection: limiter.waiting,
+      hosts: limiter.keys
+    }))
+  }
+
+  readonly get = (url: string | URL, options?: HttpClientRequest.Options.NoUrl) =>
+    this.execute(HttpClientRequest.get(url, options))
+  readonly head = (url: string | URL, options?: HttpClientRequest.Options.NoUrl) =>
+    this.execute(HttpClientRequest.head(url, options))
+  readonly post = (url: string | URL, options?: HttpClientRequest.Options.NoUrl) =>
+    this.execute(HttpClientRequest.post(url, options))
+  readonly put = (url: string | URL, options?: HttpClientRequest.Options.NoUrl) =>
+    this.execute(HttpClientRequest.put(url, options))
+  readonly patch = (url: string | URL, options?: HttpClientRequest.Options.NoUrl) =>
+    this.execute(HttpClientRequest.patch(url, options))
+  readonly del = (url: string | URL, options?: HttpClientRequest.Options.NoUrl) =>
+    this.execute(HttpClientRequest.delete(url, options))
+
+  readonly execute = (request: HttpClientRequest.HttpClientRequest): Effect.Effect<Response, HttpError> =>
+    Effect.suspend(() => {
+      const url = parseUrl(request.url)
+      if (typeof url === "string") return Effect.fail(new InvalidUrlError({ url: request.url, reason: url }))
+      this.requests++
+      this.inFlight++
+      let attempts = 0
+      const attempt = Effect.suspend(() => {
+        attempts++
+        this.attempts++
+        if (attempts > 1) this.retries++
+        return this.guarded(request, url)
+      })
+      const retry = this.resolved.retry
+      const retried = this.policy !== undefined && retry !== undefined && isRetryableRequest(request, retry.methods)
+        ? Effect.catch(
+          Effect.retry(attempt, this.policy),
+          (e): Effect.Effect<never, HttpError> => e._tag === "InvalidOptionError" ? Effect.die(e) : Effect.fail(e)
+        )
+        : attempt
+      return Effect.onExit(retried, (exit) => {
+        this.inFlight--
+        if (Exit.isSuccess(exit)) {
+          this.succeeded++
+          exit.value.attempts = attempts
+        } else if (Cause.hasFails(exit.cause)) {
+          this.failed++
+        }
+        return Effect.void
+      })
+    })
+
+  /** One attempt behind the rate limit and the circuit breaker. */
+  guarded(request: HttpClientRequest.HttpClientRequest, url: URL): Effect.Effect<Response, HttpError> {
+    let effect = this.attempt(request, url)
+    const breaker = this.breaker
+    if (breaker !== undefined) {
+      const host = url.host
+      effect = Effect.catch(
+        breaker.execute(effect, { key: host, classify: breakerOutcome }),
+        (e): Effect.Effect<never, HttpError> => {
+          if (e._tag !== "CircuitBreakerError") return Effect.fail(e)
+          if (e.reason._tag === "CircuitBreakerStoreError") return Effect.die(e)
+          return Effect.fail(
+            new CircuitOpenError({
+              host,
+              retryAfter: e.reason._tag === "CircuitOpen" ? e.reason.retryAfter : Duration.zero
+            })
+          )
+        }
+      )
+    }
+    const rateLimit = this.resolved.rateLimit
+    const limiter = this.rateLimiter
+    if (rateLimit !== undefined && limiter !== undefined) {
+      const host = url.host
+      const consume = limiter.consume({
+        key: host,
+        limit: rateLimit.limit,
+        window: rateLimit.window,
+        onExceeded: rateLimit.onExceeded
+      }).pipe(
+        Effect.catchTag(
+          "RateLimiterError",
+          (e): Effect.Effect<never, HttpError> =>
+            e.reason._tag === "RateLimitExceeded"
+              ? Effect.fail(new RateLimitedError({ host, retryAfter: e.reason.retryAfter }))
+              : Effect.die(e)
+        ),
+        Effect.flatMap((result) => Duration.isZero(result.delay) ? Effect.void : Effect.sleep(result.delay))
+      )
+      effect = Effect.andThen(consume, effect)
+    }
+    return effect
+  }
+
+  /** One attempt: a connection permit (pool wait), then the exchange under its phase timeouts. */
+  attempt(request: HttpClientRequest.HttpClientRequest, url: URL): Effect.Effect<Response, HttpError> {
+    const resolved = this.resolved
+    const method = request.method
+    const transport = this.transport
+    const phase = { headersReceived: false }
+    const exchange = Effect.gen(function*() {
+      let outgoing = request
+      if (resolved.userAgent !== undefined && request.headers["user-agent"] === undefined) {
+        outgoing = HttpClientRequest.setHeader(outgoing, "user-agent", resolved.userAgent)
+      }
+      if (resolved.deadlineHeader !== undefined) {
+        const remaining = yield* Deadline.remaining
+        if (Option.isSome(remaining)) {
+          outgoing = HttpClientRequest.setHeader(
+            outgoing,
+            resolved.deadlineHeader,
+            String(Math.max(0, Math.floor(Duration.toMillis(remaining.value))))
+          )
+        }
+      }
+      let send: Effect.Effect<HttpClientResponse.HttpClientResponse, HttpError> = Effect.mapError(
+        transport.execute(outgoing),
+        (e) => fromClientError(e, request, url, resolved)
+      )
+      if (!resolved.tracing) send = Effect.provideService(send, HttpClient.TracerDisabledWhen, constTrue)
+      const response = yield* send
+      phase.headersReceived = true
+      // the transport builds a new Headers object at every access: read it once
+      const headers = response.headers
+      const body = yield* readBody(response, headers, method, url, resolved.maxResponseBytes)
+      if (response.status >= 400) {
+        const now = yield* Clock.currentTimeMillis
+        return yield* Effect.fail(
+          new StatusError({
+            method,
+            url: url.href,
+            status: response.status,
+            headers,
+            body: decoder.decode(body),
+            retryAfter: parseRetryAfter(headers["retry-after"], now)
+          })
+        )
+      }
+      return new Response(request, url.href, response.status, headers, body)
+    })
+    const timed = withPhaseTimeouts(exchange, phase, resolved.headersTimeout, resolved.requestTimeout, method, url.href)
+    return this.withConnection(url.host, method, url.href, timed)
+  }
+
+  /** Runs `effect` holding a connection permit of `host`, waiting at most `poolWaitTimeout` for it. */
+  withConnection<A>(
+    host: string,
+    method: string,
+    href: string,
+    effect: Effect.Effect<A, HttpError>
+  ): Effect.Effect<A, HttpError> {
+    const limiter = this.limiter
+    const timeout = this.resolved.poolWaitTimeout
+    if (timeout === undefined) return limiter.withPermit(host, effect)
+    return Effect.flatMap(
+      limiter.withPermitIfAvailable(host, effect),
+      (fast) =>
+        Option.isSome(fast) ? Effect.succeed(fast.value) : Effect.gen(function*() {
+          // Slow path: a holder fiber waits for the permit so that only the wait is timed, then keeps the permit
+          // until the exchange ends. The holder is a child: interrupting the caller interrupts it (no held permit).
+          const granted = yield* Deferred.make<void>()
+          const done = yield* Deferred.make<void>()
+          const holder = yield* Effect.forkChild(
+            limiter.withPermit(host, Effect.andThen(Deferred.succeed(granted, undefined), Deferred.await(done))),
+            { startImmediately: true }
+          )
+          yield* Effect.timeoutOrElse(Deferred.await(granted), {
+            duration: timeout,
+            orElse: () =>
+              Effect.andThen(
+                Fiber.interrupt(holder),
+                Effect.fail(new PoolWaitTimeoutError({ host, timeout, method, url: href }))
+              )
+          })
+          return yield* Effect.ensuring(effect, Effect.andThen(Deferred.succeed(done, undefined), Fiber.await(holder)))
+        })
+    )
+  }
+}
+
+const parseUrl = (raw: string): URL | string => {
+  const url = URL.parse(raw)
+  if (url === null) return "not an absolute URL"
+  if (url.protocol !== "http:" && url.protocol !== "https:") return `unsupported protocol ${url.protocol}`
+  if (url.hostname === "") return "no host"
+  return url
+}
+
+const isRetryableRequest = (request: HttpClientRequest.HttpClientRequest, methods: ReadonlySet<string>): boolean =>
+  methods.has(request.method) || request.headers["idempotency-key"] !== undefined
+
+/** @internal */
+export const make = (
+  options?: Options
+): Effect.Effect<Client, InvalidOptionError, HttpClient.HttpClient | Scope.Scope> =>
+  Effect.gen(function*() {
+    const resolved = yield* validate(options)
+    const transport = yield* HttpClient.HttpClient
+    const limiter = yield* Limiter.keyed<string>({
+      perKey: Number.isFinite(resolved.maxConnectionsPerHost) ? resolved.maxConnectionsPerHost : 2 ** 31,
+      ...(Number.isFinite(resolved.maxConnections) ? { global: resolved.maxConnections } : {}),
+      name: resolved.name,
+      metrics: resolved.metrics
+    })
+    let breaker: CircuitBreaker.CircuitBreaker | undefined = undefined
+    if (resolved.circuitBreaker !== undefined) {
+      const store = yield* Layer.build(CircuitBreaker.layerStoreMemory())
+      breaker = yield* Effect.provide(
+        CircuitBreaker.make({
+          tripPolicy: CircuitBreaker.consecutive(resolved.circuitBreaker.failures),
+          openDuration: resolved.circuitBreaker.openDuration
+        }),
+        store
+      )
+    }
+    let rateLimiter: RateLimiter.RateLimiter | undefined = undefined
+    if (resolved.rateLimit !== undefined) {
+      const store = yield* Layer.build(RateLimiter.layerStoreMemory)
+      rateLimiter = yield* Effect.provide(RateLimiter.make, store)
+    }
+    return new ClientImpl(resolved, transport, limiter, breaker, rateLimiter)
+  })
+
+/** @internal */
+export const undiciOptions = (resolved: Resolved) => ({
+  ...(Number.isFinite(resolved.maxConnectionsPerHost) ? { connections: resolved.maxConnectionsPerHost } : {}),
+  ...(resolved.connectTimeout !== undefined ? { connect: { timeout: Duration.toMillis(resolved.connectTimeout) } } : {})
+})

@@ -1,0 +1,99 @@
+/**
+ * fetchAll: a batch of requests through the resilient client, one typed outcome per input.
+ *
+ * @internal
+ */
+import { Gather } from "@async-ops/core"
+import type { InvalidOptionError } from "@async-ops/core/Options"
+import * as Effect from "effect/Effect"
+import * as HttpClientRequest from "effect/http/HttpClientRequest"
+import * as Stream from "effect/Stream"
+import * as SubscriptionRef from "effect/SubscriptionRef"
+import * as Client from "./client.ts"
+
+/** @internal */
+export type Input = string | URL | HttpClientRequest.HttpClientRequest
+
+/** @internal */
+export interface Progress {
+  readonly total: number
+  readonly inFlight: number
+  readonly done: number
+  readonly succeeded: number
+  readonly failed: number
+}
+
+/** @internal */
+export interface Options {
+  readonly concurrency?: number | "unbounded" | undefined
+  readonly maxFailures?: number | undefined
+  readonly timeout?: Gather.Options["timeout"]
+  readonly progress?: SubscriptionRef.SubscriptionRef<Progress> | undefined
+}
+
+/** @internal */
+export const emptyProgress: Progress = { total: 0, inFlight: 0, done: 0, succeeded: 0, failed: 0 }
+
+const toRequest = (input: Input): HttpClientRequest.HttpClientRequest =>
+  typeof input === "string" || input instanceof URL ? HttpClientRequest.get(input) : input
+
+const gatherOptions = (options: Options | undefined): Gather.Options => ({
+  concurrency: options?.concurrency ?? 100,
+  ...(options?.maxFailures !== undefined ? { maxFailures: options.maxFailures } : {}),
+  ...(options?.timeout !== undefined ? { timeout: options.timeout } : {})
+})
+
+const itemEffect = (
+  client: Client.Client,
+  progress: SubscriptionRef.SubscriptionRef<Progress> | undefined
+) =>
+(input: Input): Effect.Effect<Client.Response, Client.HttpError> => {
+  const effect = Effect.suspend(() => client.execute(toRequest(input)))
+  if (progress === undefined) return effect
+  return Effect.andThen(
+    SubscriptionRef.update(progress, (p) => ({ ...p, inFlight: p.inFlight + 1 })),
+    Effect.onExit(effect, (exit) =>
+      SubscriptionRef.update(progress, (p) => ({
+        ...p,
+        inFlight: p.inFlight - 1,
+        done: p.done + 1,
+        succeeded: exit._tag === "Success" ? p.succeeded + 1 : p.succeeded,
+        failed: exit._tag === "Success" ? p.failed : p.failed + 1
+      })))
+  )
+}
+
+const start = (
+  inputs: Iterable<Input>,
+  options: Options | undefined
+) =>
+  Effect.gen(function*() {
+    const items = Array.from(inputs)
+    const client = yield* Client.ResilientClient
+    const progress = options?.progress
+    if (progress !== undefined) yield* SubscriptionRef.set(progress, { ...emptyProgress, total: items.length })
+    return { items, f: itemEffect(client, progress) }
+  })
+
+/** @internal */
+export const fetchAll = (
+  inputs: Iterable<Input>,
+  options?: Options
+): Effect.Effect<
+  Gather.Settled<Input, Client.Response, Client.HttpError>,
+  InvalidOptionError,
+  Client.ResilientClient
+> => Effect.flatMap(start(inputs, options), ({ f, items }) => Gather.settle(items, f, gatherOptions(options)))
+
+/** @internal */
+export const stream = (
+  inputs: Iterable<Input>,
+  options?: Options
+): Stream.Stream<
+  Gather.Outcome<Input, Client.Response, Client.HttpError>,
+  InvalidOptionError,
+  Client.ResilientClient
+> =>
+  Stream.unwrap(
+    Effect.map(start(inputs, options), ({ f, items }) => Gather.asCompleted(items, f, gatherOptions(options)))
+  )

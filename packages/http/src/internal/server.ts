@@ -1,0 +1,469 @@
+/** @internal */
+import { Bulkhead, Deadline, Metrics } from "@async-ops/core"
+import { InvalidOptionError } from "@async-ops/core/Options"
+import * as ByteSize from "effect/ByteSize"
+import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as HttpIncomingMessage from "effect/http/HttpIncomingMessage"
+import { hasBody } from "effect/http/HttpMethod"
+import { causeResponse, HttpServerError, RequestParseError } from "effect/http/HttpServerError"
+import { HttpServerRequest } from "effect/http/HttpServerRequest"
+import type { HttpServerResponse } from "effect/http/HttpServerResponse"
+import * as Response from "effect/http/HttpServerResponse"
+import * as ProblemDetails from "effect/http/ProblemDetails"
+import * as Latch from "effect/Latch"
+import * as LogLevel from "effect/LogLevel"
+import * as Metric from "effect/Metric"
+import * as Option from "effect/Option"
+import * as References from "effect/References"
+import * as Stream from "effect/Stream"
+import type {
+  AccessLogOptions,
+  BodyLimitOptions,
+  DeadlineHeaderOptions,
+  InFlight,
+  InFlightOptions,
+  InFlightStats,
+  LoadShedding,
+  LoadSheddingOptions,
+  Middleware,
+  ProblemJsonOptions,
+  ProblemSpec,
+  TimeoutOptions
+} from "../ServerKit.ts"
+
+// ---------------------------------------------------------------------------------------------------------------
+// helpers
+
+const reasons: Record<number, string> = {
+  400: "Bad Request",
+  401: "Unauthorized",
+  403: "Forbidden",
+  404: "Not Found",
+  405: "Method Not Allowed",
+  408: "Request Timeout",
+  409: "Conflict",
+  410: "Gone",
+  413: "Content Too Large",
+  415: "Unsupported Media Type",
+  422: "Unprocessable Content",
+  429: "Too Many Requests",
+  499: "Client Closed Request",
+  500: "Internal Server Error",
+  501: "Not Implemented",
+  502: "Bad Gateway",
+  503: "Service Unavailable",
+  504: "Gateway Timeout"
+}
+
+/** The reason phrase of a status (`"Error"` for one not in the table). @internal */
+export const statusTitle = (status: number): string => reasons[status] ?? (status >= 500 ? "Server Error" : "Error")
+
+/** An `application/problem+json` response. @internal */
+export const problem = (
+  status: number,
+  detail?: string,
+  extra?: { readonly type?: string | undefined; readonly title?: string | undefined }
+): HttpServerResponse => {
+  const body: { type: string; title: string; status: number; detail?: string } = {
+    type: extra?.type ?? ProblemDetails.blankType,
+    title: extra?.title ?? statusTitle(status),
+    status
+  }
+  if (detail !== undefined) body.detail = detail
+  return ProblemDetails.toResponse(body)
+}
+
+const durationOption = (
+  module: string,
+  option: string,
+  value: Duration.Input | undefined,
+  fallback: Duration.Duration,
+  allowZero: boolean
+): Duration.Duration | InvalidOptionError => {
+  if (value === undefined) return fallback
+  const decoded = typeof value === "number"
+    ? (Number.isNaN(value) ? undefined : Duration.millis(value))
+    : Duration.isDuration(value)
+    ? value
+    : Option.getOrUndefined(Duration.fromInput(value))
+  const millis = decoded === undefined ? Number.NaN : Duration.toMillis(decoded)
+  if (decoded === undefined || Number.isNaN(millis) || (allowZero ? millis < 0 : millis <= 0)) {
+    return new InvalidOptionError({
+      module,
+      option,
+      expected: allowZero ? "a duration >= 0" : "a duration > 0",
+      value
+    })
+  }
+  return decoded
+}
+
+const intOption = (
+  module: string,
+  option: string,
+  value: unknown,
+  min: number
+): InvalidOptionError | undefined =>
+  typeof value === "number" && Number.isSafeInteger(value) && value >= min
+    ? undefined
+    : new InvalidOptionError({ module, option, expected: `an integer >= ${min}`, value })
+
+const currentRequest = (fiber: { readonly context: Context.Context<never> }): HttpServerRequest =>
+  Context.getUnsafe(fiber.context, HttpServerRequest)
+
+// ---------------------------------------------------------------------------------------------------------------
+// in-flight tracking
+
+class InFlightImpl implements InFlight {
+  inFlight = 0
+  peak = 0
+  total = 0
+  readonly idle = Latch.makeUnsafe(true)
+  readonly gauge: Metric.Gauge<number> | undefined
+  readonly counter: Metric.Counter<number> | undefined
+  readonly context: Context.Context<never>
+
+  constructor(name: string, metrics: boolean, context: Context.Context<never>) {
+    this.context = context
+    const attributes = { primitive: "ServerInFlight", name }
+    this.gauge = metrics ? Metric.withAttributes(Metrics.inFlight, attributes) : undefined
+    this.counter = metrics ? Metric.withAttributes(Metrics.acquired, attributes) : undefined
+  }
+
+  private enter(): void {
+    if (this.inFlight++ === 0) this.idle.closeUnsafe()
+    if (this.inFlight > this.peak) this.peak = this.inFlight
+    this.total++
+    if (this.gauge !== undefined) {
+      this.gauge.updateUnsafe(this.inFlight, this.context)
+      this.counter!.updateUnsafe(1, this.context)
+    }
+  }
+
+  private readonly leave = (): undefined => {
+    if (--this.inFlight === 0) this.idle.openUnsafe()
+    if (this.gauge !== undefined) this.gauge.updateUnsafe(this.inFlight, this.context)
+    return undefined
+  }
+
+  // Counted and uncounted in one uninterruptible step each: no interruption can fall between `enter` and the
+  // registration of `leave`. A synchronous `leave` (no Effect to run) keeps this cheap.
+  readonly middleware: Middleware = (app) =>
+    Effect.uninterruptibleMask((restore) => {
+      this.enter()
+      return Effect.onExitPrimitive(restore(app), this.leave, true)
+    })
+
+  readonly drain = (timeout?: Duration.Input): Effect.Effect<boolean, InvalidOptionError> =>
+    Effect.suspend(() => {
+      const limit = durationOption("ServerKit.InFlight.drain", "timeout", timeout, Duration.seconds(20), true)
+      if (limit instanceof InvalidOptionError) return Effect.fail(limit)
+      if (this.inFlight === 0) return Effect.succeed(true)
+      return this.idle.await.pipe(
+        Effect.as(true),
+        Effect.timeoutOrElse({ duration: limit, orElse: () => Effect.succeed(false) })
+      )
+    })
+
+  readonly stats: Effect.Effect<InFlightStats> = Effect.sync(() => ({
+    inFlight: this.inFlight,
+    peak: this.peak,
+    total: this.total
+  }))
+}
+
+/** @internal */
+export const inFlight = (options?: InFlightOptions): Effect.Effect<InFlight> =>
+  Effect.map(
+    Effect.context<never>(),
+    (context) => new InFlightImpl(options?.name ?? "ServerInFlight", options?.metrics === true, context)
+  )
+
+// ---------------------------------------------------------------------------------------------------------------
+// load shedding
+
+/** @internal */
+export const loadShedding = (options: LoadSheddingOptions): Effect.Effect<LoadShedding, InvalidOptionError> =>
+  Effect.suspend(() => {
+    const module = "ServerKit.loadShedding"
+    const retryAfter = durationOption(module, "retryAfter", options.retryAfter, Duration.seconds(1), true)
+    if (retryAfter instanceof InvalidOptionError) return Effect.fail(retryAfter)
+    const seconds = String(Math.ceil(Duration.toMillis(retryAfter) / 1000))
+    const bulkheadOptions: Bulkhead.Options = {
+      maxConcurrent: options.maxConcurrent,
+      maxQueued: options.maxQueued,
+      name: options.name ?? "ServerLoadShedding",
+      ...(options.queueTimeout === undefined ? {} : { queueTimeout: options.queueTimeout }),
+      ...(options.metrics === undefined ? {} : { metrics: options.metrics })
+    }
+    return Effect.map(
+      Effect.mapError(
+        Bulkhead.make(bulkheadOptions),
+        (e) => new InvalidOptionError({ module, option: e.option, expected: e.expected, value: e.value })
+      ),
+      (bulkhead): LoadShedding => {
+        const rejected = (error: Bulkhead.BulkheadRejectedError) =>
+          Effect.succeed(
+            problem(
+              503,
+              error.reason === "queue-full"
+                ? "The server is at capacity; retry later"
+                : "The request waited too long for capacity; retry later"
+            ).pipe(Response.setHeader("retry-after", seconds))
+          )
+        return {
+          bulkhead,
+          stats: bulkhead.stats,
+          // Interruptible, so a queued request whose client goes away leaves the queue at once, also in
+          // `HttpRouter.serve`'s middleware, which Effect runs uninterruptibly (the router makes the handler
+          // interruptible anyway). Keeping the app's own interruptibility instead (`uninterruptibleMask`) measured
+          // 2.5x the cost of the bulkhead itself.
+          middleware: (app) =>
+            Effect.catchIf(
+              Effect.interruptible(bulkhead.withPermit(app)),
+              Bulkhead.isBulkheadRejectedError,
+              rejected
+            ) as any
+        }
+      }
+    )
+  })
+
+// ---------------------------------------------------------------------------------------------------------------
+// request timeout
+
+/** @internal */
+export const timeout = (options: TimeoutOptions): Effect.Effect<Middleware, InvalidOptionError> =>
+  Effect.suspend(() => {
+    const duration = durationOption("ServerKit.timeout", "duration", options.duration, Duration.zero, false)
+    if (duration instanceof InvalidOptionError) return Effect.fail(duration)
+    const status = options.status ?? 503
+    if (status !== 503 && status !== 504) {
+      return Effect.fail(
+        new InvalidOptionError({ module: "ServerKit.timeout", option: "status", expected: "503 or 504", value: status })
+      )
+    }
+    const detail = `The request did not complete within ${Duration.format(duration)}`
+    const timedOut = (fiber: Fiber.Fiber<HttpServerResponse, unknown>) =>
+      Effect.as(Fiber.interrupt(fiber), problem(status, detail))
+    // The app runs in a child fiber, started at once: most requests finish before it first yields, and then no
+    // timer is armed. Otherwise the request waits for it for at most `duration`, then interrupts it (its
+    // finalizers run before the answer is sent). A child fiber is interrupted with the request (the client went
+    // away, shutdown) at any point, which a detached fork plus `onInterrupt` would not guarantee between the fork
+    // and the registration. Measured: about 2x cheaper than `Effect.timeoutOrElse` (two fibers and a timer each).
+    const middleware: Middleware = (app) =>
+      Effect.flatMap(
+        Effect.forkChild(Effect.interruptible(app), { startImmediately: true }),
+        (fiber) => {
+          const done = fiber.pollUnsafe()
+          if (done !== undefined) return done
+          return Effect.flatMap(
+            // Interruptible although Effect runs the middleware chain uninterruptibly: a client that goes away
+            // interrupts the request, and with it the app's child fiber (as it would interrupt a bare handler).
+            Effect.interruptible(Effect.timeoutOption(Fiber.await(fiber), duration)),
+            (exit) => exit._tag === "Some" ? exit.value : timedOut(fiber)
+          )
+        }
+      ) as any
+    return Effect.succeed(middleware)
+  })
+
+// ---------------------------------------------------------------------------------------------------------------
+// body size limit
+
+const isBodyTooLarge = (u: unknown): boolean =>
+  typeof u === "object" && u !== null && (u as { _tag?: unknown })._tag === "HttpServerError" &&
+  (u as HttpServerError).reason._tag === "RequestParseError" &&
+  ((u as HttpServerError).reason as RequestParseError).reason === "BodyTooLarge"
+
+/** @internal */
+export const bodyLimit = (options: BodyLimitOptions): Effect.Effect<Middleware, InvalidOptionError> =>
+  Effect.suspend(() => {
+    const error = intOption("ServerKit.bodyLimit", "maxBytes", options.maxBytes, 0)
+    if (error !== undefined) return Effect.fail(error)
+    const maxBytes = options.maxBytes
+    const size = ByteSize.bytes(maxBytes)
+    const tooLarge = problem(413, `The request body exceeds the limit of ${maxBytes} bytes`)
+    const middleware: Middleware = (app) =>
+      Effect.withFiber((fiber) => {
+        const request = currentRequest(fiber)
+        const length = request.headers["content-length"]
+        if (length !== undefined) {
+          // HTTP/1.1 framing: the parser never delivers more body than Content-Length announces.
+          return Number(length) > maxBytes ? Effect.succeed(tooLarge) : app
+        }
+        // Neither Content-Length nor Transfer-Encoding: no body, unless the method carries one (HTTP/2).
+        if (request.headers["transfer-encoding"] === undefined && !hasBody(request.method)) return app
+        // A streamed body (no Content-Length): `json`/`text`/`arrayBuffer` obey `MaxBodySize`; `stream` is counted.
+        const limited: HttpServerRequest = Object.create(request, {
+          stream: {
+            get: () =>
+              Stream.suspend(() => {
+                let read = 0
+                return Stream.mapArrayEffect(request.stream, (chunk) => {
+                  for (const bytes of chunk) read += bytes.length
+                  return read > maxBytes
+                    ? Effect.fail(
+                      new HttpServerError({
+                        reason: new RequestParseError({ request, reason: "BodyTooLarge" })
+                      })
+                    )
+                    : Effect.succeed(chunk)
+                })
+              })
+          }
+        })
+        return app.pipe(
+          Effect.provideService(HttpServerRequest, limited),
+          Effect.provideService(HttpIncomingMessage.MaxBodySize, size),
+          Effect.catchIf(isBodyTooLarge, () => Effect.succeed(tooLarge))
+        )
+      }) as any
+    return Effect.succeed(middleware)
+  })
+
+// ---------------------------------------------------------------------------------------------------------------
+// problem+json
+
+/** @internal */
+export const problemJson = (options?: ProblemJsonOptions): Middleware => {
+  const map = options?.errors ?? {}
+  const exposeDefects = options?.exposeDefects === true
+  const fromError = (error: unknown): HttpServerResponse => {
+    const tag = typeof error === "object" && error !== null ? (error as { _tag?: unknown })._tag : undefined
+    if (typeof tag === "string" && Object.hasOwn(map, tag)) {
+      const entry = map[tag]!
+      const spec: ProblemSpec = typeof entry === "number" ? { status: entry } : entry
+      const message = (error as { message?: unknown }).message
+      const detail = spec.detail !== undefined
+        ? spec.detail(error)
+        : typeof message === "string" && message !== ""
+        ? message
+        : undefined
+      return problem(spec.status, detail, { type: spec.type, title: spec.title })
+    }
+    if (tag === "HttpServerError") {
+      const reason = (error as HttpServerError).reason
+      if (reason._tag === "RequestParseError") {
+        return reason.reason === "BodyTooLarge" ? problem(413) : problem(400, "The request could not be parsed")
+      }
+      if (reason._tag === "RouteNotFound") return problem(404)
+    }
+    return problem(500, exposeDefects ? String((error as { message?: unknown })?.message ?? error) : undefined)
+  }
+  return (app) =>
+    Effect.catchCause(app, (cause) => {
+      const failure = cause.reasons.find(Cause.isFailReason)
+      if (failure !== undefined) return Effect.succeed(fromError(failure.error))
+      const die = cause.reasons.find(Cause.isDieReason)
+      if (die !== undefined) {
+        const defect = die.defect
+        const detail = exposeDefects
+          ? (defect instanceof Error ? defect.message : String(defect))
+          : undefined
+        return Effect.as(
+          Effect.logError("Unhandled defect answered with 500", Cause.fromReasons([die])),
+          problem(500, detail)
+        )
+      }
+      // Interruption only: let the server answer it (client gone, shutdown).
+      return Effect.failCause(cause) as Effect.Effect<never>
+    })
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// access log
+
+const logLevels: ReadonlyArray<string> = ["Fatal", "Error", "Warn", "Info", "Debug", "Trace"]
+
+/** @internal */
+export const accessLog = (options?: AccessLogOptions): Effect.Effect<Middleware, InvalidOptionError> =>
+  Effect.suspend(() => {
+    const level: LogLevel.Severity = options?.level ?? "Info"
+    if (!logLevels.includes(level)) {
+      return Effect.fail(
+        new InvalidOptionError({
+          module: "ServerKit.accessLog",
+          option: "level",
+          expected: `one of ${logLevels.join(", ")}`,
+          value: level
+        })
+      )
+    }
+    const log = Effect.logWithLevel(level)
+    const middleware: Middleware = (app) =>
+      Effect.withFiber((fiber) => {
+        // Below the minimum log level: nothing to measure or format.
+        if (LogLevel.isGreaterThan(fiber.getRef(References.MinimumLogLevel), level)) return app
+        const request = currentRequest(fiber)
+        const clock = fiber.getRef(Clock.Clock)
+        const start = clock.currentTimeNanosUnsafe()
+        const url = request.url
+        const q = url.indexOf("?")
+        const path = q === -1 ? url : url.slice(0, q)
+        const write = (status: number) => {
+          const ms = Math.round(Number(clock.currentTimeNanosUnsafe() - start) / 1e4) / 100
+          return log(`${request.method} ${path} ${status} ${ms}ms`).pipe(
+            Effect.annotateLogs({
+              "http.method": request.method,
+              "http.path": path,
+              "http.status": status,
+              "http.duration_ms": ms
+            })
+          )
+        }
+        // A failure: the status the server will answer it with (Effect's own rendering of the cause).
+        return Effect.onExit(app, (exit) =>
+          exit._tag === "Success"
+            ? write(exit.value.status)
+            : Effect.flatMap(causeResponse(exit.cause), ([response]) => write(response.status)))
+      })
+    return Effect.succeed(middleware)
+  })
+
+// ---------------------------------------------------------------------------------------------------------------
+// deadline header
+
+/** @internal */
+export const deadlineHeader = (options?: DeadlineHeaderOptions): Effect.Effect<Middleware, InvalidOptionError> =>
+  Effect.suspend(() => {
+    const module = "ServerKit.deadlineHeader"
+    const header = (options?.header ?? "x-deadline-ms").toLowerCase()
+    if (header === "" || !/^[!#$%&'*+.^_`|~0-9a-z-]+$/.test(header)) {
+      return Effect.fail(
+        new InvalidOptionError({ module, option: "header", expected: "an HTTP header name", value: options?.header })
+      )
+    }
+    const format = options?.format ?? "relative"
+    if (format !== "relative" && format !== "absolute") {
+      return Effect.fail(
+        new InvalidOptionError({ module, option: "format", expected: "\"relative\" or \"absolute\"", value: format })
+      )
+    }
+    const max = durationOption(module, "max", options?.max, Duration.infinity, false)
+    if (max instanceof InvalidOptionError) return Effect.fail(max)
+    const maxMillis = Duration.toMillis(max)
+    const expired = problem(504, "The caller's deadline passed before the request completed")
+    const middleware: Middleware = (app) =>
+      Effect.withFiber((fiber) => {
+        const raw = currentRequest(fiber).headers[header]
+        if (raw === undefined) return app
+        const value = Number(raw)
+        if (raw.trim() === "" || !Number.isFinite(value) || (format === "relative" && value < 0)) return app
+        const now = fiber.getRef(Clock.Clock).currentTimeMillisUnsafe()
+        const deadline = Math.min(format === "relative" ? now + value : value, now + maxMillis)
+        // Interruptible, like a bare handler: a client that goes away interrupts the wait and the work.
+        return Effect.interruptible(Deadline.at(app, deadline)).pipe(
+          Effect.catchIf(
+            (e): e is Deadline.DeadlineExceededError => Deadline.isDeadlineExceededError(e),
+            () => Effect.succeed(expired)
+          )
+        ) as any
+      })
+    return Effect.succeed(middleware)
+  })
