@@ -27,6 +27,7 @@ import * as RateLimiter from "effect/persistence/RateLimiter"
 import type * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import type { CircuitBreakerOptions, Options, RateLimitOptions, RetryOptions } from "../HttpResilience.ts"
 
 // ---------------------------------------------------------------------------------------------------------------
 // Errors
@@ -212,49 +213,6 @@ export class Response {
 // ---------------------------------------------------------------------------------------------------------------
 // Options
 // ---------------------------------------------------------------------------------------------------------------
-
-/** @internal */
-export interface RetryOptions {
-  readonly maxAttempts?: number | undefined
-  readonly base?: Duration.Input | undefined
-  readonly maxDelay?: Duration.Input | undefined
-  readonly jitter?: "full" | "proportional" | "none" | undefined
-  readonly statuses?: ReadonlyArray<number> | undefined
-  readonly methods?: ReadonlyArray<string> | undefined
-  readonly budget?: Retry.RetryBudget | undefined
-}
-
-/** @internal */
-export interface CircuitBreakerOptions {
-  readonly failures?: number | undefined
-  readonly openDuration?: Duration.Input | undefined
-}
-
-/** @internal */
-export interface RateLimitOptions {
-  readonly limit: number
-  readonly window: Duration.Input
-  readonly onExceeded?: "delay" | "fail" | undefined
-}
-
-/** @internal */
-export interface Options {
-  readonly name?: string | undefined
-  readonly metrics?: boolean | undefined
-  readonly maxConnections?: number | undefined
-  readonly maxConnectionsPerHost?: number | undefined
-  readonly poolWaitTimeout?: Duration.Input | undefined
-  readonly connectTimeout?: Duration.Input | undefined
-  readonly headersTimeout?: Duration.Input | undefined
-  readonly requestTimeout?: Duration.Input | undefined
-  readonly retry?: RetryOptions | false | undefined
-  readonly circuitBreaker?: CircuitBreakerOptions | undefined
-  readonly rateLimit?: RateLimitOptions | undefined
-  readonly maxResponseBytes?: number | undefined
-  readonly deadlineHeader?: string | false | undefined
-  readonly userAgent?: string | false | undefined
-  readonly tracing?: boolean | undefined
-}
 
 /** @internal */
 export interface Stats {

@@ -9,27 +9,8 @@ import * as Effect from "effect/Effect"
 import * as HttpClientRequest from "effect/http/HttpClientRequest"
 import * as Stream from "effect/Stream"
 import * as SubscriptionRef from "effect/SubscriptionRef"
+import type { Input, Options, Progress } from "../FetchAll.ts"
 import * as Client from "./client.ts"
-
-/** @internal */
-export type Input = string | URL | HttpClientRequest.HttpClientRequest
-
-/** @internal */
-export interface Progress {
-  readonly total: number
-  readonly inFlight: number
-  readonly done: number
-  readonly succeeded: number
-  readonly failed: number
-}
-
-/** @internal */
-export interface Options {
-  readonly concurrency?: number | "unbounded" | undefined
-  readonly maxFailures?: number | undefined
-  readonly timeout?: Gather.Options["timeout"]
-  readonly progress?: SubscriptionRef.SubscriptionRef<Progress> | undefined
-}
 
 /** @internal */
 export const emptyProgress: Progress = { total: 0, inFlight: 0, done: 0, succeeded: 0, failed: 0 }
