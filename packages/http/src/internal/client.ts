@@ -27,7 +27,7 @@ import * as RateLimiter from "effect/persistence/RateLimiter"
 import type * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import type { CircuitBreakerOptions, Options, RateLimitOptions, RetryOptions } from "../HttpResilience.ts"
+import type { Options } from "../HttpResilience.ts"
 
 // ---------------------------------------------------------------------------------------------------------------
 // Errors
