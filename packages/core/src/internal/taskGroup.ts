@@ -83,8 +83,6 @@ class TaskImpl<A, E> implements Task<A, E> {
   }
 }
 
-const isInterruptOnly = (cause: Cause.Cause<unknown>): boolean => cause.reasons.every(Cause.isInterruptReason)
-
 const withoutInterrupts = <E>(cause: Cause.Cause<E>): Cause.Cause<E> =>
   Cause.fromReasons(cause.reasons.filter((r) => !Cause.isInterruptReason(r)))
 
@@ -213,7 +211,7 @@ class GroupImpl implements TaskGroup {
     this.live.delete(task)
     if (Exit.isSuccess(exit)) {
       this.succeeded++
-    } else if (isInterruptOnly(exit.cause)) {
+    } else if (Cause.hasInterruptsOnly(exit.cause)) {
       this.interrupted++
     } else {
       this.failed++
@@ -250,7 +248,7 @@ class GroupImpl implements TaskGroup {
   onBodyExit(exit: Exit.Exit<unknown, unknown>): void {
     this.bodyExit = exit
     if (Exit.isFailure(exit)) {
-      if (isInterruptOnly(exit.cause)) {
+      if (Cause.hasInterruptsOnly(exit.cause)) {
         // Interrupted by the group while cancelling, or by itself: either way the tasks must stop.
         if (this.state === "open") this.cancelRequested = true
       } else {

@@ -1,4 +1,5 @@
 /** @internal */
+import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import type * as Exit from "effect/Exit"
 import type { ConcurrencyProbe, Span, Stats } from "../ConcurrencyProbe.ts"
@@ -17,7 +18,7 @@ interface Waiter {
 
 const outcomeOf = (exit: Exit.Exit<unknown, unknown>): Span["outcome"] => {
   if (exit._tag === "Success") return "success"
-  return exit.cause.reasons.length > 0 && exit.cause.reasons.every((r) => r._tag === "Interrupt")
+  return Cause.hasInterruptsOnly(exit.cause)
     ? "interrupted"
     : "failure"
 }
