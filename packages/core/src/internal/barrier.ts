@@ -2,8 +2,9 @@
 import * as Effect from "effect/Effect"
 import type { Barrier, Options, Stats } from "../Barrier.ts"
 import { BrokenBarrierError } from "../Barrier.ts"
-import { InvalidOptionError } from "../Options.ts"
+import type { InvalidOptionError } from "../Options.ts"
 import * as Instruments from "./metrics.ts"
+import { checkInt } from "./options.ts"
 import { WaitList } from "./waitList.ts"
 
 type Resume = (effect: Effect.Effect<number, BrokenBarrierError>) => void
@@ -81,15 +82,7 @@ class BarrierImpl implements Barrier {
 /** @internal */
 export const make = (parties: number, options?: Options): Effect.Effect<Barrier, InvalidOptionError> =>
   Effect.suspend(() => {
-    if (typeof parties !== "number" || !Number.isSafeInteger(parties) || parties < 1) {
-      return Effect.fail(
-        new InvalidOptionError({
-          module: "Barrier.make",
-          option: "parties",
-          expected: "an integer >= 1",
-          value: parties
-        })
-      )
-    }
+    const invalid = checkInt("Barrier.make", "parties", parties, 1)
+    if (invalid !== undefined) return Effect.fail(invalid)
     return Effect.map(Instruments.make("Barrier", options), (metrics) => new BarrierImpl(parties, metrics))
   })

@@ -311,23 +311,9 @@ export const make = <K, V, E, R>(
 ): Effect.Effect<Batcher<K, V, E>, InvalidOptionError, R | Scope.Scope> =>
   Effect.gen(function*() {
     const maxBatchSize = options.maxBatchSize
-    if (!(typeof maxBatchSize === "number" && Number.isSafeInteger(maxBatchSize) && maxBatchSize >= 1)) {
-      return yield* new InvalidOptionError({
-        module: MODULE,
-        option: "maxBatchSize",
-        expected: "an integer >= 1",
-        value: maxBatchSize
-      })
-    }
-    const maxDelay = yield* validate.duration(MODULE, "maxDelay", options.maxDelay)
-    if (maxDelay === undefined || !Duration.isFinite(maxDelay)) {
-      return yield* new InvalidOptionError({
-        module: MODULE,
-        option: "maxDelay",
-        expected: "a finite duration >= 0 (a Duration, millis or e.g. \"10 millis\")",
-        value: options.maxDelay
-      })
-    }
+    const invalidSize = validate.checkInt(MODULE, "maxBatchSize", maxBatchSize, 1)
+    if (invalidSize !== undefined) return yield* invalidSize
+    const maxDelay = yield* validate.finiteDuration(MODULE, "maxDelay", options.maxDelay)
     if (typeof options.lookup !== "function") {
       return yield* new InvalidOptionError({
         module: MODULE,

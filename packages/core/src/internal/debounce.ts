@@ -235,15 +235,7 @@ export const make = <Args extends ReadonlyArray<unknown>, A, E, R>(
   options: Options
 ): Effect.Effect<Debounced<Args, A, E, R>, InvalidOptionError, Scope.Scope> =>
   Effect.gen(function*() {
-    const wait = yield* validate.duration(MODULE, "wait", options.wait)
-    if (wait === undefined || !Duration.isFinite(wait)) {
-      return yield* new InvalidOptionError({
-        module: MODULE,
-        option: "wait",
-        expected: "a finite duration >= 0 (a Duration, millis or e.g. \"300 millis\")",
-        value: options.wait
-      })
-    }
+    const wait = yield* validate.finiteDuration(MODULE, "wait", options.wait)
     const waitMillis = Duration.toMillis(wait)
     const maxWait = yield* validate.duration(MODULE, "maxWait", options.maxWait)
     if (maxWait !== undefined && Duration.toMillis(maxWait) < waitMillis) {

@@ -64,6 +64,31 @@ export const duration = (
 }
 
 /**
+ * A required duration that must be finite, and more than zero when `positive`.
+ *
+ * @internal
+ */
+export const finiteDuration = (
+  module: string,
+  option: string,
+  value: Duration.Input | undefined,
+  positive = false
+): Effect.Effect<Duration.Duration, InvalidOptionError> => {
+  const decoded = value === undefined ? undefined : decodeDuration(value)
+  if (decoded !== undefined && Duration.isFinite(decoded) && (!positive || Duration.toMillis(decoded) > 0)) {
+    return Effect.succeed(decoded)
+  }
+  return Effect.fail(
+    new InvalidOptionError({
+      module,
+      option,
+      expected: `a finite duration ${positive ? ">" : ">="} 0 (a Duration, millis or e.g. "1 second")`,
+      value
+    })
+  )
+}
+
+/**
  * Decodes a duration that is not NaN and not negative (`Infinity` allowed), or returns `undefined`. Allocates no
  * error, so hot paths can call it on every use.
  *

@@ -2,7 +2,7 @@
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import { InvalidOptionError } from "../Options.ts"
+import type { InvalidOptionError } from "../Options.ts"
 import type { BudgetOptions, BudgetStats, BudgetTypeId, RetryBudget } from "../Retry.ts"
 import * as metrics from "./metrics.ts"
 import * as validate from "./options.ts"
@@ -115,30 +115,25 @@ export class BudgetImpl implements RetryBudget {
 
 const module = "Retry.makeBudget"
 
-const unitInterval = (option: string, value: number | undefined, fallback: number) => {
+/** An optional number with a default, checked by one of the shared option checks. */
+const withDefault = (value: number | undefined, fallback: number, check: (value: number) => validate.Check) => {
   if (value === undefined) return Effect.succeed(fallback)
-  if (typeof value === "number" && value >= 0 && value <= 1) return Effect.succeed(value)
-  return Effect.fail(new InvalidOptionError({ module, option, expected: "a number in [0, 1]", value }))
-}
-
-const nonNegative = (option: string, value: number | undefined, fallback: number) => {
-  if (value === undefined) return Effect.succeed(fallback)
-  if (typeof value === "number" && Number.isFinite(value) && value >= 0) return Effect.succeed(value)
-  return Effect.fail(new InvalidOptionError({ module, option, expected: "a finite number >= 0", value }))
+  const invalid = check(value)
+  return invalid === undefined ? Effect.succeed(value) : Effect.fail(invalid)
 }
 
 /** @internal */
 export const makeBudget = (options?: BudgetOptions): Effect.Effect<RetryBudget, InvalidOptionError> =>
   Effect.gen(function*() {
-    const ratio = yield* unitInterval("ratio", options?.ratio, 0.2)
-    const minRetriesPerSecond = yield* nonNegative("minRetriesPerSecond", options?.minRetriesPerSecond, 10)
-    const window = yield* validate.duration(module, "window", options?.window)
-    const windowMillis = window === undefined ? 10_000 : Duration.toMillis(window)
-    if (!(windowMillis > 0 && Number.isFinite(windowMillis))) {
-      return yield* Effect.fail(
-        new InvalidOptionError({ module, option: "window", expected: "a finite duration > 0", value: options?.window })
-      )
-    }
+    const ratio = yield* withDefault(options?.ratio, 0.2, (v) => validate.checkRatio(module, "ratio", v))
+    const minRetriesPerSecond = yield* withDefault(
+      options?.minRetriesPerSecond,
+      10,
+      (v) => validate.checkNumber(module, "minRetriesPerSecond", v, 0)
+    )
+    const windowMillis = options?.window === undefined
+      ? 10_000
+      : Duration.toMillis(yield* validate.finiteDuration(module, "window", options.window, true))
     const instruments = yield* metrics.make("RetryBudget", options)
     const clock = yield* Clock.Clock
     return new BudgetImpl(

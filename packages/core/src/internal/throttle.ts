@@ -301,23 +301,9 @@ export const isThrottle = (u: unknown): u is Throttle<unknown> => u instanceof T
 export const make = (options: Options): Effect.Effect<Throttle<any>, InvalidOptionError> =>
   Effect.gen(function*() {
     const limit = options.limit
-    if (!(typeof limit === "number" && Number.isSafeInteger(limit) && limit >= 1)) {
-      return yield* new InvalidOptionError({
-        module: MODULE,
-        option: "limit",
-        expected: "an integer >= 1",
-        value: limit
-      })
-    }
-    const window = yield* validate.duration(MODULE, "window", options.window)
-    if (window === undefined || !Duration.isFinite(window) || Duration.toMillis(window) <= 0) {
-      return yield* new InvalidOptionError({
-        module: MODULE,
-        option: "window",
-        expected: "a finite duration > 0 (a Duration, millis or e.g. \"1 second\")",
-        value: options.window
-      })
-    }
+    const invalidLimit = validate.checkInt(MODULE, "limit", limit, 1)
+    if (invalidLimit !== undefined) return yield* invalidLimit
+    const window = yield* validate.finiteDuration(MODULE, "window", options.window, true)
     const strategy = options.strategy ?? "delay"
     if (strategy !== "delay" && strategy !== "reject") {
       return yield* new InvalidOptionError({
