@@ -12,3 +12,8 @@ export * as HttpResilience from "./HttpResilience.ts"
  * @since 0.1.0
  */
 export * as ServerKit from "./ServerKit.ts"
+
+/**
+ * @since 0.1.0
+ */
+export * as Transfer from "./Transfer.ts"

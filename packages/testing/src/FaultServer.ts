@@ -1,7 +1,8 @@
 /**
  * A real HTTP server for tests whose routes script faults: latency (fixed or drawn from a distribution), a weighted
  * mix of status codes, 429/503 with `Retry-After` (seconds or HTTP-date), connection resets, requests that hang,
- * bodies that trickle in slowly, large streamed bodies and an echo of the request. Decisions come from a seeded PRNG
+ * bodies that trickle in slowly, large streamed bodies, an echo of the request and a sink that counts and hashes an
+ * uploaded body (and its multipart parts). Decisions come from a seeded PRNG
  * per route (or from a scripted sequence), so a run is repeatable; every request is recorded with the host it
  * arrived on, and the server counts requests, outcomes and the peak concurrency per host.
  *
@@ -143,7 +144,9 @@ export interface Trickle {
 
 /**
  * A large body of `bytes` bytes (a repeating ASCII pattern), generated and streamed in chunks of `chunkBytes`
- * (default 64 KiB) with backpressure: the server holds one chunk, not the body. `content-length` is set.
+ * (default 64 KiB) with backpressure: the server holds one chunk, not the body. `content-length` is set, unless
+ * `chunked: true` (then the body goes with chunked transfer encoding and its size is unknown up front). Byte `i` of
+ * the body is `"0123456789abcdefghijklmnopqrstuvwxyz\n"[(i % chunkBytes) % 37]`.
  *
  * @category models
  * @since 0.1.0
@@ -152,18 +155,77 @@ export interface LargeBody {
   readonly kind: "large"
   readonly bytes: number
   readonly chunkBytes?: number | undefined
+  readonly chunked?: boolean | undefined
   readonly status?: number | undefined
   readonly latency?: Latency | undefined
 }
 
 /**
- * What a route does with a request. Shorthands: a number is a `Respond` with that status; `"echo"`, `"reset"` and
- * `"hang"` are those replies with their defaults.
+ * Reads the request body as it streams in (holding one chunk, not the body) and answers with what arrived, as JSON:
+ * `{ method, path, headers, bytes, sha256, parts }`. `bytes` and `sha256` (hex) cover the raw body. For a
+ * `multipart/form-data` body `parts` lists each part in order as `{ name, filename, contentType, bytes, sha256,
+ * value }` (`filename` is `null` for a field, `value` is the text of a field and `null` for a file); otherwise
+ * `parts` is `null`. A malformed multipart body gets a 400 with the parser's message.
  *
  * @category models
  * @since 0.1.0
  */
-export type Reply = number | "echo" | "reset" | "hang" | Respond | Echo | Reset | Hang | Trickle | LargeBody
+export interface Sink {
+  readonly kind: "sink"
+  readonly status?: number | undefined
+  readonly latency?: Latency | undefined
+}
+
+/**
+ * The JSON body a {@link Sink} route answers with.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface SinkReport {
+  readonly method: string
+  readonly path: string
+  readonly headers: Readonly<Record<string, string>>
+  readonly bytes: number
+  readonly sha256: string
+  readonly parts: ReadonlyArray<SinkPart> | null
+}
+
+/**
+ * One part of a multipart body a {@link Sink} route received.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface SinkPart {
+  readonly name: string
+  readonly filename: string | null
+  readonly contentType: string
+  readonly bytes: number
+  readonly sha256: string
+  readonly value: string | null
+}
+
+/**
+ * What a route does with a request. Shorthands: a number is a `Respond` with that status; `"echo"`, `"reset"`,
+ * `"hang"` and `"sink"` are those replies with their defaults.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type Reply =
+  | number
+  | "echo"
+  | "reset"
+  | "hang"
+  | "sink"
+  | Respond
+  | Echo
+  | Reset
+  | Hang
+  | Trickle
+  | LargeBody
+  | Sink
 
 /**
  * The script of one route. At most one of `reply` (always the same; default 200), `mix` (a weighted random choice
@@ -230,7 +292,7 @@ export interface Options {
  * One request the server received.
  *
  * `outcome` is the label of what it was given: the status code for plain responses and 404s (`"200"`, `"503"`),
- * otherwise the reply kind (`"echo"`, `"reset"`, `"hang"`, `"trickle"`, `"large"`). `state` says how it ended so far:
+ * otherwise the reply kind (`"echo"`, `"reset"`, `"hang"`, `"trickle"`, `"large"`, `"sink"`). `state` says how it ended so far:
  * `"in-flight"`, `"completed"` (the whole response was handed to the socket) or `"aborted"` (the connection closed
  * first: a reset, a hang, a client that gave up, a server stop).
  *

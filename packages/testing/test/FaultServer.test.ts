@@ -2,6 +2,7 @@ import { FaultServer } from "@async-ops/testing"
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, Data, Effect, Exit, Fiber, Layer, Option, Schedule, Scope } from "effect"
 import { spawn } from "node:child_process"
+import { createHash } from "node:crypto"
 import * as http from "node:http"
 import * as net from "node:net"
 
@@ -458,6 +459,81 @@ describe("FaultServer", () => {
         expect(peak - before).toBeLessThan(size / 4)
       }), 20_000)
 
+    it.live("large with chunked: true sends the same bytes without a Content-Length", () =>
+      Effect.gen(function*() {
+        const server = yield* FaultServer.make({
+          routes: { "/c": { reply: { kind: "large", bytes: 100_000, chunkBytes: 40_000, chunked: true } } }
+        })
+        const reply = yield* request(server.url("/c"), { keepBody: true })
+        expect(reply.status).toBe(200)
+        expect(reply.headers["content-length"]).toBeUndefined()
+        expect(reply.headers["transfer-encoding"]).toBe("chunked")
+        expect(reply.bytes).toBe(100_000)
+        const alphabet = "0123456789abcdefghijklmnopqrstuvwxyz\n"
+        expect(reply.body[0]).toBe("0")
+        // byte i is alphabet[(i % chunkBytes) % 37]: the pattern restarts with every chunk
+        expect(reply.body[40_000]).toBe("0")
+        expect(reply.body[40_001 + 36]).toBe(alphabet[(1 + 36) % 37])
+        expect(reply.body[39_999]).toBe(alphabet[39_999 % 37])
+      }))
+
+    it.live("sink counts and hashes a raw body without echoing it", () =>
+      Effect.gen(function*() {
+        const server = yield* FaultServer.make({ routes: { "/sink": { reply: "sink" } } })
+        const body = "x".repeat(300_000)
+        const reply = yield* request(server.url("/sink"), {
+          method: "PUT",
+          headers: { "content-type": "application/octet-stream" },
+          body,
+          keepBody: true
+        })
+        expect(reply.status).toBe(200)
+        const report = JSON.parse(reply.body) as FaultServer.SinkReport
+        expect(report).toMatchObject({
+          method: "PUT",
+          path: "/sink",
+          bytes: 300_000,
+          sha256: createHash("sha256").update(body).digest("hex"),
+          parts: null
+        })
+        expect(report.headers["content-length"]).toBe("300000")
+        expect((yield* server.stats).byOutcome).toEqual({ sink: 1 })
+      }))
+
+    it.live("sink lists the parts of a multipart body with their names, sizes and hashes", () =>
+      Effect.gen(function*() {
+        const server = yield* FaultServer.make({ routes: { "/up": { reply: { kind: "sink", status: 201 } } } })
+        const boundary = "b0undary"
+        const file = "a,b\n1,2\n"
+        const body = [
+          `--${boundary}\r\nContent-Disposition: form-data; name="title"\r\n\r\nQ3\r\n`,
+          `--${boundary}\r\nContent-Disposition: form-data; name="doc"; filename="q3.csv"\r\n`,
+          `Content-Type: text/csv\r\n\r\n${file}\r\n`,
+          `--${boundary}--\r\n`
+        ].join("")
+        const reply = yield* request(server.url("/up"), {
+          method: "POST",
+          headers: { "content-type": `multipart/form-data; boundary=${boundary}` },
+          body,
+          keepBody: true
+        })
+        expect(reply.status).toBe(201)
+        const report = JSON.parse(reply.body) as FaultServer.SinkReport
+        const sha = (s: string) => createHash("sha256").update(s).digest("hex")
+        expect(report.bytes).toBe(Buffer.byteLength(body))
+        expect(report.parts).toEqual([
+          { name: "title", filename: null, contentType: "text/plain", bytes: 2, sha256: sha("Q3"), value: "Q3" },
+          { name: "doc", filename: "q3.csv", contentType: "text/csv", bytes: 8, sha256: sha(file), value: null }
+        ])
+        const broken = yield* request(server.url("/up"), {
+          method: "POST",
+          headers: { "content-type": "multipart/form-data; boundary=zzz" },
+          body: "--zzz\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nunterminated",
+          keepBody: true
+        })
+        expect(broken.status).toBe(400)
+      }))
+
     it.live("echo returns the method, path, query, headers and body as JSON", () =>
       Effect.gen(function*() {
         const server = yield* FaultServer.make({ hosts: 2, routes: { "/echo/*": { reply: "echo" } } })
@@ -656,6 +732,11 @@ describe("FaultServer", () => {
       ["routes[\"/a\"].reply.delay", { routes: { "/a": { reply: { kind: "trickle", chunks: 1, delay: -1 } } } }],
       ["routes[\"/a\"].reply.bytes", { routes: { "/a": { reply: { kind: "large", bytes: -1 } } } }],
       ["routes[\"/a\"].reply.chunkBytes", { routes: { "/a": { reply: { kind: "large", bytes: 1, chunkBytes: 0 } } } }],
+      ["routes[\"/a\"].reply.chunked", {
+        routes: { "/a": { reply: { kind: "large", bytes: 1, chunked: "yes" as unknown as boolean } } }
+      }],
+      ["routes[\"/a\"].reply.status", { routes: { "/a": { reply: { kind: "sink", status: 99 } } } }],
+      ["routes[\"/a\"].reply.bytes", { routes: { "/a": { reply: { kind: "sink", bytes: 1 } as FaultServer.Sink } } }],
       ["routes[\"/a\"].reply.afterBytes", { routes: { "/a": { reply: { kind: "reset", afterBytes: -1 } } } }],
       ["routes[\"/a\"].reply.bytes", { routes: { "/a": { reply: { kind: "echo", bytes: 1 } as FaultServer.Echo } } }],
       ["routes[\"/a\"].mix", { routes: { "/a": { mix: [[200, 0], [500, 0]] } } }],

@@ -14,12 +14,14 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as HttpServerRequest from "effect/http/HttpServerRequest"
 import * as HttpServerResponse from "effect/http/HttpServerResponse"
+import * as Multipart from "effect/http/Multipart"
 import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import * as Crypto from "node:crypto"
 import * as Http from "node:http"
 import type * as Net from "node:net"
-import type { FaultServer, HostStats, Options, Recorded, Stats } from "../FaultServer.ts"
+import type { FaultServer, HostStats, Options, Recorded, SinkPart, SinkReport, Stats } from "../FaultServer.ts"
 import { ListenError } from "../FaultServer.ts"
 import * as Script from "./faultServerScript.ts"
 
@@ -296,6 +298,77 @@ const retryAfterValue = (seconds: number, format: "seconds" | "http-date"): stri
   return new Date(at).toUTCString()
 }
 
+/** Counts and hashes chunks as they pass, holding none of them. */
+class Digest {
+  readonly hash = Crypto.createHash("sha256")
+  bytes = 0
+  update(chunk: Uint8Array): void {
+    this.bytes += chunk.length
+    this.hash.update(chunk)
+  }
+}
+
+/** Reads the body once, digesting it and, for a multipart body, each part, and reports what arrived. */
+const sinkReport = (
+  request: HttpServerRequest.HttpServerRequest,
+  record: MutableRecord
+): Effect.Effect<SinkReport, Multipart.MultipartError> =>
+  Effect.gen(function*() {
+    const raw = new Digest()
+    const body = Stream.tap(
+      Stream.mapError(request.stream, (cause) => Multipart.MultipartError.fromReason("InternalError", cause)),
+      (chunk) => Effect.sync(() => raw.update(chunk))
+    )
+    const contentType = record.headers["content-type"] ?? ""
+    let parts: Array<SinkPart> | null = null
+    if (/^multipart\/form-data\s*;/i.test(contentType)) {
+      const received: Array<SinkPart> = []
+      parts = received
+      yield* Stream.pipeThroughChannel(body, Multipart.makeChannel(record.headers)).pipe(
+        Stream.runForEach((part) => {
+          if (part._tag === "Field") {
+            const digest = new Digest()
+            digest.update(new TextEncoder().encode(part.value))
+            received.push({
+              name: part.key,
+              filename: null,
+              contentType: part.contentType,
+              bytes: digest.bytes,
+              sha256: digest.hash.digest("hex"),
+              value: part.value
+            })
+            return Effect.void
+          }
+          if (part._tag !== "File") return Effect.void
+          const digest = new Digest()
+          return Effect.map(
+            Stream.runForEach(part.content, (chunk) => Effect.sync(() => digest.update(chunk))),
+            () => {
+              received.push({
+                name: part.key,
+                filename: part.name,
+                contentType: part.contentType,
+                bytes: digest.bytes,
+                sha256: digest.hash.digest("hex"),
+                value: null
+              })
+            }
+          )
+        })
+      )
+    } else {
+      yield* Stream.runDrain(body)
+    }
+    return {
+      method: record.method,
+      path: record.path,
+      headers: record.headers,
+      bytes: raw.bytes,
+      sha256: raw.hash.digest("hex"),
+      parts
+    }
+  })
+
 // ---------------------------------------------------------------------------------------------------------------
 // Handler
 // ---------------------------------------------------------------------------------------------------------------
@@ -389,6 +462,11 @@ const reply = (
             host: host.authority
           }, { status: action.status })
       )
+    case "Sink":
+      return sinkReport(request, record).pipe(
+        Effect.map((report) => HttpServerResponse.jsonUnsafe(report, { status: action.status })),
+        Effect.catch((error) => Effect.succeed(HttpServerResponse.text(error.message, { status: 400 })))
+      )
     case "Reset":
       return Effect.andThen(
         Effect.sync(() => {
@@ -431,11 +509,12 @@ const reply = (
       )
     case "Large":
       return Effect.succeed(
-        HttpServerResponse.stream(largeBody(action.bytes, action.chunkBytes), {
-          status: action.status,
-          contentType: "application/octet-stream",
-          contentLength: action.bytes
-        })
+        HttpServerResponse.stream(
+          largeBody(action.bytes, action.chunkBytes),
+          action.chunked
+            ? { status: action.status, contentType: "application/octet-stream" }
+            : { status: action.status, contentType: "application/octet-stream", contentLength: action.bytes }
+        )
       )
   }
 }

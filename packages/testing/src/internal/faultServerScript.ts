@@ -74,8 +74,10 @@ export type Action =
     readonly status: number
     readonly bytes: number
     readonly chunkBytes: number
+    readonly chunked: boolean
     readonly latency: Sampler | undefined
   }
+  | { readonly _tag: "Sink"; readonly status: number; readonly latency: Sampler | undefined }
   | { readonly _tag: "NotFound"; readonly latency: undefined }
 
 /** How a route picks its action. @internal */
@@ -321,7 +323,8 @@ const allowedKeys: Record<string, ReadonlySet<string>> = {
   reset: new Set(["kind", "afterBytes", "latency"]),
   hang: new Set(["kind", "afterHeaders", "status", "latency"]),
   trickle: new Set(["kind", "chunks", "delay", "chunkBytes", "status", "latency"]),
-  large: new Set(["kind", "bytes", "chunkBytes", "status", "latency"])
+  large: new Set(["kind", "bytes", "chunkBytes", "chunked", "status", "latency"]),
+  sink: new Set(["kind", "status", "latency"])
 }
 
 const unknownKey = (option: string, value: Record<string, unknown>, kind: string) => {
@@ -342,10 +345,11 @@ export const reply = (option: string, value: Reply): Effect.Effect<Action, Inval
     if (value === "echo") return { _tag: "Echo", status: 200, latency: undefined }
     if (value === "reset") return { _tag: "Reset", afterBytes: undefined, latency: undefined }
     if (value === "hang") return { _tag: "Hang", afterHeaders: false, status: 200, latency: undefined }
+    if (value === "sink") return { _tag: "Sink", status: 200, latency: undefined }
     if (typeof value !== "object" || value === null) {
       return yield* invalid(
         option,
-        "a status code, \"echo\", \"reset\", \"hang\" or a reply object",
+        "a status code, \"echo\", \"reset\", \"hang\", \"sink\" or a reply object",
         value
       )
     }
@@ -353,7 +357,7 @@ export const reply = (option: string, value: Reply): Effect.Effect<Action, Inval
     if (typeof kind !== "string" || !(kind in allowedKeys)) {
       return yield* invalid(
         `${option}.kind`,
-        "one of \"respond\", \"echo\", \"reset\", \"hang\", \"trickle\", \"large\"",
+        "one of \"respond\", \"echo\", \"reset\", \"hang\", \"trickle\", \"large\", \"sink\"",
         kind
       )
     }
@@ -414,7 +418,13 @@ export const reply = (option: string, value: Reply): Effect.Effect<Action, Inval
         const bytes = yield* count(`${option}.bytes`, value.bytes, 0)
         const chunkBytes = yield* count(`${option}.chunkBytes`, value.chunkBytes, 1, 64 * 1024)
         const status = yield* statusOf(`${option}.status`, value.status, 200)
-        return { _tag: "Large", status, bytes, chunkBytes, latency: lat }
+        if (value.chunked !== undefined && typeof value.chunked !== "boolean") {
+          return yield* invalid(`${option}.chunked`, "a boolean", value.chunked)
+        }
+        return { _tag: "Large", status, bytes, chunkBytes, chunked: value.chunked ?? false, latency: lat }
+      }
+      case "sink": {
+        return { _tag: "Sink", status: yield* statusOf(`${option}.status`, value.status, 200), latency: lat }
       }
       default:
         return yield* invalid(`${option}.kind`, "a known reply kind", kind)
