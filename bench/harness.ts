@@ -69,6 +69,13 @@ export interface SystemsTable {
   readonly reference: string
   /** Add a column with the resident memory each item added, `(peak RSS - RSS before the work) / N`, in KiB. */
   readonly memoryPerItem?: boolean
+  /** Add a column with the items per second, under this heading (e.g. `"req/s"`). */
+  readonly rate?: string
+  /**
+   * Add a column with the CPU time per item (user + system, every thread, median over rounds) of the measured
+   * process: what a system costs apart from waiting, steadier than wall time on a shared machine.
+   */
+  readonly cpu?: boolean
 }
 
 /** Systems at several sizes, to show how the cost per item changes with N. */
@@ -173,6 +180,8 @@ export interface Sample {
   readonly ms: number
   readonly maxRssKb: number
   readonly baseRssKb: number
+  /** CPU time (user + system) of the measured process during the work, when the child reports it. */
+  readonly cpuMs: number
 }
 
 /** Median, min and max of a case's samples. */
@@ -185,6 +194,8 @@ export interface Summary {
   readonly peakRssKb: number
   /** The median over rounds of the RSS before the work started, in KiB. */
   readonly baseRssKb: number
+  /** The median over rounds of the CPU time, in ms (`NaN` when the child does not report it). */
+  readonly cpuMs: number
   readonly rounds: number
 }
 
@@ -334,7 +345,7 @@ export const describeMachine = (): Machine => {
   const commit = git(["rev-parse", "--short", "HEAD"])
   const dirty = git(["status", "--porcelain"])
   const packages: Record<string, string> = {}
-  for (const name of ["effect", "p-limit", "p-map", "p-queue"]) {
+  for (const name of ["effect", "p-limit", "p-map", "p-queue", "undici"]) {
     packages[name] = packageVersion(name) ?? "missing"
   }
   return {
@@ -410,12 +421,18 @@ const runChild = (
         ms?: number
         maxRssKb?: number
         baseRssKb?: number
+        cpuMs?: number
         check?: number
       }
       if (record.skipped !== undefined) return resolve({ _tag: "skipped", reason: record.skipped })
       resolve({
         _tag: "sample",
-        sample: { ms: record.ms ?? NaN, maxRssKb: record.maxRssKb ?? NaN, baseRssKb: record.baseRssKb ?? NaN },
+        sample: {
+          ms: record.ms ?? NaN,
+          maxRssKb: record.maxRssKb ?? NaN,
+          baseRssKb: record.baseRssKb ?? NaN,
+          cpuMs: record.cpuMs ?? NaN
+        },
         check: record.check ?? NaN
       })
     })
@@ -436,6 +453,7 @@ const summarize = (size: number, samples: ReadonlyArray<Sample>): Summary => {
     maxMs: Math.max(...ms),
     peakRssKb: median(samples.map((s) => s.maxRssKb)),
     baseRssKb: median(samples.map((s) => s.baseRssKb)),
+    cpuMs: median(samples.map((s) => s.cpuMs)),
     rounds: samples.length
   }
 }
@@ -549,6 +567,14 @@ export const fmtMs = (ms: number): string =>
 
 const fmtMb = (kb: number): string => (Number.isFinite(kb) ? group3(Math.round(kb / 1024)) : "-")
 
+/** Formats a rate, `size` items in `ms` milliseconds, per second to three significant digits: `23,400`. */
+export const fmtRate = (size: number, ms: number): string => {
+  const perSecond = (size * 1000) / ms
+  if (!Number.isFinite(perSecond)) return "-"
+  const digits = Math.max(0, Math.floor(Math.log10(perSecond)) - 2)
+  return group3(Math.round(perSecond / 10 ** digits) * 10 ** digits)
+}
+
 /** Formats a ratio: `1.23x`. */
 export const fmtRatio = (r: number): string => (Number.isFinite(r) ? `${r.toFixed(2)}x` : "-")
 
@@ -586,6 +612,8 @@ const renderSystems = (table: SystemsTable, results: Results, scale: number): st
     "min ms",
     "max ms",
     "µs/item",
+    ...(table.rate === undefined ? [] : [table.rate]),
+    ...(table.cpu ? ["CPU µs/item"] : []),
     "peak RSS MB",
     ...(table.memoryPerItem ? ["KiB/item"] : []),
     `time vs ${table.reference}`,
@@ -618,6 +646,8 @@ const renderSystems = (table: SystemsTable, results: Results, scale: number): st
       fmtMs(s.minMs),
       fmtMs(s.maxMs),
       perItemUs(s).toFixed(2),
+      ...(table.rate === undefined ? [] : [fmtRate(s.size, s.medianMs)]),
+      ...(table.cpu ? [Number.isFinite(s.cpuMs) ? ((s.cpuMs * 1000) / s.size).toFixed(2) : "-"] : []),
       fmtMb(s.peakRssKb),
       ...(table.memoryPerItem ? [((s.peakRssKb - s.baseRssKb) / s.size).toFixed(2)] : []),
       fmtRatio(timeRatio),

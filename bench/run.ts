@@ -10,7 +10,7 @@
  * - `--note TEXT`  a note for the report (e.g. that the machine was shared)
  * - `--no-save`    write neither the JSON nor RESULTS.md
  * - `--timeout S`  kill a system after S seconds (default 300)
- * Workloads: w1 gather, w2 bounded, w3 queue, w5 memory, w7 wrappers (default: all).
+ * Workloads: w1 gather, w2 bounded, w3 queue, w4 fetch-all, w5 memory, w6 server, w7 wrappers (default: all).
  */
 import { mkdirSync, writeFileSync } from "node:fs"
 import { loadavg } from "node:os"
@@ -206,7 +206,7 @@ const resultsPage = (report: string): string =>
 The latest full run of \`pnpm bench\` (every workload at full size), rewritten by that command. Numbers are wall
 times of the work only, measured in a fresh process per run (start-up and imports excluded), median / min / max
 over the rounds; peak RSS is the child's high-water mark, start-up included. Ratios compare with our row of the
-table (**bold** rows are ours). Reproduce with \`pnpm bench\` (about 5 minutes on 2 cores); check the bars with
+table (**bold** rows are ours). Reproduce with \`pnpm bench\` (about 7 minutes on 2 cores); check the bars with
 \`pnpm bench --check\`. Rows of modules not written yet, or needing a Python that is missing, are skipped with a note.
 
 ${report}`

@@ -7,7 +7,9 @@
  * - `maxRssKb`: the process's peak resident set size (`process.resourceUsage().maxRSS`, i.e. Linux `VmHWM`);
  * - `baseRssKb`: the resident set size just before the work (after imports), to tell what the work added;
  * - `check`: a number the work computed (a sum of its results) that the harness compares across systems, so a
- *   system that skipped work is caught.
+ *   system that skipped work is caught;
+ * - `cpuMs`: the CPU time (user + system, every thread) the process spent on the work; not in the report, but in
+ *   the child's line for a look at the cost of a system apart from the wait on a shared machine.
  *
  * A system that cannot run here (a module not written yet, an API it does not recognise) calls {@link skip}.
  */
@@ -42,12 +44,35 @@ const emit = (record: Record<string, unknown>): void => {
 export const bench = (work: (args: Args) => Promise<number>): void => {
   const args = parseArgs()
   const baseRssKb = Math.round(process.memoryUsage.rss() / 1024)
+  const cpu = process.cpuUsage()
   const start = performance.now()
   work(args).then(
     (check) => {
       const ms = performance.now() - start
-      emit({ ms, maxRssKb: process.resourceUsage().maxRSS, baseRssKb, check })
+      const used = process.cpuUsage(cpu)
+      const cpuMs = (used.user + used.system) / 1000
+      emit({ ms, maxRssKb: process.resourceUsage().maxRSS, baseRssKb, check, cpuMs })
     },
+    (error: unknown) => {
+      console.error(error)
+      process.exit(1)
+    }
+  )
+}
+
+/**
+ * Like {@link bench}, but the work measures itself: it returns the wall time of the part to report (`ms`) with the
+ * check value, and optionally its CPU time (`cpuMs`). For systems whose work is timed elsewhere, e.g. W6's servers,
+ * timed by their load generator's process (so the server's start-up and the generator's own start-up are not
+ * counted).
+ */
+export const benchMeasured = (
+  work: (args: Args) => Promise<{ readonly ms: number; readonly check: number; readonly cpuMs?: number }>
+): void => {
+  const args = parseArgs()
+  const baseRssKb = Math.round(process.memoryUsage.rss() / 1024)
+  work(args).then(
+    ({ check, cpuMs, ms }) => emit({ ms, maxRssKb: process.resourceUsage().maxRSS, baseRssKb, check, cpuMs }),
     (error: unknown) => {
       console.error(error)
       process.exit(1)

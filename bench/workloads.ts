@@ -2,22 +2,24 @@
  * The workloads of `pnpm bench`: the same work in every system, with the bars of DESIGN.md section 6. Each system
  * is a runner file under `systems/<workload>/` (see `runner.ts` and `pyrunner.py`).
  *
- * Adding a workload (W4 fetch-all and W6 server come with the HTTP package): write one runner per system under
- * `systems/w4/` (Node `.ts` calling `bench`, Python `.py` calling `bench` with `python: { imports: ["aiohttp"],
- * hint: ... }` so the row is skipped where aiohttp is missing), describe its tables and bars below, give it a
- * `setup` that starts the local server once for the whole workload and passes its port to every runner as the
- * parameter `port`, and move its entry from {@link pending} to {@link workloads}.
+ * Adding a workload: write one runner per system under `systems/<id>/` (Node `.ts` calling `bench`, Python `.py`
+ * calling `bench`, with `python: { imports: [...], hint: ... }` so the row is skipped where a module is missing),
+ * describe its tables and bars below, and add it to {@link workloads}. A workload that needs something running for
+ * all its runs (W4's local server) gives a `setup` that starts it once and passes e.g. its `port` to every runner.
  */
 import {
   type Bar,
+  fmtRate,
   growthBar,
   type PythonNeeds,
   ratioBar,
+  type Summary,
   type System,
   timeDetail,
   timeRatio,
   type Workload
 } from "./harness.ts"
+import { startServer } from "./http/process.ts"
 import { triangle } from "./runner.ts"
 
 const asyncio: PythonNeeds = { imports: ["asyncio"] }
@@ -212,6 +214,174 @@ const queueWorkload: Workload = {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+// W4 fetch-all
+
+/** CPU time per item of ours over the other's (the HTTP workloads report the measured process's CPU time). */
+const cpuRatio = (ours: Summary, other: Summary): number => (ours.cpuMs / ours.size) / (other.cpuMs / other.size)
+
+const cpuDetail = (ours: Summary, other: Summary): string =>
+  `(${((ours.cpuMs * 1000) / ours.size).toFixed(1)} µs vs ${((other.cpuMs * 1000) / other.size).toFixed(1)} µs ` +
+  "of CPU per request)"
+
+const W4_SIZE = 20_000
+const W4_PARAMS = { concurrency: 100 }
+
+const w4 = {
+  undici: { label: "undici Pool + p-limit", file: "w4/undici-pool.ts" },
+  effectTraced: {
+    label: "Effect HttpClient (undici, tracing on)",
+    file: "w4/effect-httpclient.ts",
+    params: { tracing: 1 },
+    note: "Effect's default: a client span per request."
+  },
+  effect: {
+    label: "Effect HttpClient (undici, tracing off)",
+    file: "w4/effect-httpclient.ts",
+    params: { tracing: 0 },
+    note: "`HttpClient.TracerDisabledWhen` set to always, as HttpResilience does by default."
+  },
+  resilience: {
+    label: "HttpResilience client + Effect.forEach",
+    file: "w4/resilience.ts",
+    ours: true,
+    note: "`HttpResilience.layerUndici({ maxConnectionsPerHost: 100 })`, other options at their defaults (retries, " +
+      "phase timeouts, pool-wait timeout, size cap, user-agent all on)."
+  },
+  fetchAll: { label: "FetchAll.fetchAll", file: "w4/fetchall.ts", ours: true, note: "on the client above." },
+  aiohttp: {
+    label: "aiohttp ClientSession + Semaphore",
+    file: "w4/aiohttp_session.py",
+    python: {
+      imports: ["asyncio", "aiohttp"],
+      hint: "aiohttp is not installed (`pip install aiohttp`; PyPI was not reachable from this machine)"
+    }
+  }
+} satisfies Record<string, System>
+
+const fetchAllWorkload: Workload = {
+  id: "w4",
+  aliases: ["fetch-all"],
+  title: "W4 fetch-all",
+  about: `${n(W4_SIZE)} GETs, at most ${W4_PARAMS.concurrency} in flight, over keep-alive connections to one local ` +
+    "server: a plain `node:http` server in a process of its own (`http/server.ts`, started once for the workload), " +
+    "answering `GET /<i>` with the body `<i>`. Each client reads every body, parses it and checks that the answers " +
+    "came back in input order.",
+  tables: [{
+    kind: "systems",
+    title: `${n(W4_SIZE)} GETs, concurrency ${W4_PARAMS.concurrency}`,
+    size: W4_SIZE,
+    params: W4_PARAMS,
+    expect: triangle,
+    systems: Object.values(w4),
+    reference: w4.fetchAll.label,
+    rate: "req/s",
+    cpu: true
+  }],
+  bars: [
+    ratioBar({
+      name: "W4 FetchAll.fetchAll within 1.3x of undici Pool + p-limit",
+      ours: w4.fetchAll,
+      other: w4.undici,
+      size: W4_SIZE,
+      params: W4_PARAMS,
+      ratio: timeRatio,
+      limit: 1.3,
+      detail: timeDetail
+    }),
+    ratioBar({
+      name: "W4 the same, on the client's CPU time (steadier on a shared machine)",
+      ours: w4.fetchAll,
+      other: w4.undici,
+      size: W4_SIZE,
+      params: W4_PARAMS,
+      ratio: cpuRatio,
+      limit: 1.3,
+      detail: cpuDetail
+    }),
+    ratioBar({
+      name: "W4 FetchAll.fetchAll at least 2x faster than aiohttp",
+      ours: w4.fetchAll,
+      other: w4.aiohttp,
+      size: W4_SIZE,
+      params: W4_PARAMS,
+      ratio: (o, t) => timeRatio(t, o),
+      limit: 2,
+      atLeast: true,
+      detail: timeDetail
+    })
+  ],
+  setup: async () => {
+    const server = await startServer()
+    return { params: { port: server.port }, close: server.close }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// W6 server
+
+const W6_SIZE = 100_000
+const W6_PARAMS = { concurrency: 100, warmupPercent: 10 }
+
+const w6 = {
+  nodeHttp: { label: "node:http", file: "w6/node-http.ts" },
+  bare: { label: "Effect HttpRouter, bare", file: "w6/effect-bare.ts" },
+  kit: {
+    label: "Effect HttpRouter + ServerKit",
+    file: "w6/effect-serverkit.ts",
+    ours: true,
+    note: "problemJson, bodyLimit, deadlineHeader, timeout, loadShedding and inFlight in one " +
+      "`HttpRouter.middleware(fn, { global: true })`, limits far above the load (nothing shed or timed out)."
+  }
+} satisfies Record<string, System>
+
+const rps = (s: { readonly size: number; readonly medianMs: number }): string => fmtRate(s.size, s.medianMs)
+
+const serverWorkload: Workload = {
+  id: "w6",
+  aliases: ["server"],
+  title: "W6 server",
+  about: `Requests per second of a server answering \`GET /hello\` with \`ok\` on 127.0.0.1: ${n(W6_SIZE)} ` +
+    `requests over ${W6_PARAMS.concurrency} keep-alive connections, each sending its next request when the answer ` +
+    "is in (no pipelining). The load comes from a process of its own (`http/loadgen.ts`, a minimal HTTP/1.1 client on " +
+    "`node:net`, the role wrk plays elsewhere), which times the requests after an untimed warm-up of " +
+    `${W6_PARAMS.warmupPercent}% more. The server and the generator share the machine's cores.`,
+  tables: [{
+    kind: "systems",
+    title: `${n(W6_SIZE)} requests, ${W6_PARAMS.concurrency} connections`,
+    size: W6_SIZE,
+    params: W6_PARAMS,
+    expect: (size) => size,
+    systems: Object.values(w6),
+    reference: w6.kit.label,
+    rate: "req/s",
+    cpu: true
+  }],
+  bars: [
+    ratioBar({
+      name: "W6 ServerKit keeps at least 90% of the bare Effect server's requests per second",
+      ours: w6.kit,
+      other: w6.bare,
+      size: W6_SIZE,
+      params: W6_PARAMS,
+      ratio: (o, t) => timeRatio(t, o),
+      limit: 0.9,
+      atLeast: true,
+      detail: (o, t) => `(${rps(o)} req/s vs ${rps(t)} req/s)`
+    }),
+    ratioBar({
+      name: "W6 the same, on the server's CPU time per request: at most 1/0.9 of the bare server's",
+      ours: w6.kit,
+      other: w6.bare,
+      size: W6_SIZE,
+      params: W6_PARAMS,
+      ratio: cpuRatio,
+      limit: 1 / 0.9,
+      detail: cpuDetail
+    })
+  ]
+}
+
+// ---------------------------------------------------------------------------------------------------------------
 // W5 memory
 
 const W5_SIZE = 100_000
@@ -356,22 +526,13 @@ export const workloads: ReadonlyArray<Workload> = [
   gatherWorkload,
   boundedWorkload,
   queueWorkload,
+  fetchAllWorkload,
   memoryWorkload,
+  serverWorkload,
   wrapperWorkload
 ]
 
-/** Workloads that belong to a later issue: named here so the command line can say so. */
+/** Workloads that belong to a later issue: named here so the command line can say so (none at the moment). */
 export const pending: ReadonlyArray<
   { readonly id: string; readonly aliases: ReadonlyArray<string>; readonly why: string }
-> = [
-  {
-    id: "w4",
-    aliases: ["fetch-all"],
-    why: "W4 fetch-all (20k GETs at concurrency 100 against one local server) comes with @async-ops/http"
-  },
-  {
-    id: "w6",
-    aliases: ["server"],
-    why: "W6 server (requests per second of the server kit against a bare Effect server) comes with @async-ops/http"
-  }
-]
+> = []

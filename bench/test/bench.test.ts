@@ -11,35 +11,63 @@ import { workloads } from "../workloads.ts"
 
 const tiny = { rounds: 1, warmup: 0, scale: 0.001, timeoutMs: 60_000 }
 
-describe("bench", () => {
-  it("runs every workload at a tiny size: each system measures or is skipped with a reason", async () => {
-    const report = await runBench(workloads, tiny)
-    expect(report.failures).toEqual([])
-    expect(report.runs.map((r) => r.workload.id)).toEqual(["w1", "w2", "w3", "w5", "w7"])
-    for (const run of report.runs) {
-      expect(run.cases.length).toBeGreaterThan(0)
-      for (const c of run.cases) {
-        const r = run.results.get(c.key) as CaseResult
-        if (r.status === "skipped") {
-          expect(r.reason.length, `${c.system.label} is skipped without a reason`).toBeGreaterThan(0)
-        } else {
-          expect(r.status, `${run.workload.id} ${c.system.label}`).toBe("ok")
-          if (r.status === "ok") {
-            expect(r.summary.rounds).toBe(1)
-            expect(r.summary.medianMs).toBeGreaterThan(0)
-            expect(r.summary.peakRssKb).toBeGreaterThan(0)
-          }
+const httpIds = ["w4", "w6"]
+
+/** Each system measures with the right check value or is skipped with a reason; ours and a peer measure. */
+const expectSound = (report: Awaited<ReturnType<typeof runBench>>) => {
+  expect(report.failures).toEqual([])
+  for (const run of report.runs) {
+    expect(run.cases.length).toBeGreaterThan(0)
+    for (const c of run.cases) {
+      const r = run.results.get(c.key) as CaseResult
+      if (r.status === "skipped") {
+        expect(r.reason.length, `${c.system.label} is skipped without a reason`).toBeGreaterThan(0)
+      } else {
+        expect(r.status, `${run.workload.id} ${c.system.label}`).toBe("ok")
+        if (r.status === "ok") {
+          expect(r.summary.rounds).toBe(1)
+          expect(r.summary.medianMs).toBeGreaterThan(0)
+          expect(r.summary.peakRssKb).toBeGreaterThan(0)
         }
       }
-      // At least one system of ours and one peer measured in every workload.
-      const ok = run.cases.filter((c) => run.results.get(c.key)?.status === "ok")
-      expect(ok.some((c) => c.system.ours === true), run.workload.id).toBe(true)
-      expect(ok.some((c) => c.system.ours !== true), run.workload.id).toBe(true)
-      expect(report.markdown).toContain(`### ${run.workload.title}`)
     }
-    expect(report.bars.length).toBeGreaterThan(0)
-    for (const bar of report.bars) expect(["pass", "miss", "skipped"]).toContain(bar.verdict.status)
+    // At least one system of ours and one peer measured in every workload.
+    const ok = run.cases.filter((c) => run.results.get(c.key)?.status === "ok")
+    expect(ok.some((c) => c.system.ours === true), run.workload.id).toBe(true)
+    expect(ok.some((c) => c.system.ours !== true), run.workload.id).toBe(true)
+    expect(report.markdown).toContain(`### ${run.workload.title}`)
+  }
+  expect(report.bars.length).toBeGreaterThan(0)
+  for (const bar of report.bars) expect(["pass", "miss", "skipped"]).toContain(bar.verdict.status)
+}
+
+describe("bench", () => {
+  it("runs every in-process workload at a tiny size: each system measures or is skipped with a reason", async () => {
+    const report = await runBench(workloads.filter((w) => !httpIds.includes(w.id)), tiny)
+    expect(report.runs.map((r) => r.workload.id)).toEqual(["w1", "w2", "w3", "w5", "w7"])
+    expectSound(report)
   }, 300_000)
+
+  it("runs the HTTP workloads (W4 fetch-all, W6 server) at a few hundred requests against real sockets", async () => {
+    // 200 GETs for W4, 1,000 requests for W6: every client and server path runs, over 127.0.0.1.
+    const report = await runBench(workloads.filter((w) => httpIds.includes(w.id)), { ...tiny, scale: 0.01 })
+    expect(report.runs.map((r) => r.workload.id)).toEqual(httpIds)
+    expectSound(report)
+    const w4 = report.runs[0]!
+    const measured = w4.cases.filter((c) => w4.results.get(c.key)?.status === "ok").map((c) => c.system.label)
+    // every Node row of W4 ran (the aiohttp row depends on the machine)
+    expect(measured).toEqual(expect.arrayContaining([
+      "undici Pool + p-limit",
+      "Effect HttpClient (undici, tracing on)",
+      "Effect HttpClient (undici, tracing off)",
+      "HttpResilience client + Effect.forEach",
+      "FetchAll.fetchAll"
+    ]))
+    const w6 = report.runs[1]!
+    expect(w6.cases.every((c) => w6.results.get(c.key)?.status === "ok")).toBe(true)
+    expect(w6.cases[0]?.size).toBe(1_000)
+    expect(report.markdown).toContain("| req/s |")
+  }, 120_000)
 
   it("fails a system that returns the wrong check value or crashes, and skips one that cannot run", async () => {
     const fixture: Workload = {

@@ -29,7 +29,9 @@ const itemEffect = (
   progress: SubscriptionRef.SubscriptionRef<Progress> | undefined
 ) =>
 (input: Input): Effect.Effect<Client.Response, Client.HttpError> => {
-  const effect = Effect.suspend(() => client.execute(toRequest(input)))
+  // Gather calls this when the item starts (a throw becomes the item's defect) and `execute` defers its work to
+  // when it runs: no `Effect.suspend` needed around it.
+  const effect = client.execute(toRequest(input))
   if (progress === undefined) return effect
   return Effect.andThen(
     SubscriptionRef.update(progress, (p) => ({ ...p, inFlight: p.inFlight + 1 })),
