@@ -83,6 +83,30 @@ export interface TaskGroup {
   ) => Effect.Effect<Task<A, E>, E, R>
   /** The group's statistics now. */
   readonly stats: Effect.Effect<Stats>
+  /**
+   * A snapshot of the tasks running now (not those waiting for a `concurrency` slot, counted in `stats`), in the
+   * order they started: read-only, for introspection (a `/debug/tasks` page, aiomonitor's task list). The first
+   * read switches on start times (see {@link TaskInfo.startedAt}).
+   */
+  readonly tasks: Effect.Effect<ReadonlyArray<TaskInfo>>
+}
+
+/**
+ * One running task in a {@link TaskGroup.tasks} snapshot.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface TaskInfo {
+  /** The task's number in its group, from 0 in spawn order. */
+  readonly id: number
+  /** The name given at spawn, or `task-<id>`. */
+  readonly name: string
+  /**
+   * When the task started running (`Clock` epoch milliseconds). Start times are taken only once `tasks` has been
+   * read (so groups nobody inspects pay nothing); a task already running at that first read gets its time.
+   */
+  readonly startedAt: number
 }
 
 /**

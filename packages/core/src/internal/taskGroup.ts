@@ -1,11 +1,12 @@
 /** @internal */
 import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
 import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
 import type { InvalidOptionError } from "../Options.ts"
-import type { Options, SpawnOptions, Stats, Task, TaskGroup } from "../TaskGroup.ts"
+import type { Options, SpawnOptions, Stats, Task, TaskGroup, TaskInfo } from "../TaskGroup.ts"
 import { TaskGroupClosedError } from "../TaskGroup.ts"
 import * as Instruments from "./metrics.ts"
 import * as validate from "./options.ts"
@@ -23,6 +24,8 @@ class TaskImpl<A, E> implements Task<A, E> {
   readonly name: string
   readonly group: GroupImpl
   fiber: Fiber.Fiber<A, E> | undefined = undefined
+  /** When it started running (the group's clock, epoch ms), for the `tasks` snapshot. */
+  startedAt = 0
   exit: Exit.Exit<A, E> | undefined = undefined
   /** Its place in the group's waiting list while it waits for a `concurrency` slot. */
   waitingNode: Node<Waiting> | undefined = undefined
@@ -111,6 +114,8 @@ class GroupImpl implements TaskGroup {
   private wake: (() => void) | undefined = undefined
   /** In flight = running tasks, waiting = spawns waiting for a slot, acquired = tasks started; when on. */
   readonly metrics: Instruments.Instruments | undefined
+  /** The clock of the first reader of `tasks`, read when a task starts from then on. */
+  clock: Clock.Clock | undefined = undefined
 
   constructor(name: string, limit: number, supervise: boolean, metrics: Instruments.Instruments | undefined) {
     this.name = name
@@ -169,6 +174,19 @@ class GroupImpl implements TaskGroup {
     peakRunning: this.peakRunning
   }))
 
+  readonly tasks: Effect.Effect<ReadonlyArray<TaskInfo>> = Effect.withFiber((reader) => {
+    if (this.clock === undefined) {
+      // Start times are taken only once someone reads `tasks` (groups nobody inspects pay nothing per task);
+      // tasks already running get the time of this first read.
+      this.clock = reader.getRef(Clock.Clock)
+      const now = this.clock.currentTimeMillisUnsafe()
+      for (const task of this.live) task.startedAt = now
+    }
+    return Effect.succeed(
+      Array.from(this.live, (task): TaskInfo => ({ id: task.id, name: task.name, startedAt: task.startedAt }))
+    )
+  })
+
   spawn = <A, E, R>(effect: Effect.Effect<A, E, R>, options?: SpawnOptions): Effect.Effect<Task<A, E>, E, R> =>
     Effect.withFiber((spawner) => {
       if (this.state === "closed") return Effect.die(new TaskGroupClosedError({ group: this.name }))
@@ -191,6 +209,7 @@ class GroupImpl implements TaskGroup {
     if (this.running > this.peakRunning) this.peakRunning = this.running
     if (this.metrics !== undefined) this.reportStart(this.metrics)
     this.live.add(task)
+    if (this.clock !== undefined) task.startedAt = this.clock.currentTimeMillisUnsafe()
     // A root fiber with the spawner's services; the leading yield defers the start to the next scheduler turn
     // (asyncio's create_task and trio's start_soon do not run the task inline) and keeps starts from nesting.
     const fiber = Effect.runForkWith(context)(
