@@ -1,0 +1,181 @@
+/** @internal */
+import { InvalidOptionError } from "@async-ops/core/Options"
+import * as Clock from "effect/Clock"
+import type * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
+import * as Option from "effect/Option"
+import type * as Scope from "effect/Scope"
+import type { Monitor, Options, Stats } from "../EventLoopMonitor.ts"
+import { delayHistogram, EventLoopStalledError, stallCounter } from "../EventLoopMonitor.ts"
+
+const MODULE = "EventLoopMonitor.make"
+
+/** Milliseconds of a duration input that is not NaN (may be negative or infinite), or `undefined`. */
+const millisOf = (value: Duration.Input): number | undefined => {
+  if (typeof value === "number") return Number.isNaN(value) ? undefined : value
+  const decoded = Duration.isDuration(value) ? value : Option.getOrUndefined(Duration.fromInput(value))
+  if (decoded === undefined) return undefined
+  const millis = Duration.toMillis(decoded)
+  return Number.isNaN(millis) ? undefined : millis
+}
+
+const positiveFinite = (option: string, value: Duration.Input | undefined, fallback: number) => {
+  if (value === undefined) return Effect.succeed(fallback)
+  const millis = millisOf(value)
+  return millis !== undefined && Number.isFinite(millis) && millis > 0
+    ? Effect.succeed(millis)
+    : Effect.fail(
+      new InvalidOptionError({
+        module: MODULE,
+        option,
+        expected: "a finite duration > 0 (a Duration, millis or e.g. \"100 millis\")",
+        value
+      })
+    )
+}
+
+/** Nearest-rank percentile of sorted values. */
+const percentile = (sorted: ReadonlyArray<number>, p: number): number =>
+  sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)]!
+
+class MonitorImpl implements Monitor {
+  readonly name: string
+  readonly interval: number
+  readonly threshold: number
+  readonly checkThreshold: number
+  readonly window: number
+  readonly histogram: Metric.Histogram<number> | undefined
+  readonly stallsMetric: Metric.Counter<number> | undefined
+  /** Recent samples: `at` (ms) and `delay` (ms), oldest first, from `head` on. */
+  readonly at: Array<number> = []
+  readonly delays: Array<number> = []
+  head = 0
+  samples = 0
+  stalls = 0
+  current = 0
+  longestStall = 0
+  lastStallAt: number | undefined = undefined
+
+  constructor(
+    name: string,
+    interval: number,
+    threshold: number,
+    checkThreshold: number,
+    window: number,
+    metrics: boolean
+  ) {
+    this.name = name
+    this.interval = interval
+    this.threshold = threshold
+    this.checkThreshold = checkThreshold
+    this.window = window
+    this.histogram = metrics ? Metric.withAttributes(delayHistogram, { name }) : undefined
+    this.stallsMetric = metrics ? Metric.withAttributes(stallCounter, { name }) : undefined
+  }
+
+  private prune(now: number): void {
+    const from = now - this.window
+    while (this.head < this.at.length && this.at[this.head]! < from) this.head++
+    if (this.head > 1024 && this.head * 2 > this.at.length) {
+      this.at.splice(0, this.head)
+      this.delays.splice(0, this.head)
+      this.head = 0
+    }
+  }
+
+  /** Records one sample taken at `now` (ms) that woke `delay` ms late. */
+  record(now: number, delay: number): Effect.Effect<void> {
+    this.samples++
+    this.current = delay
+    this.at.push(now)
+    this.delays.push(delay)
+    this.prune(now)
+    const metric = this.histogram === undefined ? Effect.void : Metric.update(this.histogram, delay)
+    if (delay < this.threshold) return metric
+    this.stalls++
+    this.lastStallAt = now
+    if (delay > this.longestStall) this.longestStall = delay
+    return Effect.andThen(
+      metric,
+      Effect.andThen(
+        this.stallsMetric === undefined ? Effect.void : Metric.update(this.stallsMetric, 1),
+        Effect.logWarning(`event loop blocked for ${Math.round(delay)} ms`).pipe(
+          Effect.annotateLogs({ eventLoopMonitor: this.name, delayMs: Math.round(delay), thresholdMs: this.threshold })
+        )
+      )
+    )
+  }
+
+  readonly sampler: Effect.Effect<never> = Effect.gen({ self: this }, function*() {
+    while (true) {
+      const before = yield* Clock.monotonicTimeNanos
+      yield* Effect.sleep(this.interval)
+      const after = yield* Clock.monotonicTimeNanos
+      const elapsed = Number(after - before) / 1_000_000
+      const delay = Math.max(0, elapsed - this.interval)
+      yield* this.record(yield* Clock.currentTimeMillis, delay)
+    }
+  })
+
+  private recent(now: number): Array<number> {
+    this.prune(now)
+    return this.delays.slice(this.head)
+  }
+
+  readonly stats: Effect.Effect<Stats> = Effect.map(Clock.currentTimeMillis, (now) => {
+    const sorted = this.recent(now).toSorted((a, b) => a - b)
+    return {
+      name: this.name,
+      samples: this.samples,
+      stalls: this.stalls,
+      current: this.current,
+      p50: percentile(sorted, 0.5),
+      p99: percentile(sorted, 0.99),
+      max: sorted.length === 0 ? 0 : sorted[sorted.length - 1]!,
+      longestStall: this.longestStall,
+      lastStallAt: this.lastStallAt
+    }
+  })
+
+  readonly check: Effect.Effect<void, EventLoopStalledError> = Effect.flatMap(Clock.currentTimeMillis, (now) => {
+    const max = this.recent(now).reduce((m, d) => Math.max(m, d), 0)
+    return max >= this.checkThreshold
+      ? Effect.fail(
+        new EventLoopStalledError({
+          name: this.name,
+          maxDelay: max,
+          threshold: this.checkThreshold,
+          window: this.window
+        })
+      )
+      : Effect.void
+  })
+}
+
+/** @internal */
+export const make = (options: Options = {}): Effect.Effect<Monitor, InvalidOptionError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const interval = yield* positiveFinite("interval", options.interval, 20)
+    const threshold = yield* positiveFinite("threshold", options.threshold, 100)
+    const checkThreshold = yield* positiveFinite("checkThreshold", options.checkThreshold, threshold)
+    const window = yield* positiveFinite("window", options.window, 10_000)
+    const monitor = new MonitorImpl(
+      options.name ?? "main",
+      interval,
+      threshold,
+      checkThreshold,
+      window,
+      options.metrics !== false
+    )
+    yield* Effect.forkScoped(monitor.sampler, { startImmediately: true })
+    return monitor
+  })
+
+/** @internal */
+export const layer = <I>(
+  tag: Context.Key<I, Monitor>,
+  options?: Options
+): Layer.Layer<I, InvalidOptionError> => Layer.effect(tag, make(options))

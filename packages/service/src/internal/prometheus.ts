@@ -1,0 +1,117 @@
+/**
+ * The `/metrics` route: Effect's Prometheus formatter plus the process metrics a scrape expects.
+ *
+ * @internal
+ */
+import { InvalidOptionError } from "@async-ops/core/Options"
+import * as Effect from "effect/Effect"
+import * as HttpRouter from "effect/http/HttpRouter"
+import * as HttpServerResponse from "effect/http/HttpServerResponse"
+import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
+import * as PrometheusMetrics from "effect/observability/PrometheusMetrics"
+import type { Options } from "../Prometheus.ts"
+
+/** @internal */
+export const CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+const residentMemory = Metric.gauge("process_resident_memory_bytes", {
+  description: "Resident memory size in bytes"
+})
+const heapUsed = Metric.gauge("nodejs_heap_size_used_bytes", { description: "V8 heap used in bytes" })
+const heapTotal = Metric.gauge("nodejs_heap_size_total_bytes", { description: "V8 heap size in bytes" })
+const cpuUser = Metric.counter("process_cpu_user_seconds_total", {
+  description: "User CPU time spent in seconds",
+  incremental: true
+})
+const cpuSystem = Metric.counter("process_cpu_system_seconds_total", {
+  description: "System CPU time spent in seconds",
+  incremental: true
+})
+const startTime = Metric.gauge("process_start_time_seconds", {
+  description: "Start time of the process since the Unix epoch in seconds"
+})
+
+let lastCpu: NodeJS.CpuUsage = { user: 0, system: 0 }
+const startedAtSeconds = Math.round((performance.timeOrigin) / 1000)
+
+const sampleProcess: Effect.Effect<void> = Effect.suspend(() => {
+  const memory = process.memoryUsage()
+  const cpu = process.cpuUsage()
+  const userDelta = Math.max(0, cpu.user - lastCpu.user) / 1e6
+  const systemDelta = Math.max(0, cpu.system - lastCpu.system) / 1e6
+  lastCpu = cpu
+  return Effect.all([
+    Metric.update(residentMemory, memory.rss),
+    Metric.update(heapUsed, memory.heapUsed),
+    Metric.update(heapTotal, memory.heapTotal),
+    Metric.update(cpuUser, userDelta),
+    Metric.update(cpuSystem, systemDelta),
+    Metric.update(startTime, startedAtSeconds)
+  ], { discard: true })
+})
+
+interface Resolved {
+  readonly path: HttpRouter.PathInput
+  readonly prefix: string | undefined
+  readonly processMetrics: boolean
+}
+
+const validate = (module: string, options: Options | undefined): Resolved | InvalidOptionError => {
+  const path = options?.path ?? "/metrics"
+  if (typeof path !== "string" || !path.startsWith("/")) {
+    return new InvalidOptionError({ module, option: "path", expected: "a path starting with \"/\"", value: path })
+  }
+  const prefix = options?.prefix
+  if (prefix !== undefined && (typeof prefix !== "string" || !/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(prefix))) {
+    return new InvalidOptionError({
+      module,
+      option: "prefix",
+      expected: "a Prometheus name ([a-zA-Z_][a-zA-Z0-9_]*)",
+      value: prefix
+    })
+  }
+  const processMetrics = options?.processMetrics ?? true
+  if (typeof processMetrics !== "boolean") {
+    return new InvalidOptionError({ module, option: "processMetrics", expected: "a boolean", value: processMetrics })
+  }
+  return { path: path as HttpRouter.PathInput, prefix, processMetrics }
+}
+
+const formatResolved = (resolved: Resolved): Effect.Effect<string> =>
+  Effect.andThen(
+    resolved.processMetrics ? sampleProcess : Effect.void,
+    PrometheusMetrics.format(resolved.prefix === undefined ? undefined : { prefix: resolved.prefix })
+  )
+
+/** @internal */
+export const format = (options?: Options): Effect.Effect<string, InvalidOptionError> =>
+  Effect.suspend(() => {
+    const resolved = validate("Prometheus.format", options)
+    return resolved instanceof InvalidOptionError ? Effect.fail(resolved) : formatResolved(resolved)
+  })
+
+/** @internal */
+export const handler = (
+  options?: Options
+): Effect.Effect<Effect.Effect<HttpServerResponse.HttpServerResponse>, InvalidOptionError> =>
+  Effect.suspend(() => {
+    const resolved = validate("Prometheus.handler", options)
+    if (resolved instanceof InvalidOptionError) return Effect.fail(resolved)
+    return Effect.succeed(
+      Effect.map(formatResolved(resolved), (body) => HttpServerResponse.text(body, { contentType: CONTENT_TYPE }))
+    )
+  })
+
+/** @internal */
+export const layer = (options?: Options): Layer.Layer<never, InvalidOptionError, HttpRouter.HttpRouter> =>
+  Layer.effectDiscard(Effect.gen(function*() {
+    const resolved = validate("Prometheus.layer", options)
+    if (resolved instanceof InvalidOptionError) return yield* resolved
+    const router = yield* HttpRouter.HttpRouter
+    yield* router.add(
+      "GET",
+      resolved.path,
+      Effect.map(formatResolved(resolved), (body) => HttpServerResponse.text(body, { contentType: CONTENT_TYPE }))
+    )
+  }))

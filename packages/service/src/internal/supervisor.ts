@@ -1,0 +1,393 @@
+/**
+ * Supervisor: named long-running tasks on a FiberMap, one-for-one restarts on a Schedule with a cap in a window.
+ *
+ * @internal
+ */
+import { InvalidOptionError } from "@async-ops/core/Options"
+import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as FiberMap from "effect/FiberMap"
+import * as Layer from "effect/Layer"
+import * as Schedule from "effect/Schedule"
+import type * as Scope from "effect/Scope"
+import type { Check, Status } from "./health.ts"
+import { describeCause, durationOption } from "./health.ts"
+import { registerIfPresent } from "./introspection.ts"
+
+/** @internal */
+export type TaskState = "starting" | "running" | "restarting" | "stopped" | "failed" | "completed"
+
+/** @internal */
+export interface TaskInfo {
+  readonly name: string
+  readonly state: TaskState
+  readonly restarts: number
+  readonly lastError?: string
+  readonly startedAt: number
+  readonly createdAt: number
+  readonly endedAt?: number
+}
+
+/** @internal */
+export interface MaxRestarts {
+  readonly count: number
+  readonly within: Duration.Input
+}
+
+/** @internal */
+export interface StartOptions {
+  readonly restart?: Schedule.Schedule<unknown, unknown> | false | undefined
+  readonly maxRestarts?: MaxRestarts | undefined
+}
+
+/** @internal */
+export interface Options extends StartOptions {
+  readonly name?: string | undefined
+  readonly maxEnded?: number | undefined
+}
+
+/** @internal */
+export interface StopOptions {
+  readonly timeout?: Duration.Input | undefined
+}
+
+/** @internal */
+export interface Stats {
+  readonly name: string
+  readonly tasks: number
+  readonly starting: number
+  readonly running: number
+  readonly restarting: number
+  readonly stopped: number
+  readonly failed: number
+  readonly completed: number
+  readonly restarts: number
+}
+
+/** @internal */
+export class DuplicateTaskError extends Data.TaggedError("DuplicateTaskError")<{
+  readonly supervisor: string
+  readonly name: string
+}> {
+  override get message(): string {
+    return `${this.supervisor}: a task named ${JSON.stringify(this.name)} is already running`
+  }
+}
+
+/** @internal */
+export class TaskNotFoundError extends Data.TaggedError("TaskNotFoundError")<{
+  readonly supervisor: string
+  readonly name: string
+}> {
+  override get message(): string {
+    return `${this.supervisor}: no task named ${JSON.stringify(this.name)}`
+  }
+}
+
+/** @internal */
+export class StopTimeoutError extends Data.TaggedError("StopTimeoutError")<{
+  readonly supervisor: string
+  readonly name: string
+  readonly timeout: Duration.Duration
+}> {
+  override get message(): string {
+    return `${this.supervisor}: task ${JSON.stringify(this.name)} did not stop within ${
+      Duration.format(this.timeout)
+    } (it was interrupted and is still finishing)`
+  }
+}
+
+/** @internal */
+export class SupervisorClosedError extends Data.TaggedError("SupervisorClosedError")<{
+  readonly supervisor: string
+  readonly name: string
+}> {
+  override get message(): string {
+    return `${this.supervisor}: closed, cannot start ${JSON.stringify(this.name)}`
+  }
+}
+
+/** @internal */
+export interface Supervisor {
+  readonly name: string
+  readonly start: <A, E, R>(
+    name: string,
+    effect: Effect.Effect<A, E, R>,
+    options?: StartOptions
+  ) => Effect.Effect<void, DuplicateTaskError | SupervisorClosedError | InvalidOptionError, R>
+  readonly stop: (
+    name: string,
+    options?: StopOptions
+  ) => Effect.Effect<void, TaskNotFoundError | StopTimeoutError | InvalidOptionError>
+  readonly get: (name: string) => Effect.Effect<TaskInfo, TaskNotFoundError>
+  readonly list: Effect.Effect<ReadonlyArray<TaskInfo>>
+  readonly stats: Effect.Effect<Stats>
+}
+
+/** @internal */
+export class SupervisorService extends Context.Service<SupervisorService, Supervisor>()(
+  "@async-ops/service/Supervisor"
+) {}
+
+interface Policy {
+  readonly restart: Schedule.Schedule<unknown, unknown> | false
+  readonly count: number
+  readonly withinMs: number
+}
+
+class TaskRecord {
+  state: TaskState = "starting"
+  restarts = 0
+  lastError: string | undefined = undefined
+  startedAt: number
+  endedAt: number | undefined = undefined
+  fiber: Fiber.Fiber<void> | undefined = undefined
+  readonly restartTimes: Array<number> = []
+  readonly name: string
+  readonly createdAt: number
+  constructor(name: string, createdAt: number) {
+    this.name = name
+    this.createdAt = createdAt
+    this.startedAt = createdAt
+  }
+  get live(): boolean {
+    return this.state === "starting" || this.state === "running" || this.state === "restarting"
+  }
+  info(): TaskInfo {
+    const base = {
+      name: this.name,
+      state: this.state,
+      restarts: this.restarts,
+      startedAt: this.startedAt,
+      createdAt: this.createdAt
+    }
+    return {
+      ...base,
+      ...(this.lastError === undefined ? {} : { lastError: this.lastError }),
+      ...(this.endedAt === undefined ? {} : { endedAt: this.endedAt })
+    }
+  }
+}
+
+const DEFAULT_RESTART: Schedule.Schedule<unknown, unknown> = Schedule.exponential("1 second")
+const DEFAULT_MAX_RESTARTS: MaxRestarts = { count: 5, within: "1 minute" }
+
+const resolvePolicy = (
+  module: string,
+  options: StartOptions | undefined,
+  fallback: Policy | undefined
+): Effect.Effect<Policy, InvalidOptionError> =>
+  Effect.gen(function*() {
+    const restart = options?.restart ?? fallback?.restart ?? DEFAULT_RESTART
+    if (restart !== false && !Schedule.isSchedule(restart)) {
+      return yield* new InvalidOptionError({
+        module,
+        option: "restart",
+        expected: "a Schedule or false",
+        value: restart
+      })
+    }
+    const max = options?.maxRestarts
+    if (max === undefined && fallback !== undefined) return { ...fallback, restart }
+    const cap = max ?? DEFAULT_MAX_RESTARTS
+    if (!Number.isInteger(cap.count) || cap.count < 0) {
+      return yield* new InvalidOptionError({
+        module,
+        option: "maxRestarts.count",
+        expected: "an integer >= 0",
+        value: cap.count
+      })
+    }
+    const within = yield* durationOption(module, "maxRestarts.within", cap.within, Duration.minutes(1), {
+      allowZero: false,
+      allowInfinity: true
+    })
+    return { restart, count: cap.count, withinMs: Duration.toMillis(within) }
+  })
+
+const isSettled = (state: TaskState) => state === "stopped" || state === "failed" || state === "completed"
+
+/** @internal */
+export const make = (options?: Options): Effect.Effect<Supervisor, InvalidOptionError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const supervisor = options?.name ?? "Supervisor"
+    if (typeof supervisor !== "string" || supervisor === "") {
+      return yield* new InvalidOptionError({
+        module: "Supervisor.make",
+        option: "name",
+        expected: "a non-empty string",
+        value: supervisor
+      })
+    }
+    const maxEnded = options?.maxEnded ?? 100
+    if (!(maxEnded === Infinity || (Number.isInteger(maxEnded) && maxEnded >= 0))) {
+      return yield* new InvalidOptionError({
+        module: "Supervisor.make",
+        option: "maxEnded",
+        expected: "an integer >= 0 or Infinity",
+        value: maxEnded
+      })
+    }
+    const defaults = yield* resolvePolicy("Supervisor.make", options, undefined)
+    const records = new Map<string, TaskRecord>()
+    /** Names of ended tasks, oldest first, to forget past `maxEnded`. */
+    const ended: Array<TaskRecord> = []
+    const fibers = yield* FiberMap.make<string, void>()
+    let closed = false
+    yield* Effect.addFinalizer(() =>
+      Effect.sync(() => {
+        closed = true
+      })
+    )
+
+    const settle = (record: TaskRecord, state: TaskState, at: number) => {
+      if (isSettled(record.state)) return
+      record.state = state
+      record.endedAt = at
+      ended.push(record)
+      while (ended.length > maxEnded) {
+        const old = ended.shift()
+        if (old !== undefined && records.get(old.name) === old) records.delete(old.name)
+      }
+    }
+
+    const supervise = <A, E, R>(
+      record: TaskRecord,
+      effect: Effect.Effect<A, E, R>,
+      policy: Policy
+    ): Effect.Effect<void, never, R> =>
+      Effect.gen(function*() {
+        const step = policy.restart === false ? undefined : yield* Schedule.toStep(policy.restart)
+        while (true) {
+          record.state = "running"
+          record.startedAt = yield* Clock.currentTimeMillis
+          const exit = yield* Effect.exit(effect)
+          const now = yield* Clock.currentTimeMillis
+          if (Exit.isSuccess(exit)) return settle(record, "completed", now)
+          if (Cause.hasInterruptsOnly(exit.cause)) return settle(record, "stopped", now)
+          record.lastError = describeCause(exit.cause)
+          if (step === undefined) return settle(record, "failed", now)
+          while (record.restartTimes.length > 0 && (record.restartTimes[0] ?? 0) <= now - policy.withinMs) {
+            record.restartTimes.shift()
+          }
+          if (record.restartTimes.length >= policy.count) return settle(record, "failed", now)
+          const error = Cause.squash(exit.cause)
+          const next = yield* Effect.exit(step(now, error))
+          if (Exit.isFailure(next)) return settle(record, "failed", now)
+          record.state = "restarting"
+          yield* Effect.sleep(next.value[1])
+          record.restartTimes.push(yield* Clock.currentTimeMillis)
+          record.restarts++
+        }
+      }).pipe(
+        Effect.onExit((exit) =>
+          Exit.isFailure(exit)
+            ? Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.sync(() => settle(record, "stopped", now)))
+            : Effect.void
+        )
+      )
+
+    const start = <A, E, R>(
+      name: string,
+      effect: Effect.Effect<A, E, R>,
+      startOptions?: StartOptions
+    ): Effect.Effect<void, DuplicateTaskError | SupervisorClosedError | InvalidOptionError, R> =>
+      Effect.gen(function*() {
+        const module = `${supervisor}.start`
+        if (typeof name !== "string" || name === "") {
+          return yield* new InvalidOptionError({ module, option: "name", expected: "a non-empty string", value: name })
+        }
+        const policy = yield* resolvePolicy(module, startOptions, defaults)
+        if (closed) return yield* new SupervisorClosedError({ supervisor, name })
+        const existing = records.get(name)
+        if (existing !== undefined && existing.live) return yield* new DuplicateTaskError({ supervisor, name })
+        if (existing !== undefined) {
+          const i = ended.indexOf(existing)
+          if (i !== -1) ended.splice(i, 1)
+        }
+        const record = new TaskRecord(name, yield* Clock.currentTimeMillis)
+        records.delete(name)
+        records.set(name, record)
+        record.fiber = yield* FiberMap.run(fibers, name, supervise(record, effect, policy))
+      })
+
+    const stop = (
+      name: string,
+      stopOptions?: StopOptions
+    ): Effect.Effect<void, TaskNotFoundError | StopTimeoutError | InvalidOptionError> =>
+      Effect.gen(function*() {
+        const timeout = yield* durationOption(
+          `${supervisor}.stop`,
+          "timeout",
+          stopOptions?.timeout,
+          Duration.seconds(10),
+          {
+            allowZero: false,
+            allowInfinity: true
+          }
+        )
+        const record = records.get(name)
+        if (record === undefined) return yield* new TaskNotFoundError({ supervisor, name })
+        const fiber = record.fiber
+        if (!record.live || fiber === undefined) return
+        const stopped = yield* Effect.timeoutOption(Fiber.interrupt(fiber), timeout)
+        if (stopped._tag === "None") return yield* new StopTimeoutError({ supervisor, name, timeout })
+      })
+
+    const get = (name: string): Effect.Effect<TaskInfo, TaskNotFoundError> =>
+      Effect.suspend(() => {
+        const record = records.get(name)
+        return record === undefined
+          ? Effect.fail(new TaskNotFoundError({ supervisor, name }))
+          : Effect.succeed(record.info())
+      })
+
+    const list = Effect.sync(() => Array.from(records.values(), (r) => r.info()))
+
+    const stats = Effect.sync((): Stats => {
+      const counts = { starting: 0, running: 0, restarting: 0, stopped: 0, failed: 0, completed: 0 }
+      let restarts = 0
+      for (const r of records.values()) {
+        counts[r.state]++
+        restarts += r.restarts
+      }
+      return { name: supervisor, tasks: records.size, ...counts, restarts }
+    })
+
+    yield* registerIfPresent({
+      owner: supervisor,
+      kind: "Supervisor",
+      tasks: Effect.sync(() =>
+        Array.from(records.values()).filter((r) => r.live).map((r) => ({
+          name: r.name,
+          state: r.state,
+          startedAt: r.startedAt
+        }))
+      )
+    })
+
+    return { name: supervisor, start, stop, get, list, stats }
+  })
+
+/** @internal */
+export const layer = (options?: Options): Layer.Layer<SupervisorService, InvalidOptionError> =>
+  Layer.effect(SupervisorService, make(options))
+
+/** @internal */
+export interface HealthCheckOptions {
+  readonly name?: string | undefined
+  readonly kinds?: Check["kinds"] | undefined
+}
+
+/** @internal */
+export const healthCheck = (supervisor: Supervisor, options?: HealthCheckOptions): Check => ({
+  name: options?.name ?? supervisor.name,
+  kinds: options?.kinds ?? ["readiness"],
+  run: Effect.map(supervisor.stats, (s): Status => s.failed > 0 ? "degraded" : "healthy")
+})
