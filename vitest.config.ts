@@ -7,6 +7,8 @@ export default defineConfig({
       { test: { name: "core", root: "packages/core", include: ["test/**/*.test.ts"] } },
       { test: { name: "testing", root: "packages/testing", include: ["test/**/*.test.ts"] } },
       { test: { name: "http", root: "packages/http", include: ["test/**/*.test.ts"] } },
+      { test: { name: "service", root: "packages/service", include: ["test/**/*.test.ts"] } },
+      { test: { name: "cli", root: "packages/cli", include: ["test/**/*.test.ts"] } },
       { test: { name: "examples", root: "examples", include: ["test/**/*.test.ts"] } },
       { test: { name: "test", root: "test", include: ["**/*.test.ts"], exclude: ["**/node_modules/**"] } },
       // The bench harness's smoke run (every workload at a tiny size); the full benchmark is `pnpm bench`.

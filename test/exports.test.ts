@@ -14,7 +14,8 @@ const packages = readdirSync(join(root, "packages"))
 
 const publicModules = (pkg: string): Array<string> =>
   readdirSync(join(root, "packages", pkg, "src"))
-    .filter((f) => f.endsWith(".ts") && f !== "index.ts")
+    // bin.ts is a package's executable entry (the `async-ops` command), not a module of its API
+    .filter((f) => f.endsWith(".ts") && f !== "index.ts" && f !== "bin.ts")
     .map((f) => f.slice(0, -3))
     .toSorted()
 

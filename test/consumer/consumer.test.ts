@@ -28,7 +28,8 @@ const run = (command: string, args: Array<string>, options: SpawnSyncOptions = {
 
 const publicModules = (pkg: string): Array<string> =>
   readdirSync(join(root, "packages", pkg, "src"))
-    .filter((f) => f.endsWith(".ts") && f !== "index.ts")
+    // bin.ts is a package's executable entry (the `async-ops` command), not a module of its API
+    .filter((f) => f.endsWith(".ts") && f !== "index.ts" && f !== "bin.ts")
     .map((f) => f.slice(0, -3))
     .toSorted()
 
@@ -67,6 +68,9 @@ describe("consumer project outside the workspace", () => {
       expect(manifest.sideEffects).toBe(false)
       expect(manifest.peerDependencies.effect).toBeDefined()
       expect(manifest.dependencies?.effect).toBeUndefined()
+      for (const target of Object.values<string>(manifest.bin ?? {})) {
+        expect(entries).toContain(`package/${target.replace(/^\.\//, "")}`)
+      }
     }
   }, 300_000)
 
@@ -146,6 +150,9 @@ describe("consumer project outside the workspace", () => {
     run(process.execPath, [tsc, "-p", "tsconfig.nodenext.json"], { cwd: app })
     run(process.execPath, [tsc, "-p", "tsconfig.bundler.json"], { cwd: app })
     expect(run(process.execPath, ["main.ts"], { cwd: app })).toContain("consumer ok 42")
+    // the published `async-ops` command runs from its built file
+    const bin = join(app, "node_modules", "@async-ops", "cli", "dist", "bin.js")
+    expect(run(process.execPath, [bin, "--version"], { cwd: app }).trim()).toMatch(/^async-ops v\d+\.\d+\.\d+$/)
 
     const internalTypes = spawnSync(process.execPath, [tsc, "-p", "tsconfig.internal.json"], {
       cwd: app,

@@ -1,0 +1,98 @@
+/**
+ * `async-ops demo` as a real process at a small size: it exits 0, and its summary accounts for every URL (the
+ * outcome counts add up to the total, which is the number of URLs), with the per-host peaks within the caps.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { Data, Effect } from "effect"
+import { execFile } from "node:child_process"
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
+
+const root = fileURLToPath(new URL("..", import.meta.url))
+const bin = join(root, "packages/cli/src/bin.ts")
+
+interface Outcome {
+  readonly code: number | null
+  readonly stdout: string
+  readonly stderr: string
+}
+
+class SpawnError extends Data.TaggedError("SpawnError")<{ readonly message: string }> {}
+
+const cli = (args: ReadonlyArray<string>) =>
+  Effect.callback<Outcome, SpawnError>((resume) => {
+    const child = execFile(
+      process.execPath,
+      [bin, ...args],
+      { cwd: root, timeout: 25_000 },
+      (error, stdout, stderr) => {
+        if (error !== null && typeof error.code !== "number") {
+          resume(Effect.fail(new SpawnError({ message: error.message })))
+        } else {
+          resume(Effect.succeed({ code: child.exitCode, stdout, stderr }))
+        }
+      }
+    )
+    return Effect.sync(() => child.kill("SIGKILL"))
+  })
+
+/** The summary's numbers: outcome rows, total, and the per-host rows. */
+const parse = (stdout: string) => {
+  const lines = stdout.split("\n")
+  const start = lines.indexOf("outcomes")
+  const end = lines.findIndex((l, i) => i > start && l.startsWith("  total"))
+  const outcomes = lines.slice(start + 1, end).map((l) => {
+    const m = /^ {2}(.+?)\s+(\d+)$/.exec(l)
+    return [m![1]!, Number(m![2])] as const
+  })
+  const total = Number(/(\d+)$/.exec(lines[end]!)![1])
+  const hostsAt = lines.indexOf("per host (seen by the server)")
+  const hosts = lines.slice(hostsAt + 2).filter((l) => l.trim() !== "").map((l) => {
+    const [host, role, requests, peakCap] = l.trim().split(/\s+/)
+    const [peak, cap] = peakCap!.split("/").map(Number)
+    return { host: host!, role: role!, requests: Number(requests), peak: peak!, cap: cap! }
+  })
+  return { lines, outcomes, total, hosts }
+}
+
+describe("async-ops demo (process)", () => {
+  it.live("a small run exits 0 and its summary accounts for every URL", () =>
+    Effect.gen(function*() {
+      const o = yield* cli(["demo", "--urls", "400", "--hosts", "3", "--latency", "2", "--per-host", "6"])
+      expect(o.code).toBe(0)
+      const s = parse(o.stdout)
+      expect(s.lines[0]).toMatch(/^async-ops demo: 400 URLs over 3 hosts in \d+\.\d\d s$/)
+      expect(s.total).toBe(400)
+      expect(s.outcomes.reduce((n, [, c]) => n + c, 0)).toBe(400)
+      const succeeded = Number(/^succeeded\s+(\d+)$/m.exec(o.stdout)![1])
+      const failed = Number(/^failed\s+(\d+)$/m.exec(o.stdout)![1])
+      expect(succeeded + failed).toBe(400)
+      const attempts = /^attempts\s+(\d+) \((\d+) retries\)$/m.exec(o.stdout)!
+      expect(Number(attempts[1])).toBeGreaterThanOrEqual(Number(attempts[2]))
+      expect(o.stdout).toMatch(/^latency ms\s+p50 [\d.]+ {2}p95 [\d.]+ {2}p99 [\d.]+ {2}max [\d.]+$/m)
+      expect(s.hosts.map((h) => h.role)).toStrictEqual(["normal", "flaky", "slow"])
+      for (const h of s.hosts) {
+        expect(h.host).toMatch(/^127\.0\.0\.\d:\d+$/)
+        expect(h.cap).toBe(6)
+        expect(h.peak).toBeGreaterThan(0)
+        expect(h.peak).toBeLessThanOrEqual(6)
+      }
+      // the server saw every attempt that reached it (fast-failed calls never left the client)
+      const reached = s.hosts.reduce((n, h) => n + h.requests, 0)
+      expect(reached).toBeLessThanOrEqual(Number(attempts[1]))
+      // not a terminal: a few plain progress lines on stderr at most
+      expect(o.stderr.split("\n").filter((l) => l !== "").every((l) => l.startsWith("progress: "))).toBe(true)
+    }))
+
+  it.live("without faults every URL succeeds on its first attempt", () =>
+    Effect.gen(function*() {
+      const o = yield* cli(["demo", "--urls", "300", "--hosts", "2", "--faults", "0", "--latency", "1"])
+      expect(o.code).toBe(0)
+      const s = parse(o.stdout)
+      expect(s.outcomes).toStrictEqual([["200 ok", 300]])
+      expect(s.total).toBe(300)
+      expect(o.stdout).toMatch(/^attempts\s+300 \(0 retries\)$/m)
+      expect(o.stdout).toMatch(/^breaker openings\s+0$/m)
+      expect(s.hosts.reduce((n, h) => n + h.requests, 0)).toBe(300)
+    }))
+})

@@ -1,0 +1,112 @@
+/**
+ * `async-ops scan` as a real process: exit codes 0 / 1 / 2, the text and JSON reports on stdout, and a one-line
+ * error on stderr, run through the `async-ops` bin (`bin.ts scan ...`).
+ */
+import * as Scan from "@async-ops/cli/Scan"
+import { NodeServices } from "@effect/platform-node"
+import { describe, expect, it } from "@effect/vitest"
+import { Data, Effect, FileSystem } from "effect"
+import { execFile } from "node:child_process"
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
+
+const root = fileURLToPath(new URL("..", import.meta.url))
+const bin = fileURLToPath(new URL("../packages/cli/src/bin.ts", import.meta.url))
+const dirty = "packages/cli/test/fixtures/scan/dirty"
+const clean = "packages/cli/test/fixtures/scan/clean"
+
+interface Outcome {
+  readonly code: number | null
+  readonly stdout: string
+  readonly stderr: string
+}
+
+class SpawnError extends Data.TaggedError("SpawnError")<{ readonly message: string }> {}
+
+/** Runs the scan command in a child process (the real node binary, cwd = the repository root). */
+const scanProcess = (args: ReadonlyArray<string>, cwd: string = root) =>
+  Effect.callback<Outcome, SpawnError>((resume) => {
+    const child = execFile(
+      process.execPath,
+      [bin, "scan", ...args],
+      { cwd, timeout: 60_000, maxBuffer: 16 * 1024 * 1024 },
+      (error, stdout, stderr) => {
+        if (error !== null && typeof error.code !== "number") {
+          resume(Effect.fail(new SpawnError({ message: error.message })))
+        } else {
+          resume(Effect.succeed({ code: child.exitCode, stdout, stderr }))
+        }
+      }
+    )
+    return Effect.sync(() => child.kill("SIGKILL"))
+  })
+
+describe("async-ops scan (process)", () => {
+  it.live("exits 0 and prints the summary when nothing is found", () =>
+    Effect.gen(function*() {
+      const outcome = yield* scanProcess([clean])
+      expect(outcome).toStrictEqual({ code: 0, stdout: "no problems found, 3 files scanned\n", stderr: "" })
+    }))
+
+  it.live("scans the current directory when no path is given", () =>
+    Effect.gen(function*() {
+      const outcome = yield* scanProcess([], join(root, clean))
+      expect(outcome).toStrictEqual({ code: 0, stdout: "no problems found, 3 files scanned\n", stderr: "" })
+    }))
+
+  it.live("exits 1 and prints one line per finding plus a summary when anything is found", () =>
+    Effect.gen(function*() {
+      const outcome = yield* scanProcess([dirty])
+      expect(outcome.code).toBe(1)
+      expect(outcome.stderr).toBe("")
+      const lines = outcome.stdout.trimEnd().split("\n")
+      expect(lines.length).toBe(34)
+      expect(lines[0]).toBe(
+        `${dirty}/callbacks.tsx:8:40 blocking-fs readFileSync(path, "utf8") → ` +
+          "use FileSystem.readFile (effect), or Effect.tryPromise(() => fs.promises.readFile(...))"
+      )
+      expect(lines.at(-1)).toBe(
+        "33 problems (10 blocking-fs, 3 blocking-child-process, 4 blocking-crypto, 2 blocking-zlib, 1 atomics-wait, " +
+          "3 busy-wait, 5 orphaned-fiber, 5 floating-promise) in 8 files, 8 files scanned"
+      )
+    }))
+
+  it.live("--json prints a report that parses and matches the in-process scan", () =>
+    Effect.gen(function*() {
+      const outcome = yield* scanProcess(["--json", `${root}${dirty}`])
+      expect(outcome.code).toBe(1)
+      expect(outcome.stderr).toBe("")
+      const expected = yield* Scan.scan([`${root}${dirty}`]).pipe(Effect.provide(NodeServices.layer))
+      expect(JSON.parse(outcome.stdout)).toStrictEqual(Scan.toJson(expected))
+    }))
+
+  it.live("a JSON report larger than a pipe buffer reaches stdout whole before the exit", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const dir = yield* fs.makeTempDirectoryScoped()
+      const calls = Array.from({ length: 2_000 }, (_, i) => `  readFileSync("file-${i}")`)
+      const source = [`import { readFileSync } from "node:fs"`, `export async function f() {`, ...calls, `}`]
+      yield* fs.writeFileString(join(dir, "many.ts"), source.join("\n"))
+      const outcome = yield* scanProcess([dir, "--json"])
+      expect(outcome.code).toBe(1)
+      expect(outcome.stdout.length).toBeGreaterThan(256 * 1024)
+      const parsed = JSON.parse(outcome.stdout)
+      expect(parsed.summary).toStrictEqual({
+        filesScanned: 1,
+        problems: 2_000,
+        filesWithProblems: 1,
+        byRule: { "blocking-fs": 2_000 }
+      })
+      expect(parsed.findings.at(-1).line).toBe(2_002)
+    }).pipe(Effect.scoped, Effect.provide(NodeServices.layer)))
+
+  it.live("exits 2 with a one-line error on stderr, and no stack trace, for a missing path", () =>
+    Effect.gen(function*() {
+      const outcome = yield* scanProcess([clean, "no/such/dir"])
+      expect(outcome).toStrictEqual({
+        code: 2,
+        stdout: "",
+        stderr: "async-ops scan: path not found: no/such/dir\n"
+      })
+    }))
+})
