@@ -1,5 +1,5 @@
 /**
- * The example catalogue runner. `pnpm example 01-core/gather` runs one example; `pnpm start` (no argument) runs
+ * The example catalogue runner. `pnpm example 01-core/gather` runs one example; `pnpm example` (no argument) runs
  * every example in order and prints each one's output under its name. Each example module exports `program`, an
  * Effect that prints what it shows with `Console.log`; tests run the same `program` under virtual time.
  */
