@@ -12,7 +12,7 @@
  * - `--timeout S`  kill a system after S seconds (default 300)
  * Workloads: w1 gather, w2 bounded, w3 queue, w4 fetch-all, w5 memory, w6 server, w7 wrappers (default: all).
  */
-import { mkdirSync, writeFileSync } from "node:fs"
+import { mkdir, writeFile } from "node:fs/promises"
 import { loadavg } from "node:os"
 import { join } from "node:path"
 import { parseArgs } from "node:util"
@@ -151,9 +151,9 @@ const main = async (): Promise<void> => {
   console.log(markdown)
   if (!values["no-save"]) {
     const dir = join(benchDir, "results")
-    mkdirSync(dir, { recursive: true })
+    await mkdir(dir, { recursive: true })
     const file = join(dir, `${timestamp(started)}.json`)
-    writeFileSync(
+    await writeFile(
       file,
       JSON.stringify(
         {
@@ -185,7 +185,7 @@ const main = async (): Promise<void> => {
     console.error(`wrote ${file}`)
     if (full) {
       const results = join(benchDir, "RESULTS.md")
-      writeFileSync(results, resultsPage(markdown))
+      await writeFile(results, resultsPage(markdown))
       console.error(`wrote ${results}`)
     }
   }
