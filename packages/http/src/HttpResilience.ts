@@ -308,12 +308,36 @@ export interface Options extends MetricsOptions {
 }
 
 /**
- * The client's counters: calls made and in flight, attempts and retries, outcomes, and its connection limiter now.
+ * The client's counters: calls made and in flight, attempts and retries, outcomes, its connection limiter now, and
+ * `breakers`: the circuit of each host (the URL's `host`: `name`, or `name:port` for a non-default port) whose
+ * breaker has seen a failed call, read when `stats` runs (empty without `circuitBreaker`; a host that never failed
+ * is closed and not listed).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { HttpResilience } from "@async-ops/http"
+ *
+ * const tripped = Effect.map(
+ *   Effect.flatMap(HttpResilience.ResilientClient, (client) => client.stats),
+ *   (stats) => Object.keys(stats.breakers).filter((host) => stats.breakers[host] !== "closed")
+ * )
+ * ```
  *
  * @category models
  * @since 0.1.0
  */
 export type Stats = internal.Stats
+
+/**
+ * The state of a host's circuit in {@link Stats}: `"closed"` (calls run), `"open"` (calls fail fast with
+ * {@link CircuitOpenError}) or `"half-open"` (the open time is over: the next call is the probe, or the probe is
+ * running).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type BreakerState = internal.BreakerState
 
 /**
  * The resilient client: `execute` a request, or `get`/`head`/`post`/`put`/`patch`/`del` a URL (with Effect's

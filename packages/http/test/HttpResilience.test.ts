@@ -186,6 +186,55 @@ describe("HttpResilience", () => {
       expect((yield* server.stats).total).toBe(4)
     })))
 
+  it.live("stats.breakers reads each failing host's circuit: closed, open, half-open, closed again", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const server = yield* FaultServer.make({
+        hosts: 2,
+        routes: { "/sick": { sequence: [500, 500, 200], sequenceEnd: "repeat-last" }, "/ok": {} }
+      })
+      const [sick, healthy] = [server.hosts[0]!, server.hosts[1]!]
+      const states = yield* clientWith(
+        { ...noRetry, circuitBreaker: { failures: 2, openDuration: "200 millis" } },
+        (client) =>
+          Effect.gen(function*() {
+            const breakers = Effect.map(client.stats, (s) => s.breakers)
+            const seen = [yield* breakers]
+            yield* client.get(server.url("/ok", 1))
+            yield* Effect.flip(client.get(server.url("/sick", 0)))
+            seen.push(yield* breakers)
+            yield* Effect.flip(client.get(server.url("/sick", 0)))
+            seen.push(yield* breakers)
+            const rejected = yield* Effect.flip(client.get(server.url("/sick", 0)))
+            seen.push(yield* breakers)
+            yield* Effect.sleep("250 millis")
+            seen.push(yield* breakers)
+            yield* client.get(server.url("/sick", 0))
+            seen.push(yield* breakers)
+            return { seen, rejected: rejected._tag }
+          })
+      )
+      expect(states.rejected).toBe("CircuitOpenError")
+      expect(states.seen).toEqual([
+        {},
+        { [sick]: "closed" },
+        { [sick]: "open" },
+        { [sick]: "open" },
+        { [sick]: "half-open" },
+        { [sick]: "closed" }
+      ])
+      expect(healthy).not.toBe(sick)
+      expect((yield* server.stats).byHost[healthy]!.count).toBe(1)
+    })))
+
+  it.live("stats.breakers is empty without a circuit breaker", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const server = yield* FaultServer.make({ routes: { "/bad": { reply: 500 } } })
+      const stats = yield* clientWith(noRetry, (client) =>
+        Effect.andThen(Effect.flip(client.get(server.url("/bad"))), client.stats))
+      expect(stats.failed).toBe(1)
+      expect(stats.breakers).toEqual({})
+    })))
+
   it.live("a body over maxResponseBytes fails with BodyTooLargeError and the socket is released", () =>
     Effect.scoped(Effect.gen(function*() {
       const server = yield* FaultServer.make({
@@ -391,7 +440,8 @@ describe("HttpResilience", () => {
         failed: 1,
         connectionsInUse: 0,
         waitingForConnection: 0,
-        hosts: 0
+        hosts: 0,
+        breakers: {}
       })
     })))
 

@@ -23,6 +23,7 @@ import * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import type * as Scope from "effect/Scope"
+import type * as Health from "./Health.ts"
 import * as internal from "./internal/eventLoopMonitor.ts"
 
 /**
@@ -204,3 +205,60 @@ export const check: Effect.Effect<void, EventLoopStalledError, EventLoopMonitor>
   EventLoopMonitor,
   (monitor) => monitor.check
 )
+
+/**
+ * Options of {@link healthCheck}: the check's `name` (default `"event-loop"`), the probes it feeds (default
+ * `["liveness"]`), its `timeout`, `cacheFor` and `critical` flag (default `false`: a stall degrades the report,
+ * it does not make it unhealthy).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface HealthCheckOptions {
+  readonly name?: string | undefined
+  readonly kinds?: ReadonlyArray<Health.Kind> | undefined
+  readonly timeout?: Duration.Input | undefined
+  readonly cacheFor?: Duration.Input | undefined
+  readonly critical?: boolean | undefined
+}
+
+/**
+ * {@link check} of the monitor in context as a `Health` check: degraded (with the {@link EventLoopStalledError}
+ * as its error) while a sample in the monitor's recent window reached `checkThreshold`, healthy again once the
+ * stall has left the window.
+ *
+ * **When to use**: register it with `Health.register` in a service that runs {@link layer}, so `/healthz` shows a
+ * blocked event loop next to the delay metric.
+ *
+ * **Gotchas**: with `critical: true` a stall makes the probe unhealthy (503): a liveness probe then restarts the
+ * process after its failure threshold, which heals a wedged loop but also kills one that was only slow for a
+ * while. The default only degrades (200).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { EventLoopMonitor, Health } from "@async-ops/service"
+ *
+ * const program = Effect.gen(function*() {
+ *   yield* Health.register(EventLoopMonitor.healthCheck())
+ *   return yield* Health.report("liveness") // "degraded" after a recent stall
+ * }).pipe(
+ *   Effect.scoped,
+ *   Effect.provide(EventLoopMonitor.layer({ checkThreshold: "200 millis" })),
+ *   Effect.provide(Health.layer)
+ * )
+ * ```
+ *
+ * @category checks
+ * @since 0.1.0
+ */
+export const healthCheck = (
+  options?: HealthCheckOptions
+): Health.Check<EventLoopStalledError, EventLoopMonitor> => ({
+  name: options?.name ?? "event-loop",
+  kinds: options?.kinds ?? ["liveness"],
+  critical: options?.critical ?? false,
+  ...(options?.timeout === undefined ? {} : { timeout: options.timeout }),
+  ...(options?.cacheFor === undefined ? {} : { cacheFor: options.cacheFor }),
+  run: check
+})

@@ -25,6 +25,7 @@
  * @since 0.1.0
  */
 import type { InvalidOptionError } from "@async-ops/core/Options"
+import type * as HttpResilience from "@async-ops/http/HttpResilience"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type * as HttpRouter from "effect/http/HttpRouter"
@@ -351,8 +352,8 @@ export type BreakerCheckOptions = internal.BreakerCheckOptions
  *
  * **When to use**: register it next to a breaker you hold, so dashboards and `/healthz` show the trip.
  *
- * **Gotchas**: `HttpResilience`'s per-host breaker is internal to the client and not readable yet; this works
- * on a `CircuitBreaker` you make yourself.
+ * **Gotchas**: for `HttpResilience`'s per-host breakers (internal to the client) use {@link fromResilientClient};
+ * this works on a `CircuitBreaker` you make yourself.
  *
  * @example
  * ```ts
@@ -371,3 +372,53 @@ export type BreakerCheckOptions = internal.BreakerCheckOptions
  * @since 0.1.0
  */
 export const fromCircuitBreaker: (options: BreakerCheckOptions) => Check<unknown> = internal.fromCircuitBreaker
+
+/**
+ * Options of {@link fromResilientClient}: the check's `name`, the `client` (default: `HttpResilience.ResilientClient`
+ * from the context the check is registered in), the `hosts` to watch (the URL's `host`: `name`, or
+ * `name:port` for a non-default port, as in the client's `stats.breakers`; default: every host), the probes it feeds (default `["readiness"]`), its `timeout`, `cacheFor`
+ * and `critical` flag.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type ClientCheckOptions = internal.ClientCheckOptions
+
+/**
+ * A check that reads the per-host circuit breakers of an `HttpResilience` client (its `stats.breakers`): degraded
+ * while any watched host's circuit is open or half-open (calls to it fail fast; the service still answers),
+ * healthy otherwise, including when the client has no `circuitBreaker` configured.
+ *
+ * **When to use**: next to the shared outbound client of a service, so `/healthz` and dashboards show that a
+ * dependency is being shed. Keep it out of liveness: a restart does not heal a remote host.
+ *
+ * **Gotchas**:
+ * - Reading the state costs one store read per host that has seen a failure; the client's request path does no
+ *   extra work for it.
+ * - An open circuit stays "half-open" (degraded) after its open time until a call probes it: with no traffic to
+ *   the host the check stays degraded.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { HttpResilience } from "@async-ops/http"
+ * import { Health } from "@async-ops/service"
+ *
+ * const program = Effect.gen(function*() {
+ *   yield* Health.register(Health.fromResilientClient({ name: "upstream", hosts: ["api.example.com"] }))
+ *   return yield* Health.report("readiness")
+ * }).pipe(
+ *   Effect.scoped,
+ *   Effect.provide(HttpResilience.layerUndici({ circuitBreaker: { failures: 5, openDuration: "30 seconds" } })),
+ *   Effect.provide(Health.layer)
+ * )
+ * ```
+ *
+ * @see `HttpResilience.Stats` (`breakers`)
+ * @category constructors
+ * @since 0.1.0
+ */
+export const fromResilientClient: {
+  (options: ClientCheckOptions & { readonly client: HttpResilience.Client }): Check<never>
+  (options: ClientCheckOptions): Check<never, HttpResilience.ResilientClient>
+} = internal.fromResilientClient as (options: ClientCheckOptions) => Check<never>

@@ -1,4 +1,5 @@
 import * as EventLoopMonitor from "@async-ops/service/EventLoopMonitor"
+import * as Health from "@async-ops/service/Health"
 import { describe, expect, it } from "@effect/vitest"
 import { Clock, Deferred, Effect, Exit, Logger, Metric, Scope } from "effect"
 import { TestClock } from "effect/testing"
@@ -110,6 +111,42 @@ describe("EventLoopMonitor", () => {
       const monitor = yield* EventLoopMonitor.EventLoopMonitor
       expect(monitor.name).toBe("svc")
     }).pipe(Effect.provide(EventLoopMonitor.layer({ name: "svc", metrics: false }))))
+
+  it.effect("healthCheck: a Health report reads degraded after a stall and healthy once it ages out", () =>
+    Effect.gen(function*() {
+      const { skewed, block } = yield* skewedClock
+      const monitor = yield* EventLoopMonitor.make({ name: "hc", interval: 20, threshold: 100, window: "1 second" })
+        .pipe(Effect.provide(Logger.layer([])), Effect.provideService(Clock.Clock, skewed))
+      const check = EventLoopMonitor.healthCheck()
+      expect([check.name, check.kinds, check.critical]).toEqual(["event-loop", ["liveness"], false])
+      yield* Health.register(check).pipe(Effect.provideService(EventLoopMonitor.EventLoopMonitor, monitor))
+      yield* Health.register(
+        EventLoopMonitor.healthCheck({ name: "loop-critical", kinds: ["readiness"], critical: true })
+      )
+        .pipe(Effect.provideService(EventLoopMonitor.EventLoopMonitor, monitor))
+      yield* settle
+      yield* TestClock.adjust(100)
+      const live = yield* Health.report("liveness")
+      expect([live.status, live.checks.map((c) => [c.name, c.status])]).toEqual(["healthy", [[
+        "event-loop",
+        "healthy"
+      ]]])
+      yield* block(250)
+      yield* TestClock.adjust(20) // that sample woke 250 ms late
+      const stalled = yield* Health.report("liveness")
+      expect(stalled.status).toBe("degraded")
+      expect(stalled.checks[0]).toMatchObject({
+        name: "event-loop",
+        status: "degraded",
+        critical: false,
+        error: "EventLoopStalledError: EventLoopMonitor hc: event loop blocked for 250 ms within the last 1000 ms "
+          + "(threshold 100 ms)"
+      })
+      expect((yield* Health.report("readiness")).status).toBe("unhealthy")
+      yield* TestClock.adjust(1_100) // the stall leaves the window
+      expect((yield* Health.report("liveness")).status).toBe("healthy")
+      expect((yield* Health.report()).checks.map((c) => c.status)).toEqual(["healthy", "healthy"])
+    }).pipe(Effect.provide(Health.layer)))
 
   it.effect("invalid options fail with InvalidOptionError", () =>
     Effect.gen(function*() {

@@ -1,9 +1,10 @@
+import { HttpResilience } from "@async-ops/http"
 import * as Health from "@async-ops/service/Health"
 import { LeakCheck, VirtualTime } from "@async-ops/testing"
 import { NodeHttpServer } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { Context, Data, Deferred, Effect, Exit, Fiber, Layer, Ref, Scope } from "effect"
-import { HttpRouter, HttpServer } from "effect/http"
+import { HttpClient, HttpClientResponse, HttpRouter, HttpServer } from "effect/http"
 import { CircuitBreaker } from "effect/persistence"
 import { TestClock } from "effect/testing"
 import * as http from "node:http"
@@ -233,6 +234,61 @@ describe("Health", () => {
       yield* TestClock.adjust("10 seconds")
       yield* breaker.execute(Effect.void, { key: "pay" })
       expect((yield* Health.report("readiness")).status).toBe("healthy")
+    })))
+
+  it.effect("fromResilientClient is degraded while a host's circuit is open or half-open, healthy once it closes", () =>
+    withHealth(Effect.gen(function*() {
+      // a transport that answers `down.test` with `down.status` and every other host with 200
+      const down = { status: 500 }
+      const transport = HttpClient.make((request, url) =>
+        Effect.succeed(
+          HttpClientResponse.fromWeb(
+            request,
+            new Response("", { status: url.host === "down.test" ? down.status : 200 })
+          )
+        )
+      )
+      const ClientLive = HttpResilience.layer({
+        retry: false,
+        circuitBreaker: { failures: 2, openDuration: "10 seconds" }
+      }).pipe(Layer.provide(Layer.succeed(HttpClient.HttpClient, transport)))
+      yield* Effect.gen(function*() {
+        const client = yield* HttpResilience.ResilientClient
+        yield* Health.register(Health.fromResilientClient({ name: "upstream" }))
+        yield* Health.register(Health.fromResilientClient({ name: "up only", client, hosts: ["up.test"] }))
+        const statuses = Effect.map(Health.report("readiness"), (r) => [r.status, ...r.checks.map((c) => c.status)])
+        expect(yield* statuses).toEqual(["healthy", "healthy", "healthy"])
+        yield* client.get("http://up.test/")
+        yield* Effect.flip(client.get("http://down.test/"))
+        expect(yield* statuses).toEqual(["healthy", "healthy", "healthy"])
+        yield* Effect.flip(client.get("http://down.test/"))
+        expect(yield* statuses).toEqual(["degraded", "degraded", "healthy"])
+        expect((yield* client.stats).breakers).toEqual({ "down.test": "open" })
+        yield* TestClock.adjust("10 seconds")
+        expect((yield* client.stats).breakers).toEqual({ "down.test": "half-open" })
+        expect(yield* statuses).toEqual(["degraded", "degraded", "healthy"])
+        down.status = 200
+        yield* client.get("http://down.test/")
+        expect(yield* statuses).toEqual(["healthy", "healthy", "healthy"])
+        expect((yield* client.stats).breakers).toEqual({ "down.test": "closed" })
+      }).pipe(Effect.provide(ClientLive))
+    })))
+
+  it.effect("fromResilientClient is healthy for a client without a circuit breaker, and feeds readiness", () =>
+    withHealth(Effect.gen(function*() {
+      const transport = HttpClient.make((request) =>
+        Effect.succeed(HttpClientResponse.fromWeb(request, new Response("", { status: 503 })))
+      )
+      const client = yield* HttpResilience.make({ retry: false }).pipe(
+        Effect.provideService(HttpClient.HttpClient, transport)
+      )
+      const check = Health.fromResilientClient({ name: "upstream", client })
+      expect(check.kinds).toEqual(["readiness"])
+      yield* Health.register(check)
+      yield* Effect.flip(client.get("http://down.test/"))
+      const report = yield* Health.report("readiness")
+      expect(report.checks.map((c) => [c.name, c.status])).toEqual([["upstream", "healthy"]])
+      expect((yield* Health.report("liveness")).checks).toEqual([])
     })))
 
   it.effect("a check returning a value that is not a status counts as healthy", () =>

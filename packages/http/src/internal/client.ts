@@ -226,6 +226,25 @@ export interface Stats {
   readonly connectionsInUse: number
   readonly waitingForConnection: number
   readonly hosts: number
+  readonly breakers: Readonly<Record<string, BreakerState>>
+}
+
+/** @internal */
+export type BreakerState = "closed" | "open" | "half-open"
+
+const noBreakers: Readonly<Record<string, BreakerState>> = Object.freeze({})
+
+const breakerState = (state: CircuitBreaker.State): BreakerState => {
+  switch (state._tag) {
+    case "Closed":
+      return "closed"
+    case "Open":
+      // the store moves an Open circuit to HalfOpen only when the next call arrives: past its open time the next
+      // call is the probe, which is what half-open means
+      return Duration.isZero(state.retryAfter) ? "half-open" : "open"
+    case "HalfOpen":
+      return "half-open"
+  }
 }
 
 /** @internal */
@@ -753,6 +772,11 @@ class ClientImpl implements Client {
   readonly policy: Schedule.Schedule<Duration.Duration, HttpError, InvalidOptionError> | undefined
   readonly retryOn: ((error: HttpError) => boolean) | undefined
   readonly watchdog = new Watchdog()
+  /**
+   * The hosts whose breaker saw a failed call, added on the failure path only (a host that never failed reads
+   * closed): `stats` reads their circuits when asked, the hot path does no extra work.
+   */
+  readonly breakerHosts = new Set<string>()
   requests = 0
   inFlight = 0
   attempts = 0
@@ -786,18 +810,31 @@ class ClientImpl implements Client {
   }
 
   get stats(): Effect.Effect<Stats> {
-    return Effect.map(this.limiter.stats, (limiter) => ({
-      name: this.name,
-      requests: this.requests,
-      inFlight: this.inFlight,
-      attempts: this.attempts,
-      retries: this.retries,
-      succeeded: this.succeeded,
-      failed: this.failed,
-      connectionsInUse: limiter.inFlight,
-      waitingForConnection: limiter.waiting,
-      hosts: limiter.keys
-    }))
+    return Effect.flatMap(this.limiter.stats, (limiter) =>
+      Effect.map(this.breakers, (breakers) => ({
+        name: this.name,
+        requests: this.requests,
+        inFlight: this.inFlight,
+        attempts: this.attempts,
+        retries: this.retries,
+        succeeded: this.succeeded,
+        failed: this.failed,
+        connectionsInUse: limiter.inFlight,
+        waitingForConnection: limiter.waiting,
+        hosts: limiter.keys,
+        breakers
+      })))
+  }
+
+  /** The circuit of every host that saw a failure, read from the breaker's store now. */
+  get breakers(): Effect.Effect<Readonly<Record<string, BreakerState>>> {
+    const breaker = this.breaker
+    if (breaker === undefined || this.breakerHosts.size === 0) return Effect.succeed(noBreakers)
+    return Effect.map(
+      // the memory store never fails; a failure would be a defect
+      Effect.orDie(Effect.forEach(Array.from(this.breakerHosts), (host) => breaker.state(host))),
+      (states) => Object.freeze(Object.fromEntries(states.map((s) => [s.key, breakerState(s)])))
+    )
   }
 
   readonly get = (url: string | URL, options?: HttpClientRequest.Options.NoUrl) =>
@@ -844,6 +881,7 @@ class ClientImpl implements Client {
       effect = Effect.catch(
         breaker.execute(effect, { key: host, classify: breakerOutcome }),
         (e): Effect.Effect<never, HttpError> => {
+          this.breakerHosts.add(host)
           if (e._tag !== "CircuitBreakerError") return Effect.fail(e)
           if (e.reason._tag === "CircuitBreakerStoreError") return Effect.die(e)
           return Effect.fail(

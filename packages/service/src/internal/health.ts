@@ -4,6 +4,7 @@
  * @internal
  */
 import { InvalidOptionError } from "@async-ops/core/Options"
+import * as HttpResilience from "@async-ops/http/HttpResilience"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
@@ -366,3 +367,36 @@ export const fromCircuitBreaker = (options: BreakerCheckOptions): Check<CircuitB
     (states): Status => states.some((s) => s._tag !== "Closed") ? "degraded" : "healthy"
   )
 })
+
+/** @internal */
+export interface ClientCheckOptions {
+  readonly name: string
+  readonly client?: HttpResilience.Client | undefined
+  readonly hosts?: ReadonlyArray<string> | undefined
+  readonly kinds?: ReadonlyArray<Kind> | undefined
+  readonly timeout?: Duration.Input | undefined
+  readonly cacheFor?: Duration.Input | undefined
+  readonly critical?: boolean | undefined
+}
+
+/** @internal */
+export const fromResilientClient = (
+  options: ClientCheckOptions
+): Check<never, HttpResilience.ResilientClient> => {
+  const hosts = options.hosts === undefined ? undefined : new Set(options.hosts)
+  const client: Effect.Effect<HttpResilience.Client, never, HttpResilience.ResilientClient> =
+    options.client === undefined ? HttpResilience.ResilientClient : Effect.succeed(options.client)
+  return {
+    name: options.name,
+    kinds: options.kinds ?? ["readiness"],
+    ...(options.timeout === undefined ? {} : { timeout: options.timeout }),
+    ...(options.cacheFor === undefined ? {} : { cacheFor: options.cacheFor }),
+    ...(options.critical === undefined ? {} : { critical: options.critical }),
+    run: Effect.map(Effect.flatMap(client, (c) => c.stats), ({ breakers }): Status => {
+      for (const host in breakers) {
+        if (breakers[host] !== "closed" && (hosts === undefined || hosts.has(host))) return "degraded"
+      }
+      return "healthy"
+    })
+  }
+}
