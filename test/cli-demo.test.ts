@@ -3,38 +3,10 @@
  * outcome counts add up to the total, which is the number of URLs), with the per-host peaks within the caps.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Data, Effect } from "effect"
-import { execFile } from "node:child_process"
-import { join } from "node:path"
-import { fileURLToPath } from "node:url"
+import { Effect } from "effect"
+import { runCli } from "./support/cli.ts"
 
-const root = fileURLToPath(new URL("..", import.meta.url))
-const bin = join(root, "packages/cli/src/bin.ts")
-
-interface Outcome {
-  readonly code: number | null
-  readonly stdout: string
-  readonly stderr: string
-}
-
-class SpawnError extends Data.TaggedError("SpawnError")<{ readonly message: string }> {}
-
-const cli = (args: ReadonlyArray<string>) =>
-  Effect.callback<Outcome, SpawnError>((resume) => {
-    const child = execFile(
-      process.execPath,
-      [bin, ...args],
-      { cwd: root, timeout: 25_000 },
-      (error, stdout, stderr) => {
-        if (error !== null && typeof error.code !== "number") {
-          resume(Effect.fail(new SpawnError({ message: error.message })))
-        } else {
-          resume(Effect.succeed({ code: child.exitCode, stdout, stderr }))
-        }
-      }
-    )
-    return Effect.sync(() => child.kill("SIGKILL"))
-  })
+const cli = (args: ReadonlyArray<string>) => runCli(args, { timeout: 25_000 })
 
 /** The summary's numbers: outcome rows, total, and the per-host rows. */
 const parse = (stdout: string) => {

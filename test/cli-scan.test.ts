@@ -5,41 +5,16 @@
 import * as Scan from "@async-ops/cli/Scan"
 import { NodeServices } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
-import { Data, Effect, FileSystem } from "effect"
-import { execFile } from "node:child_process"
+import { Effect, FileSystem } from "effect"
 import { join } from "node:path"
-import { fileURLToPath } from "node:url"
+import { root, runCli } from "./support/cli.ts"
 
-const root = fileURLToPath(new URL("..", import.meta.url))
-const bin = fileURLToPath(new URL("../packages/cli/src/bin.ts", import.meta.url))
 const dirty = "packages/cli/test/fixtures/scan/dirty"
 const clean = "packages/cli/test/fixtures/scan/clean"
 
-interface Outcome {
-  readonly code: number | null
-  readonly stdout: string
-  readonly stderr: string
-}
-
-class SpawnError extends Data.TaggedError("SpawnError")<{ readonly message: string }> {}
-
 /** Runs the scan command in a child process (the real node binary, cwd = the repository root). */
 const scanProcess = (args: ReadonlyArray<string>, cwd: string = root) =>
-  Effect.callback<Outcome, SpawnError>((resume) => {
-    const child = execFile(
-      process.execPath,
-      [bin, "scan", ...args],
-      { cwd, timeout: 60_000, maxBuffer: 16 * 1024 * 1024 },
-      (error, stdout, stderr) => {
-        if (error !== null && typeof error.code !== "number") {
-          resume(Effect.fail(new SpawnError({ message: error.message })))
-        } else {
-          resume(Effect.succeed({ code: child.exitCode, stdout, stderr }))
-        }
-      }
-    )
-    return Effect.sync(() => child.kill("SIGKILL"))
-  })
+  runCli(["scan", ...args], { cwd, timeout: 60_000, maxBuffer: 16 * 1024 * 1024 })
 
 describe("async-ops scan (process)", () => {
   it.live("exits 0 and prints the summary when nothing is found", () =>

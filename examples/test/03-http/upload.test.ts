@@ -1,30 +1,8 @@
 import { expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { program } from "../../03-http/upload.ts"
+import { openHandles, settledHandles } from "./handles.ts"
 import { runLiveExample } from "./runLive.ts"
-
-/** Open sockets and file handles/requests of this process. */
-const openHandles = (): Record<string, number> => {
-  const counts: Record<string, number> = {}
-  for (const name of process.getActiveResourcesInfo()) {
-    if (/^(TCPSocketWrap|TCPServerWrap|FSReqCallback|FSReqPromise|FileHandle)$/.test(name)) {
-      counts[name] = (counts[name] ?? 0) + 1
-    }
-  }
-  return counts
-}
-/** Closed handles leave libuv in its close phase: let event-loop turns pass (at most 200) until they are gone. */
-const settledHandles = (expected: Record<string, number>) =>
-  Effect.gen(function*() {
-    let now = openHandles()
-    for (let i = 0; i < 200 && JSON.stringify(now) !== JSON.stringify(expected); i++) {
-      yield* Effect.callback<void>((resume) => {
-        setImmediate(() => resume(Effect.void))
-      })
-      now = openHandles()
-    }
-    return now
-  })
 
 it.live("03-http/upload streams files from disk as multipart and as a raw body; the server gets the exact bytes", () =>
   Effect.gen(function*() {

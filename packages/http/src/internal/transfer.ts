@@ -18,7 +18,6 @@ import * as HttpClientRequest from "effect/http/HttpClientRequest"
 import type * as HttpClientResponse from "effect/http/HttpClientResponse"
 import type * as PlatformError from "effect/PlatformError"
 import * as Random from "effect/Random"
-import type * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as SubscriptionRef from "effect/SubscriptionRef"
@@ -30,6 +29,17 @@ import {
   StatusError,
   TransportError
 } from "../HttpResilience.ts"
+import type {
+  Downloaded,
+  DownloadOptions,
+  Progress,
+  ProgressSink,
+  RetryPolicy,
+  TransferError,
+  Uploaded,
+  UploadFileOptions,
+  UploadOptions
+} from "../Transfer.ts"
 
 // ---------------------------------------------------------------------------------------------------------------
 // Errors and models
@@ -62,48 +72,6 @@ export class FileSystemError extends Data.TaggedError("FileSystemError")<{
 }
 
 /** @internal */
-export type TransferError =
-  | InvalidOptionError
-  | InvalidUrlError
-  | ConnectError
-  | TransportError
-  | StatusError
-  | BodyTooLargeError
-  | TargetExistsError
-  | FileSystemError
-
-/** @internal */
-export interface Progress {
-  readonly bytes: number
-  readonly total: number | undefined
-}
-
-/** @internal */
-export type ProgressSink = ((progress: Progress) => Effect.Effect<void>) | SubscriptionRef.SubscriptionRef<Progress>
-
-/** @internal */
-export type RetryPolicy = Schedule.Schedule<unknown, TransferError>
-
-/** @internal */
-export interface DownloadOptions {
-  readonly maxBytes?: number | undefined
-  readonly overwrite?: boolean | undefined
-  readonly progress?: ProgressSink | undefined
-  readonly headers?: Headers.Input | undefined
-  readonly retry?: RetryPolicy | undefined
-}
-
-/** @internal */
-export interface Downloaded {
-  readonly path: string
-  readonly bytes: number
-  readonly status: number
-  readonly url: string
-  readonly contentType: string | undefined
-  readonly headers: Headers.Headers
-}
-
-/** @internal */
 export type Part =
   | { readonly _tag: "Field"; readonly name: string; readonly value: string }
   | {
@@ -113,29 +81,6 @@ export type Part =
     readonly filename: string
     readonly contentType: string
   }
-
-/** @internal */
-export interface UploadOptions {
-  readonly method?: string | undefined
-  readonly headers?: Headers.Input | undefined
-  readonly progress?: ProgressSink | undefined
-  readonly retry?: RetryPolicy | undefined
-  readonly maxResponseBytes?: number | undefined
-}
-
-/** @internal */
-export interface UploadFileOptions extends UploadOptions {
-  readonly contentType?: string | undefined
-}
-
-/** @internal */
-export interface Uploaded {
-  readonly status: number
-  readonly url: string
-  readonly bytes: number
-  readonly headers: Headers.Headers
-  readonly body: string
-}
 
 // ---------------------------------------------------------------------------------------------------------------
 // Validation

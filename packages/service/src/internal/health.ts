@@ -18,63 +18,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as CircuitBreaker from "effect/persistence/CircuitBreaker"
 import type * as Scope from "effect/Scope"
-
-/** @internal */
-export type Kind = "liveness" | "readiness" | "startup"
-/** @internal */
-export type Status = "healthy" | "degraded" | "unhealthy"
-
-/** @internal */
-export interface Check<E = unknown, R = never> {
-  readonly name: string
-  readonly kinds: ReadonlyArray<Kind>
-  readonly run: Effect.Effect<Status | void, E, R>
-  readonly timeout?: Duration.Input | undefined
-  readonly cacheFor?: Duration.Input | undefined
-  readonly critical?: boolean | undefined
-}
-
-/** @internal */
-export interface CheckResult {
-  readonly name: string
-  readonly status: Status
-  readonly latencyMs: number
-  readonly error?: string
-  readonly cached: boolean
-  readonly critical: boolean
-}
-
-/** @internal */
-export interface Report {
-  readonly status: Status
-  readonly kind: Kind | "all"
-  readonly checkedAt: number
-  readonly checks: ReadonlyArray<CheckResult>
-}
-
-/** @internal */
-export interface Stats {
-  readonly checks: number
-  readonly liveness: number
-  readonly readiness: number
-  readonly startup: number
-  readonly startupComplete: boolean
-  readonly reports: number
-}
-
-/** @internal */
-export interface LayerOptions {
-  readonly timeout?: Duration.Input | undefined
-}
-
-/** @internal */
-export interface HealthService {
-  readonly register: <E, R>(
-    check: Check<E, R>
-  ) => Effect.Effect<void, DuplicateCheckError | InvalidOptionError, Scope.Scope | R>
-  readonly report: (kind?: Kind) => Effect.Effect<Report>
-  readonly stats: Effect.Effect<Stats>
-}
+import type { Check, CheckResult, HealthService, Kind, LayerOptions, Report, Stats, Status } from "../Health.ts"
 
 /** @internal */
 export class DuplicateCheckError extends Data.TaggedError("DuplicateCheckError")<{

@@ -11,42 +11,7 @@ import * as HttpRouter from "effect/http/HttpRouter"
 import * as HttpServerResponse from "effect/http/HttpServerResponse"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
-
-/** @internal */
-export interface SourceTask {
-  readonly name: string
-  readonly state: string
-  readonly startedAt: number
-}
-
-/** @internal */
-export interface Source {
-  readonly owner: string
-  readonly kind: "Supervisor" | "TaskGroup" | "custom"
-  readonly tasks: Effect.Effect<ReadonlyArray<SourceTask>>
-}
-
-/** @internal */
-export interface TaskEntry {
-  readonly name: string
-  readonly owner: string
-  readonly kind: Source["kind"]
-  readonly state: string
-  readonly ageMs: number
-}
-
-/** @internal */
-export interface Stats {
-  readonly sources: number
-  readonly tasks: number
-}
-
-/** @internal */
-export interface IntrospectionService {
-  readonly add: (source: Source) => Effect.Effect<void, never, Scope.Scope>
-  readonly tasks: Effect.Effect<ReadonlyArray<TaskEntry>>
-  readonly stats: Effect.Effect<Stats>
-}
+import type { IntrospectionService, Source, Stats, TaskEntry } from "../Introspection.ts"
 
 /** @internal */
 export class Introspection

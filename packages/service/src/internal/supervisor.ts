@@ -16,59 +16,22 @@ import * as FiberMap from "effect/FiberMap"
 import * as Layer from "effect/Layer"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
-import type { Check, Status } from "./health.ts"
+import type { Check, Status } from "../Health.ts"
+import type {
+  HealthCheckOptions,
+  MaxRestarts,
+  Options,
+  StartOptions,
+  Stats,
+  StopOptions,
+  Supervisor,
+  TaskInfo
+} from "../Supervisor.ts"
 import { describeCause, durationOption } from "./health.ts"
 import { registerIfPresent } from "./introspection.ts"
 
 /** @internal */
 export type TaskState = "starting" | "running" | "restarting" | "stopped" | "failed" | "completed"
-
-/** @internal */
-export interface TaskInfo {
-  readonly name: string
-  readonly state: TaskState
-  readonly restarts: number
-  readonly lastError?: string
-  readonly startedAt: number
-  readonly createdAt: number
-  readonly endedAt?: number
-}
-
-/** @internal */
-export interface MaxRestarts {
-  readonly count: number
-  readonly within: Duration.Input
-}
-
-/** @internal */
-export interface StartOptions {
-  readonly restart?: Schedule.Schedule<unknown, unknown> | false | undefined
-  readonly maxRestarts?: MaxRestarts | undefined
-}
-
-/** @internal */
-export interface Options extends StartOptions {
-  readonly name?: string | undefined
-  readonly maxEnded?: number | undefined
-}
-
-/** @internal */
-export interface StopOptions {
-  readonly timeout?: Duration.Input | undefined
-}
-
-/** @internal */
-export interface Stats {
-  readonly name: string
-  readonly tasks: number
-  readonly starting: number
-  readonly running: number
-  readonly restarting: number
-  readonly stopped: number
-  readonly failed: number
-  readonly completed: number
-  readonly restarts: number
-}
 
 /** @internal */
 export class DuplicateTaskError extends Data.TaggedError("DuplicateTaskError")<{
@@ -111,23 +74,6 @@ export class SupervisorClosedError extends Data.TaggedError("SupervisorClosedErr
   override get message(): string {
     return `${this.supervisor}: closed, cannot start ${JSON.stringify(this.name)}`
   }
-}
-
-/** @internal */
-export interface Supervisor {
-  readonly name: string
-  readonly start: <A, E, R>(
-    name: string,
-    effect: Effect.Effect<A, E, R>,
-    options?: StartOptions
-  ) => Effect.Effect<void, DuplicateTaskError | SupervisorClosedError | InvalidOptionError, R>
-  readonly stop: (
-    name: string,
-    options?: StopOptions
-  ) => Effect.Effect<void, TaskNotFoundError | StopTimeoutError | InvalidOptionError>
-  readonly get: (name: string) => Effect.Effect<TaskInfo, TaskNotFoundError>
-  readonly list: Effect.Effect<ReadonlyArray<TaskInfo>>
-  readonly stats: Effect.Effect<Stats>
 }
 
 /** @internal */
@@ -378,12 +324,6 @@ export const make = (options?: Options): Effect.Effect<Supervisor, InvalidOption
 /** @internal */
 export const layer = (options?: Options): Layer.Layer<SupervisorService, InvalidOptionError> =>
   Layer.effect(SupervisorService, make(options))
-
-/** @internal */
-export interface HealthCheckOptions {
-  readonly name?: string | undefined
-  readonly kinds?: Check["kinds"] | undefined
-}
 
 /** @internal */
 export const healthCheck = (supervisor: Supervisor, options?: HealthCheckOptions): Check => ({
