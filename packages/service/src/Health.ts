@@ -24,12 +24,14 @@
  * @see https://kubernetes.io/docs/reference/using-api/health-checks/
  * @since 0.1.0
  */
+import type { MetricsOptions } from "@async-ops/core/Metrics"
 import type { InvalidOptionError } from "@async-ops/core/Options"
 import type * as HttpResilience from "@async-ops/http/HttpResilience"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type * as HttpRouter from "effect/http/HttpRouter"
 import type * as Layer from "effect/Layer"
+import type * as Metric from "effect/Metric"
 import type * as Scope from "effect/Scope"
 import * as internal from "./internal/health.ts"
 
@@ -120,14 +122,43 @@ export interface Stats {
 }
 
 /**
+ * Gauge: the status of each check at its latest run: 0 healthy, 1 degraded, 2 unhealthy. Attributes `primitive`
+ * (`"Health"`), `name` (the registry's) and `check` (the check's name); the series is removed when the check is.
+ * Updated each time the check runs (not when a cached result is served). Recorded with `metrics: true`.
+ *
+ * @category metrics
+ * @since 0.1.0
+ */
+export const statusGauge: Metric.Gauge<number> = internal.statusGauge
+
+/**
+ * Histogram: how long each check run took, in milliseconds (a timed-out run counts its timeout). Attributes
+ * `primitive` (`"Health"`), `name` and `check`. Recorded with `metrics: true`.
+ *
+ * @category metrics
+ * @since 0.1.0
+ */
+export const latencyHistogram: Metric.Histogram<number> = internal.latencyHistogram
+
+/**
  * Options of {@link layerWith}.
+ *
+ * **Gotchas**: with `metrics: true` each check is a series of {@link statusGauge} and {@link latencyHistogram}
+ * (attribute `check`): register checks with fixed names, not one per request or per tenant.
  *
  * @category models
  * @since 0.1.0
  */
-export interface LayerOptions {
+export interface LayerOptions extends MetricsOptions {
   /** The timeout of checks that set none (> 0 and finite). Default 1 second. */
   readonly timeout?: Duration.Input | undefined
+  /** The registry's name: the `name` attribute of its metrics. Default `"health"`. */
+  readonly name?: string | undefined
+  /**
+   * Report {@link statusGauge} and {@link latencyHistogram} for every check. Default `false`: nothing is
+   * recorded, at no cost.
+   */
+  readonly metrics?: boolean | undefined
 }
 
 /**

@@ -23,9 +23,11 @@
  * @see https://docs.python.org/3/library/asyncio-eventloop.html#asyncio.loop.run_in_executor
  * @since 0.1.0
  */
+import type { MetricsOptions } from "@async-ops/core/Metrics"
 import type { InvalidOptionError } from "@async-ops/core/Options"
 import * as Data from "effect/Data"
 import type * as Effect from "effect/Effect"
+import * as Metric from "effect/Metric"
 import type * as Scope from "effect/Scope"
 import * as internal from "./internal/offload.ts"
 
@@ -152,12 +154,29 @@ export interface Offload<M = Functions> {
 }
 
 /**
+ * Counter: workers terminated and replaced, because the call they ran was interrupted or because they crashed
+ * (`stats.replaced`). Attributes `primitive` (`"Offload"`) and `name`. Recorded with `metrics: true`.
+ *
+ * @category metrics
+ * @since 0.1.0
+ */
+export const replacedCounter: Metric.Counter<number> = Metric.counter("async_ops_offload_workers_replaced_total", {
+  description: "Offload worker threads terminated and replaced (interrupted call or crash)",
+  incremental: true
+})
+
+/**
  * Options of {@link make}.
+ *
+ * With `metrics: true` the pool reports the shared metrics of `@async-ops/core/Metrics` with attributes
+ * `{ primitive: "Offload", name }`: `async_ops_in_flight` (busy workers), `async_ops_waiting` (queued calls),
+ * `async_ops_limit` (`size`), `async_ops_acquired_total` (calls handed to a worker), `async_ops_rejected_total`
+ * and `async_ops_wait_time_ms` (time queued before a worker took the call), plus {@link replacedCounter}.
  *
  * @category models
  * @since 0.1.0
  */
-export interface Options {
+export interface Options extends MetricsOptions {
   /**
    * The module whose named exports the workers run: a `URL` (`new URL("./tasks.ts", import.meta.url)`, a `data:`
    * URL) or a URL string or an absolute path. Node runs `.ts` modules directly (type stripping).
@@ -167,8 +186,10 @@ export interface Options {
   readonly size?: number | undefined
   /** The most calls waiting for a worker: an integer >= 0. Default: no limit. */
   readonly maxQueued?: number | undefined
-  /** The pool's name, in errors and `stats`. Default `"offload"`. */
+  /** The pool's name, in errors, `stats` and the `name` attribute of its metrics. Default `"offload"`. */
   readonly name?: string | undefined
+  /** Report metrics (see above). Default `false`: nothing is recorded, at no cost. */
+  readonly metrics?: boolean | undefined
 }
 
 /**

@@ -15,12 +15,14 @@
  * @see https://apscheduler.readthedocs.io/en/3.x/userguide.html#missed-job-executions-and-coalescing
  * @since 0.1.0
  */
+import type { MetricsOptions } from "@async-ops/core/Metrics"
 import type { InvalidOptionError } from "@async-ops/core/Options"
 import type * as Cause from "effect/Cause"
 import type * as Cron from "effect/Cron"
 import * as Data from "effect/Data"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
+import * as Metric from "effect/Metric"
 import type * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import * as internal from "./internal/periodic.ts"
@@ -62,14 +64,67 @@ export const isPeriodicTimeoutError = (u: unknown): u is PeriodicTimeoutError =>
 export type Overlap = "skip" | "wait"
 
 /**
+ * Counter: runs started (`stats.runs`). Attributes `primitive` (`"Periodic"`) and `name`. Recorded with
+ * `metrics: true`.
+ *
+ * @category metrics
+ * @since 0.1.0
+ */
+export const runsCounter: Metric.Counter<number> = Metric.counter("async_ops_periodic_runs_total", {
+  description: "Periodic task runs started",
+  incremental: true
+})
+
+/**
+ * Counter: runs that failed, died or timed out (`stats.failures`; interrupted runs are not failures). Attributes
+ * `primitive` (`"Periodic"`) and `name`. Recorded with `metrics: true`.
+ *
+ * @category metrics
+ * @since 0.1.0
+ */
+export const failuresCounter: Metric.Counter<number> = Metric.counter("async_ops_periodic_failures_total", {
+  description: "Periodic task runs that failed, died or timed out",
+  incremental: true
+})
+
+/**
+ * Counter: ticks and triggers dropped because a run was in progress (`stats.skipped`). Attributes `primitive`
+ * (`"Periodic"`) and `name`. Recorded with `metrics: true`.
+ *
+ * @category metrics
+ * @since 0.1.0
+ */
+export const skippedCounter: Metric.Counter<number> = Metric.counter("async_ops_periodic_skipped_total", {
+  description: "Periodic task ticks skipped because a run was in progress",
+  incremental: true
+})
+
+/**
+ * Histogram: how long each finished run took (success or failure), in milliseconds. Attributes `primitive`
+ * (`"Periodic"`) and `name`. Recorded with `metrics: true`.
+ *
+ * @category metrics
+ * @since 0.1.0
+ */
+export const durationHistogram: Metric.Histogram<number> = Metric.histogram("async_ops_periodic_run_duration_ms", {
+  description: "Duration of periodic task runs, in milliseconds",
+  boundaries: Metric.exponentialBoundaries({ start: 1, factor: 2, count: 22 })
+})
+
+/**
  * Options of {@link make}. Exactly one of `every`, `cron` and `schedule` is required.
  *
  * @category models
  * @since 0.1.0
  */
-export interface Options {
-  /** The task's name, used in logs, errors and `stats`. Default `"periodic"`. */
+export interface Options extends MetricsOptions {
+  /** The task's name, used in logs, errors, `stats` and the `name` attribute of its metrics. Default `"periodic"`. */
   readonly name?: string | undefined
+  /**
+   * Report {@link runsCounter}, {@link failuresCounter}, {@link skippedCounter} and {@link durationHistogram}.
+   * Default `false`: nothing is recorded, at no cost.
+   */
+  readonly metrics?: boolean | undefined
   /**
    * Run at a fixed rate: a finite duration > 0. Ticks fall at start + k × every (k = 1, 2, ...) whatever the runs
    * take (`Schedule.fixed`).

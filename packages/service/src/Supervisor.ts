@@ -25,10 +25,12 @@
  * @see https://www.erlang.org/doc/system/sup_princ.html
  * @since 0.1.0
  */
+import type { MetricsOptions } from "@async-ops/core/Metrics"
 import type { InvalidOptionError } from "@async-ops/core/Options"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
 import type * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import type * as Health from "./Health.ts"
@@ -89,16 +91,57 @@ export interface StartOptions {
 }
 
 /**
- * Options of {@link make}: a `name` (in errors, stats, introspection and the health check; default
- * `"Supervisor"`), the default restart policy of its tasks, and `maxEnded`, how many ended tasks the listing keeps
- * (an integer >= 0 or `Infinity`; default 100; the oldest ended are forgotten first).
+ * Gauge: tasks in the `running` state now. Attributes `primitive` (`"Supervisor"`) and `name`. Recorded with
+ * `metrics: true`.
+ *
+ * @category metrics
+ * @since 0.1.0
+ */
+export const runningGauge: Metric.Gauge<number> = Metric.gauge("async_ops_supervisor_tasks_running", {
+  description: "Supervised tasks running now"
+})
+
+/**
+ * Counter: restarts of supervised tasks. Attributes `primitive` (`"Supervisor"`), `name` and `task` (the task's
+ * name). Recorded with `metrics: true`.
+ *
+ * @category metrics
+ * @since 0.1.0
+ */
+export const restartsCounter: Metric.Counter<number> = Metric.counter("async_ops_supervisor_restarts_total", {
+  description: "Restarts of supervised tasks",
+  incremental: true
+})
+
+/**
+ * Counter: supervised tasks that reached the `failed` state (no restart left). Attributes `primitive`
+ * (`"Supervisor"`), `name` and `task`. Recorded with `metrics: true`.
+ *
+ * @category metrics
+ * @since 0.1.0
+ */
+export const failedCounter: Metric.Counter<number> = Metric.counter("async_ops_supervisor_tasks_failed_total", {
+  description: "Supervised tasks that failed with no restart left",
+  incremental: true
+})
+
+/**
+ * Options of {@link make}: a `name` (in errors, stats, introspection, the health check and the `name` attribute of
+ * its metrics; default `"Supervisor"`), the default restart policy of its tasks, `maxEnded`, how many ended tasks
+ * the listing keeps (an integer >= 0 or `Infinity`; default 100; the oldest ended are forgotten first), and
+ * `metrics`: report {@link runningGauge}, {@link restartsCounter} and {@link failedCounter} (default `false`:
+ * nothing is recorded, at no cost).
+ *
+ * **Gotchas**: the two counters carry a `task` attribute, one series per task name: with metrics on, give tasks
+ * names from a bounded set (`"consumer"`, not `"consumer-" + requestId`).
  *
  * @category models
  * @since 0.1.0
  */
-export interface Options extends StartOptions {
+export interface Options extends StartOptions, MetricsOptions {
   readonly name?: string | undefined
   readonly maxEnded?: number | undefined
+  readonly metrics?: boolean | undefined
 }
 
 /**

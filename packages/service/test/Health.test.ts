@@ -3,7 +3,7 @@ import * as Health from "@async-ops/service/Health"
 import { LeakCheck, VirtualTime } from "@async-ops/testing"
 import { NodeHttpServer } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
-import { Context, Data, Deferred, Effect, Exit, Fiber, Layer, Ref, Scope } from "effect"
+import { Context, Data, Deferred, Effect, Exit, Fiber, Layer, Metric, Ref, Scope } from "effect"
 import { HttpClient, HttpClientResponse, HttpRouter, HttpServer } from "effect/http"
 import { CircuitBreaker } from "effect/persistence"
 import { TestClock } from "effect/testing"
@@ -184,6 +184,65 @@ describe("Health", () => {
       yield* Health.register({ name: "db", kinds: ["readiness"], run: Effect.void })
       expect((yield* Health.stats).readiness).toBe(1)
     })))
+
+  it.effect("with metrics on, each check run sets its status gauge and records its latency; removal drops them", () =>
+    Effect.gen(function*() {
+      const attrs = (check: string) => ({ primitive: "Health", name: "svc", check })
+      const status = (check: string) => Metric.value(Metric.withAttributes(Health.statusGauge, attrs(check)))
+      const latency = (check: string) => Metric.value(Metric.withAttributes(Health.latencyHistogram, attrs(check)))
+      const db = yield* Ref.make<Health.Status>("healthy")
+      const dbScope = yield* Scope.make()
+      yield* Health.register({ name: "db", kinds: ["readiness"], run: Effect.andThen(Effect.sleep(30), Ref.get(db)) })
+        .pipe(Scope.provide(dbScope))
+      yield* Health.register({ name: "cache", kinds: ["readiness"], run: Effect.fail("miss"), critical: false })
+      yield* Health.register({ name: "disk", kinds: ["liveness"], run: Effect.void, cacheFor: "5 seconds" })
+      expect((yield* VirtualTime.autojump(Health.report())).status).toBe("degraded")
+      expect([(yield* status("db")).value, (yield* status("cache")).value, (yield* status("disk")).value]).toEqual([
+        0,
+        1,
+        0
+      ])
+      const dbLatency = yield* latency("db")
+      expect([dbLatency.count, dbLatency.sum]).toEqual([1, 30])
+      yield* Ref.set(db, "unhealthy")
+      expect((yield* VirtualTime.autojump(Health.report())).status).toBe("unhealthy")
+      expect((yield* status("db")).value).toBe(2)
+      expect((yield* latency("db")).count).toBe(2)
+      // disk's second result came from its cache: not a run, nothing recorded
+      expect((yield* latency("disk")).count).toBe(1)
+      yield* Scope.close(dbScope, Exit.void)
+      const series = (yield* Metric.snapshot).map((m) => `${m.id}:${m.attributes?.["check"]}`).toSorted()
+      expect(series).toEqual([
+        "async_ops_health_check_latency_ms:cache",
+        "async_ops_health_check_latency_ms:disk",
+        "async_ops_health_check_status:cache",
+        "async_ops_health_check_status:disk"
+      ])
+    }).pipe(
+      Effect.provide(Health.layerWith({ name: "svc", metrics: true })),
+      Effect.provideService(Metric.MetricRegistry, new Map())
+    ))
+
+  it.effect("with metrics off (the default), nothing is recorded", () =>
+    Effect.gen(function*() {
+      const registry: Metric.MetricRegistry = new Map()
+      yield* Effect.gen(function*() {
+        yield* Health.register({ name: "db", kinds: ["readiness"], run: Effect.fail("down") })
+        yield* Health.register({ name: "disk", kinds: ["liveness"], run: Effect.void })
+        expect((yield* Health.report()).status).toBe("unhealthy")
+      }).pipe(
+        Effect.scoped,
+        Effect.provide(Health.layerWith({ name: "svc" })),
+        Effect.provideService(Metric.MetricRegistry, registry)
+      )
+      expect([...registry.keys()]).toEqual([])
+    }))
+
+  it.effect("a bad registry name fails with InvalidOptionError", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(Health.make({ name: "" }))
+      expect([error._tag, error.option]).toEqual(["InvalidOptionError", "name"])
+    }))
 
   it.effect("the startup probe latches healthy once every startup check passed once", () =>
     withHealth(Effect.gen(function*() {

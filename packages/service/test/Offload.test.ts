@@ -1,7 +1,8 @@
+import * as Metrics from "@async-ops/core/Metrics"
 import { InvalidOptionError } from "@async-ops/core/Options"
 import * as Offload from "@async-ops/service/Offload"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, Ref, Scope } from "effect"
+import { Effect, Exit, Fiber, Metric, Ref, Scope } from "effect"
 
 /** The task module, as a `data:` URL: plain JavaScript the workers import. */
 const source = `
@@ -158,6 +159,45 @@ describe("Offload", () => {
       })
       const after = yield* Effect.flip(pool.call("add", 1, 1))
       expect(after).toMatchObject({ _tag: "OffloadRejectedError", reason: "closed" })
+    }))
+
+  it.live("with metrics on, reports busy workers, queued calls, admissions, rejections, wait time and replacements", () =>
+    Effect.gen(function*() {
+      const attrs = { primitive: "Offload", name: "metered" }
+      const read = <S>(metric: Metric.Metric<number, S>) => Metric.value(Metric.withAttributes(metric, attrs))
+      const pool = yield* Offload.make<Tasks>({ module, size: 1, maxQueued: 1, name: "metered", metrics: true })
+      expect((yield* read(Metrics.limit)).value).toBe(1)
+      expect((yield* read(Metrics.inFlight)).value).toBe(0)
+      const flag = new Int32Array(new SharedArrayBuffer(4))
+      const busy = yield* Effect.forkChild(pool.call("spinForever", flag), { startImmediately: true })
+      yield* started(flag)
+      const queued = yield* Effect.forkChild(pool.call("add", 1, 2), { startImmediately: true })
+      expect((yield* read(Metrics.inFlight)).value).toBe(1)
+      expect((yield* read(Metrics.waiting)).value).toBe(1)
+      expect((yield* read(Metrics.acquired)).count).toBe(1)
+      expect(yield* Effect.flip(pool.call("add", 5, 6))).toMatchObject({ reason: "queue-full" })
+      expect((yield* read(Metrics.rejected)).count).toBe(1)
+      yield* Fiber.interrupt(busy)
+      expect(yield* Fiber.join(queued)).toBe(3)
+      expect((yield* read(Offload.replacedCounter)).count).toBe(1)
+      expect((yield* read(Metrics.inFlight)).value).toBe(0)
+      expect((yield* read(Metrics.waiting)).value).toBe(0)
+      expect((yield* read(Metrics.acquired)).count).toBe(2)
+      const waited = yield* read(Metrics.waitTime)
+      expect(waited.count).toBe(2)
+      expect(waited.min).toBeGreaterThanOrEqual(0)
+    }).pipe(Effect.provideService(Metric.MetricRegistry, new Map())))
+
+  it.live("with metrics off (the default), nothing is recorded", () =>
+    Effect.gen(function*() {
+      const registry: Metric.MetricRegistry = new Map()
+      yield* Effect.gen(function*() {
+        const pool = yield* Offload.make<Tasks>({ module, size: 1, maxQueued: 0, name: "quiet" })
+        expect(yield* pool.call("add", 1, 2)).toBe(3)
+        expect(yield* Effect.flip(pool.call("crash"))).toMatchObject({ _tag: "WorkerCrashedError" })
+        expect(yield* pool.stats).toMatchObject({ completed: 1, failed: 1, replaced: 1 })
+      }).pipe(Effect.scoped, Effect.provideService(Metric.MetricRegistry, registry))
+      expect([...registry.keys()]).toEqual([])
     }))
 
   it.live("a module that cannot be loaded fails each call with WorkerError", () =>

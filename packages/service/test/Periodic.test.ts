@@ -1,7 +1,7 @@
 import { InvalidOptionError } from "@async-ops/core/Options"
 import * as Periodic from "@async-ops/service/Periodic"
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Clock, Deferred, Effect, Exit, Fiber, Logger, Random, Ref, Schedule, Scope } from "effect"
+import { Cause, Clock, Deferred, Effect, Exit, Fiber, Logger, Metric, Random, Ref, Schedule, Scope } from "effect"
 import { TestClock } from "effect/testing"
 
 /** Lets forked fibers reach their next suspension point (trap 18 of EFFECT4.md). */
@@ -234,6 +234,50 @@ describe("Periodic", () => {
       for (let i = 0; i < 5; i++) yield* advance(100)
       expect(fiber.pollUnsafe()).toEqual(Exit.void)
       expect(yield* Ref.get(times)).toEqual([100, 200, 300])
+    }))
+
+  /** Run 1 takes 15 s and succeeds (the tick at 20 s is skipped), run 2 fails after 2 s. */
+  const slowThenFailing = Effect.gen(function*() {
+    const count = yield* Ref.make(0)
+    return Effect.gen(function*() {
+      const n = yield* Ref.updateAndGet(count, (c) => c + 1)
+      if (n === 1) return yield* Effect.sleep(15_000)
+      yield* Effect.sleep(2_000)
+      return yield* Effect.fail("boom")
+    })
+  })
+
+  it.effect("with metrics on, counts runs, failures and skipped ticks, and records run durations", () =>
+    Effect.gen(function*() {
+      const task = yield* slowThenFailing
+      const periodic = yield* Periodic.make(task, { every: "10 seconds", name: "metered", metrics: true })
+      yield* settle
+      yield* advance(10_000)
+      yield* advance(10_000)
+      yield* advance(15_000)
+      const attrs = { primitive: "Periodic", name: "metered" }
+      const read = <S>(metric: Metric.Metric<number, S>) => Metric.value(Metric.withAttributes(metric, attrs))
+      expect((yield* read(Periodic.runsCounter)).count).toBe(2)
+      expect((yield* read(Periodic.failuresCounter)).count).toBe(1)
+      expect((yield* read(Periodic.skippedCounter)).count).toBe(1)
+      const durations = yield* read(Periodic.durationHistogram)
+      expect([durations.count, durations.min, durations.max, durations.sum]).toEqual([2, 2_000, 15_000, 17_000])
+      expect(yield* periodic.stats).toMatchObject({ runs: 2, successes: 1, failures: 1, skipped: 1 })
+    }).pipe(Effect.provide(Logger.layer([])), Effect.provideService(Metric.MetricRegistry, new Map())))
+
+  it.effect("with metrics off (the default), nothing is recorded", () =>
+    Effect.gen(function*() {
+      const registry: Metric.MetricRegistry = new Map()
+      yield* Effect.gen(function*() {
+        const task = yield* slowThenFailing
+        const periodic = yield* Periodic.make(task, { every: "10 seconds", name: "quiet" })
+        yield* settle
+        yield* advance(10_000)
+        yield* advance(10_000)
+        yield* advance(15_000)
+        expect(yield* periodic.stats).toMatchObject({ runs: 2, successes: 1, failures: 1, skipped: 1 })
+      }).pipe(Effect.scoped, Effect.provide(Logger.layer([])), Effect.provideService(Metric.MetricRegistry, registry))
+      expect([...registry.keys()]).toEqual([])
     }))
 
   it.effect("invalid options fail with InvalidOptionError", () =>

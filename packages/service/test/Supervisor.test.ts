@@ -2,7 +2,7 @@ import * as Health from "@async-ops/service/Health"
 import * as Supervisor from "@async-ops/service/Supervisor"
 import { LeakCheck, VirtualTime } from "@async-ops/testing"
 import { describe, expect, it } from "@effect/vitest"
-import { Clock, Context, Data, Deferred, Effect, Exit, Fiber, Layer, Ref, Schedule, Scope } from "effect"
+import { Clock, Context, Data, Deferred, Effect, Exit, Fiber, Layer, Metric, Ref, Schedule, Scope } from "effect"
 import { TestClock } from "effect/testing"
 
 class Crash extends Data.TaggedError("Crash")<{ readonly n: number }> {
@@ -273,6 +273,48 @@ describe("Supervisor", () => {
       const report = yield* Health.report("readiness")
       expect([report.status, report.checks[0]?.name]).toEqual(["degraded", "workers"])
     }).pipe(Effect.provide(Health.layer)))
+
+  it.effect("with metrics on, reports running tasks, restarts and failures per task", () =>
+    Effect.gen(function*() {
+      const sup = yield* Supervisor.make({ name: "metered", metrics: true })
+      const attrs = { primitive: "Supervisor", name: "metered" }
+      const running = Metric.withAttributes(Supervisor.runningGauge, attrs)
+      const restarts = (task: string) => Metric.withAttributes(Supervisor.restartsCounter, { ...attrs, task })
+      const failed = (task: string) => Metric.withAttributes(Supervisor.failedCounter, { ...attrs, task })
+      expect((yield* Metric.value(running)).value).toBe(0)
+      yield* sup.start("steady", Effect.never)
+      yield* sup.start("flaky", crashing(yield* Ref.make<ReadonlyArray<number>>([])), {
+        restart: Schedule.spaced("100 millis"),
+        maxRestarts: { count: 2, within: "1 minute" }
+      })
+      yield* settle
+      expect((yield* Metric.value(running)).value).toBe(1)
+      yield* until(sup, "flaky", ["failed"])
+      expect((yield* Metric.value(running)).value).toBe(1)
+      expect((yield* Metric.value(restarts("flaky"))).count).toBe(2)
+      expect((yield* Metric.value(failed("flaky"))).count).toBe(1)
+      expect((yield* Metric.value(restarts("steady"))).count).toBe(0)
+      yield* sup.stop("steady")
+      expect((yield* Metric.value(running)).value).toBe(0)
+      expect((yield* Metric.value(failed("steady"))).count).toBe(0)
+      expect(yield* sup.stats).toMatchObject({ running: 0, failed: 1, stopped: 1, restarts: 2 })
+    }).pipe(Effect.provideService(Metric.MetricRegistry, new Map())))
+
+  it.effect("with metrics off (the default), nothing is recorded", () =>
+    Effect.gen(function*() {
+      const registry: Metric.MetricRegistry = new Map()
+      yield* Effect.gen(function*() {
+        const sup = yield* Supervisor.make({ name: "quiet" })
+        yield* sup.start("steady", Effect.never)
+        yield* sup.start("flaky", crashing(yield* Ref.make<ReadonlyArray<number>>([])), {
+          restart: Schedule.spaced("100 millis"),
+          maxRestarts: { count: 2, within: "1 minute" }
+        })
+        yield* until(sup, "flaky", ["failed"])
+        expect(yield* sup.stats).toMatchObject({ running: 1, failed: 1, restarts: 2 })
+      }).pipe(Effect.scoped, Effect.provideService(Metric.MetricRegistry, registry))
+      expect([...registry.keys()]).toEqual([])
+    }))
 
   it.effect("the layer provides the service and stops its tasks when released", () =>
     Effect.gen(function*() {

@@ -15,6 +15,7 @@ import * as Exit from "effect/Exit"
 import * as HttpRouter from "effect/http/HttpRouter"
 import * as HttpServerResponse from "effect/http/HttpServerResponse"
 import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import type * as CircuitBreaker from "effect/persistence/CircuitBreaker"
 import type * as Scope from "effect/Scope"
@@ -34,6 +35,41 @@ export class Health extends Context.Service<Health, HealthService>()("@async-ops
 
 const KINDS: ReadonlyArray<Kind> = ["liveness", "readiness", "startup"]
 
+/** @internal */
+export const statusGauge: Metric.Gauge<number> = Metric.gauge("async_ops_health_check_status", {
+  description: "Health check status at its latest run: 0 healthy, 1 degraded, 2 unhealthy"
+})
+
+/** @internal */
+export const latencyHistogram: Metric.Histogram<number> = Metric.histogram("async_ops_health_check_latency_ms", {
+  description: "Health check run latency, in milliseconds",
+  boundaries: Metric.exponentialBoundaries({ start: 0.5, factor: 2, count: 20 })
+})
+
+const STATUS_VALUE: Readonly<Record<Status, number>> = { healthy: 0, degraded: 1, unhealthy: 2 }
+
+/** The series of one check, in a registry made with `metrics: true`, bound to the constructor's context. */
+class CheckInstruments {
+  readonly context: Context.Context<never>
+  readonly status: Metric.Gauge<number>
+  readonly latency: Metric.Histogram<number>
+
+  constructor(registry: string, check: string, context: Context.Context<never>) {
+    const attributes = { primitive: "Health", name: registry, check }
+    this.context = context
+    this.status = Metric.withAttributes(statusGauge, attributes)
+    this.latency = Metric.withAttributes(latencyHistogram, attributes)
+  }
+  record(status: Status, latencyMs: number): void {
+    this.status.updateUnsafe(STATUS_VALUE[status], this.context)
+    this.latency.updateUnsafe(latencyMs, this.context)
+  }
+  remove(): void {
+    Metric.removeUnsafe(this.status, this.context)
+    Metric.removeUnsafe(this.latency, this.context)
+  }
+}
+
 interface Entry {
   readonly name: string
   readonly kinds: ReadonlySet<Kind>
@@ -44,6 +80,7 @@ interface Entry {
   last: { readonly result: CheckResult; readonly at: number } | undefined
   /** Set once the check, fed to the startup probe, was healthy or degraded once. */
   startupPassed: boolean
+  readonly metrics: CheckInstruments | undefined
 }
 
 /** @internal */
@@ -130,6 +167,7 @@ const runEntry = (entry: Entry): Effect.Effect<CheckResult> =>
       ? { name: entry.name, status, latencyMs: end - start, cached: false, critical: entry.critical }
       : { name: entry.name, status, latencyMs: end - start, error, cached: false, critical: entry.critical }
     entry.last = { result, at: end }
+    if (entry.metrics !== undefined) entry.metrics.record(status, end - start)
     if (entry.kinds.has("startup") && status !== "unhealthy") entry.startupPassed = true
     return result
   })
@@ -141,6 +179,16 @@ export const make = (options?: LayerOptions): Effect.Effect<HealthService, Inval
       allowZero: false,
       allowInfinity: false
     })
+    const registryName = options?.name ?? "health"
+    if (typeof registryName !== "string" || registryName === "") {
+      return yield* new InvalidOptionError({
+        module: "Health.layer",
+        option: "name",
+        expected: "a non-empty string",
+        value: registryName
+      })
+    }
+    const metricsContext = options?.metrics === true ? yield* Effect.context<never>() : undefined
     const entries = new Map<string, Entry>()
     let reports = 0
     let startupComplete = false
@@ -195,12 +243,17 @@ export const make = (options?: LayerOptions): Effect.Effect<HealthService, Inval
           cacheForMs: Duration.toMillis(cacheFor),
           critical: check.critical ?? true,
           last: undefined,
-          startupPassed: false
+          startupPassed: false,
+          metrics: metricsContext === undefined
+            ? undefined
+            : new CheckInstruments(registryName, check.name, metricsContext)
         }
         entries.set(check.name, entry)
         yield* Effect.addFinalizer(() =>
           Effect.sync(() => {
-            if (entries.get(entry.name) === entry) entries.delete(entry.name)
+            if (entries.get(entry.name) !== entry) return
+            entries.delete(entry.name)
+            if (entry.metrics !== undefined) entry.metrics.remove()
           })
         )
       })

@@ -1,13 +1,17 @@
 /** @internal */
+import * as Metrics from "@async-ops/core/Metrics"
 import { InvalidOptionError } from "@async-ops/core/Options"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Metric from "effect/Metric"
 import type * as Scope from "effect/Scope"
 import { availableParallelism } from "node:os"
 import { isAbsolute } from "node:path"
 import { pathToFileURL } from "node:url"
 import { Worker } from "node:worker_threads"
 import type { Functions, Offload, Options, Stats } from "../Offload.ts"
-import { OffloadRejectedError, WorkerCrashedError, WorkerError } from "../Offload.ts"
+import { OffloadRejectedError, replacedCounter, WorkerCrashedError, WorkerError } from "../Offload.ts"
 
 const MODULE = "Offload.make"
 
@@ -22,6 +26,8 @@ interface Job {
   readonly args: ReadonlyArray<unknown>
   readonly resume: (effect: Effect.Effect<unknown, Failure>) => void
   slot: Slot | undefined
+  /** When the call was queued (`Clock` milliseconds), with metrics on; 0 otherwise. */
+  readonly queuedAt: number
 }
 
 interface Slot {
@@ -37,11 +43,59 @@ interface ErrorInfo {
   readonly stack: string | undefined
 }
 
+/**
+ * The metrics a pool made with `metrics: true` updates, synchronously from worker callbacks too: the series are
+ * bound once to the constructor's context (its MetricRegistry and Clock). A pool without metrics holds `undefined`.
+ */
+class Instruments {
+  readonly context: Context.Context<never>
+  readonly clock: Clock.Clock
+  readonly inFlight: Metric.Gauge<number>
+  readonly waiting: Metric.Gauge<number>
+  readonly acquired: Metric.Counter<number>
+  readonly rejected: Metric.Counter<number>
+  readonly waitTime: Metric.Histogram<number>
+  readonly replaced: Metric.Counter<number>
+
+  constructor(name: string, size: number, context: Context.Context<never>) {
+    const attributes = { primitive: "Offload", name }
+    this.context = context
+    this.clock = Context.get(context, Clock.Clock)
+    this.inFlight = Metric.withAttributes(Metrics.inFlight, attributes)
+    this.waiting = Metric.withAttributes(Metrics.waiting, attributes)
+    this.acquired = Metric.withAttributes(Metrics.acquired, attributes)
+    this.rejected = Metric.withAttributes(Metrics.rejected, attributes)
+    this.waitTime = Metric.withAttributes(Metrics.waitTime, attributes)
+    this.replaced = Metric.withAttributes(replacedCounter, attributes)
+    Metric.withAttributes(Metrics.limit, attributes).updateUnsafe(size, context)
+    this.gauges(0, 0)
+  }
+
+  now(): number {
+    return this.clock.currentTimeMillisUnsafe()
+  }
+  gauges(busy: number, queued: number): void {
+    this.inFlight.updateUnsafe(busy, this.context)
+    this.waiting.updateUnsafe(queued, this.context)
+  }
+  addAcquired(queuedAt: number): void {
+    this.acquired.updateUnsafe(1, this.context)
+    this.waitTime.updateUnsafe(this.now() - queuedAt, this.context)
+  }
+  addRejected(): void {
+    this.rejected.updateUnsafe(1, this.context)
+  }
+  addReplaced(): void {
+    this.replaced.updateUnsafe(1, this.context)
+  }
+}
+
 class OffloadPool {
   readonly name: string
   readonly size: number
   readonly maxQueued: number
   readonly moduleUrl: string
+  readonly metrics: Instruments | undefined
   readonly slots = new Set<Slot>()
   readonly queue: Array<Job> = []
   readonly terminations = new Set<Promise<unknown>>()
@@ -54,11 +108,18 @@ class OffloadPool {
   alive = 0
   closed = false
 
-  constructor(name: string, size: number, maxQueued: number, moduleUrl: string) {
+  constructor(
+    name: string,
+    size: number,
+    maxQueued: number,
+    moduleUrl: string,
+    metrics: Instruments | undefined
+  ) {
     this.name = name
     this.size = size
     this.maxQueued = maxQueued
     this.moduleUrl = moduleUrl
+    this.metrics = metrics
   }
 
   private spawn(): Slot {
@@ -72,6 +133,8 @@ class OffloadPool {
       if (job === undefined || job.id !== message[0]) return
       slot.job = undefined
       job.slot = undefined
+      // dispatch first: resuming may run the caller's fiber at once, and it must see the metrics up to date
+      this.dispatch()
       if (message[1] === 0) {
         this.completed++
         job.resume(Effect.succeed(message[2]))
@@ -82,22 +145,22 @@ class OffloadPool {
           new WorkerError({ function: job.fn, errorName: info.name, message: info.message, workerStack: info.stack })
         ))
       }
-      this.dispatch()
     })
     const crashed = (reason: string) => {
       if (slot.terminating) return
       slot.terminating = true
       this.slots.delete(slot)
       this.replaced++
+      if (this.metrics !== undefined) this.metrics.addReplaced()
       this.track(slot.worker.terminate())
       const job = slot.job
       slot.job = undefined
+      this.dispatch()
       if (job !== undefined) {
         job.slot = undefined
         this.failed++
         job.resume(Effect.fail(new WorkerCrashedError({ name: this.name, function: job.fn, reason })))
       }
-      this.dispatch()
     }
     worker.on("error", (error) => crashed(error.message))
     worker.on("exit", (code) => crashed(`exited with code ${code}`))
@@ -109,8 +172,13 @@ class OffloadPool {
     termination.finally(() => this.terminations.delete(termination))
   }
 
-  /** Hands queued jobs to idle workers, starting workers up to `size`. */
+  /** Hands queued jobs to idle workers, starting workers up to `size`, then updates the gauges. */
   dispatch(): void {
+    this.assign()
+    if (this.metrics !== undefined) this.metrics.gauges(this.busy(), this.queue.length)
+  }
+
+  private assign(): void {
     while (this.queue.length > 0 && !this.closed) {
       let idle: Slot | undefined
       for (const slot of this.slots) {
@@ -131,6 +199,7 @@ class OffloadPool {
       } catch (error) {
         // the arguments cannot be structured-cloned
         this.failed++
+        if (this.metrics !== undefined) this.metrics.gauges(this.busy(), this.queue.length)
         const e = error instanceof Error ? error : new Error(String(error))
         job.resume(Effect.fail(
           new WorkerError({ function: job.fn, errorName: e.name, message: e.message, workerStack: e.stack })
@@ -139,6 +208,7 @@ class OffloadPool {
       }
       idle.job = job
       job.slot = idle
+      if (this.metrics !== undefined) this.metrics.addAcquired(job.queuedAt)
     }
   }
 
@@ -150,6 +220,7 @@ class OffloadPool {
 
   private reject(reason: "queue-full" | "closed"): Effect.Effect<never, OffloadRejectedError> {
     this.rejected++
+    if (this.metrics !== undefined) this.metrics.addRejected()
     return Effect.fail(new OffloadRejectedError({ name: this.name, reason, maxQueued: this.maxQueued }))
   }
 
@@ -160,7 +231,8 @@ class OffloadPool {
         return this.reject("queue-full")
       }
       return Effect.callback<unknown, Failure>((resume) => {
-        const job: Job = { id: this.nextId++, fn, args, resume, slot: undefined }
+        const queuedAt = this.metrics === undefined ? 0 : this.metrics.now()
+        const job: Job = { id: this.nextId++, fn, args, resume, slot: undefined, queuedAt }
         this.queue.push(job)
         this.dispatch()
         return Effect.suspend(() => this.cancel(job))
@@ -172,6 +244,7 @@ class OffloadPool {
     const index = this.queue.indexOf(job)
     if (index >= 0) {
       this.queue.splice(index, 1)
+      if (this.metrics !== undefined) this.metrics.gauges(this.busy(), this.queue.length)
       return Effect.void
     }
     const slot = job.slot
@@ -181,6 +254,7 @@ class OffloadPool {
     slot.terminating = true
     this.slots.delete(slot)
     this.replaced++
+    if (this.metrics !== undefined) this.metrics.addReplaced()
     const termination = slot.worker.terminate()
     this.track(termination)
     this.dispatch()
@@ -189,8 +263,10 @@ class OffloadPool {
 
   readonly close: Effect.Effect<void> = Effect.suspend(() => {
     this.closed = true
+    if (this.metrics !== undefined) this.metrics.gauges(0, 0)
     for (const job of this.queue.splice(0)) {
       this.rejected++
+      if (this.metrics !== undefined) this.metrics.addRejected()
       job.resume(
         Effect.fail(new OffloadRejectedError({ name: this.name, reason: "closed", maxQueued: this.maxQueued }))
       )
@@ -256,7 +332,9 @@ export const make = <M = Functions>(options: Options): Effect.Effect<Offload<M>,
         new InvalidOptionError({ module: MODULE, option: "maxQueued", expected: "an integer >= 0", value: maxQueued })
       )
     }
-    const pool = new OffloadPool(options.name ?? "offload", size, maxQueued, href)
+    const name = options.name ?? "offload"
+    const metrics = options.metrics === true ? new Instruments(name, size, yield* Effect.context<never>()) : undefined
+    const pool = new OffloadPool(name, size, maxQueued, href, metrics)
     yield* Effect.addFinalizer(() => pool.close)
     return pool as unknown as Offload<M>
   })

@@ -2,12 +2,14 @@
 import { InvalidOptionError } from "@async-ops/core/Options"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
+import type * as Context from "effect/Context"
 import * as Cron from "effect/Cron"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Pull from "effect/Pull"
 import * as Random from "effect/Random"
@@ -15,7 +17,7 @@ import * as Result from "effect/Result"
 import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
 import type { Options, Overlap, Periodic, Stats } from "../Periodic.ts"
-import { PeriodicTimeoutError } from "../Periodic.ts"
+import { durationHistogram, failuresCounter, PeriodicTimeoutError, runsCounter, skippedCounter } from "../Periodic.ts"
 
 const MODULE = "Periodic.make"
 
@@ -99,6 +101,27 @@ const validate = (options: Options): Effect.Effect<Config, InvalidOptionError> =
     }
   })
 
+/** The metrics of a task made with `metrics: true`, bound to the constructor's context. */
+class Instruments {
+  readonly context: Context.Context<never>
+  readonly runs: Metric.Counter<number>
+  readonly failures: Metric.Counter<number>
+  readonly skipped: Metric.Counter<number>
+  readonly duration: Metric.Histogram<number>
+
+  constructor(name: string, context: Context.Context<never>) {
+    const attributes = { primitive: "Periodic", name }
+    this.context = context
+    this.runs = Metric.withAttributes(runsCounter, attributes)
+    this.failures = Metric.withAttributes(failuresCounter, attributes)
+    this.skipped = Metric.withAttributes(skippedCounter, attributes)
+    this.duration = Metric.withAttributes(durationHistogram, attributes)
+  }
+  add(counter: Metric.Counter<number>): void {
+    counter.updateUnsafe(1, this.context)
+  }
+}
+
 class PeriodicImpl<E> implements Periodic<E> {
   readonly name: string
   runs = 0
@@ -120,10 +143,17 @@ class PeriodicImpl<E> implements Periodic<E> {
   readonly run: Effect.Effect<void>
   readonly config: Config
   readonly runScope: Scope.Scope
+  readonly metrics: Instruments | undefined
 
-  constructor(config: Config, task: Effect.Effect<unknown, E>, runScope: Scope.Scope) {
+  constructor(
+    config: Config,
+    task: Effect.Effect<unknown, E>,
+    runScope: Scope.Scope,
+    metrics: Instruments | undefined
+  ) {
     this.config = config
     this.runScope = runScope
+    this.metrics = metrics
     this.name = config.name
     const timeout = config.timeout
     const timed: Effect.Effect<unknown, E | PeriodicTimeoutError> = timeout === undefined
@@ -135,12 +165,15 @@ class PeriodicImpl<E> implements Periodic<E> {
     this.run = Effect.gen({ self: this }, function*() {
       const start = yield* Clock.currentTimeMillis
       this.runs++
+      if (metrics !== undefined) metrics.add(metrics.runs)
       this.lastRunAt = start
       const exit = yield* Effect.exit(timed)
       this.lastDuration = (yield* Clock.currentTimeMillis) - start
+      if (metrics !== undefined) metrics.duration.updateUnsafe(this.lastDuration, metrics.context)
       if (Exit.isSuccess(exit)) this.successes++
       else if (!Cause.hasInterruptsOnly(exit.cause)) {
         this.failures++
+        if (metrics !== undefined) metrics.add(metrics.failures)
         this.lastError = exit.cause
         yield* Effect.logWarning(`Periodic ${config.name}: run failed`, exit.cause).pipe(
           Effect.annotateLogs({ periodic: config.name })
@@ -183,6 +216,7 @@ class PeriodicImpl<E> implements Periodic<E> {
         return Effect.succeed("queued" as const)
       }
       this.skipped++
+      if (this.metrics !== undefined) this.metrics.add(this.metrics.skipped)
       return Effect.as(
         Effect.logDebug(`Periodic ${this.name}: tick skipped, a run is in progress`),
         "skipped" as const
@@ -268,7 +302,8 @@ export const make = <A, E, R>(
     // Runs and the ticker live in a child scope that closes after the stop finalizer below (finalizers run in
     // reverse order), so that `onStop: "await"` can await a run before anything interrupts it.
     const runScope = yield* Scope.fork(scope, "sequential")
-    const impl = new PeriodicImpl<E>(config, Effect.provideContext(task, context), runScope)
+    const metrics = options.metrics === true ? new Instruments(config.name, yield* Effect.context<never>()) : undefined
+    const impl = new PeriodicImpl<E>(config, Effect.provideContext(task, context), runScope, metrics)
     const ticker = yield* Effect.forkIn(impl.ticker, runScope, { startImmediately: true })
     yield* Effect.addFinalizer(() => impl.stop(ticker))
     return impl

@@ -14,9 +14,11 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberMap from "effect/FiberMap"
 import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import type { Check, Status } from "../Health.ts"
+import { failedCounter, restartsCounter, runningGauge } from "../Supervisor.ts"
 import type {
   HealthCheckOptions,
   MaxRestarts,
@@ -157,6 +159,29 @@ const resolvePolicy = (
     return { restart, count: cap.count, withinMs: Duration.toMillis(within) }
   })
 
+/** The metrics of a supervisor made with `metrics: true`, bound to the constructor's context. */
+class Instruments {
+  readonly context: Context.Context<never>
+  readonly supervisor: string
+  readonly running: Metric.Gauge<number>
+
+  constructor(supervisor: string, context: Context.Context<never>) {
+    this.context = context
+    this.supervisor = supervisor
+    this.running = Metric.withAttributes(runningGauge, { primitive: "Supervisor", name: supervisor })
+    this.running.updateUnsafe(0, context)
+  }
+  setRunning(n: number): void {
+    this.running.updateUnsafe(n, this.context)
+  }
+  add(counter: Metric.Counter<number>, task: string): void {
+    Metric.withAttributes(counter, { primitive: "Supervisor", name: this.supervisor, task }).updateUnsafe(
+      1,
+      this.context
+    )
+  }
+}
+
 const isSettled = (state: TaskState) => state === "stopped" || state === "failed" || state === "completed"
 
 /** @internal */
@@ -180,6 +205,7 @@ export const make = (options?: Options): Effect.Effect<Supervisor, InvalidOption
         value: maxEnded
       })
     }
+    const metrics = options?.metrics === true ? new Instruments(supervisor, yield* Effect.context<never>()) : undefined
     const defaults = yield* resolvePolicy("Supervisor.make", options, undefined)
     const records = new Map<string, TaskRecord>()
     /** Names of ended tasks, oldest first, to forget past `maxEnded`. */
@@ -192,9 +218,22 @@ export const make = (options?: Options): Effect.Effect<Supervisor, InvalidOption
       })
     )
 
+    /** Tasks in the `running` state. */
+    let running = 0
+    const setState = (record: TaskRecord, state: TaskState) => {
+      if (record.state === state) return
+      if (record.state === "running") running--
+      if (state === "running") running++
+      record.state = state
+      if (metrics !== undefined) {
+        metrics.setRunning(running)
+        if (state === "failed") metrics.add(failedCounter, record.name)
+      }
+    }
+
     const settle = (record: TaskRecord, state: TaskState, at: number) => {
       if (isSettled(record.state)) return
-      record.state = state
+      setState(record, state)
       record.endedAt = at
       ended.push(record)
       while (ended.length > maxEnded) {
@@ -211,7 +250,7 @@ export const make = (options?: Options): Effect.Effect<Supervisor, InvalidOption
       Effect.gen(function*() {
         const step = policy.restart === false ? undefined : yield* Schedule.toStep(policy.restart)
         while (true) {
-          record.state = "running"
+          setState(record, "running")
           record.startedAt = yield* Clock.currentTimeMillis
           const exit = yield* Effect.exit(effect)
           const now = yield* Clock.currentTimeMillis
@@ -226,10 +265,11 @@ export const make = (options?: Options): Effect.Effect<Supervisor, InvalidOption
           const error = Cause.squash(exit.cause)
           const next = yield* Effect.exit(step(now, error))
           if (Exit.isFailure(next)) return settle(record, "failed", now)
-          record.state = "restarting"
+          setState(record, "restarting")
           yield* Effect.sleep(next.value[1])
           record.restartTimes.push(yield* Clock.currentTimeMillis)
           record.restarts++
+          if (metrics !== undefined) metrics.add(restartsCounter, record.name)
         }
       }).pipe(
         Effect.onExit((exit) =>
