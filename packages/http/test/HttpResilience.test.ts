@@ -1,9 +1,10 @@
 import { Deadline, Metrics } from "@async-ops/core"
 import { HttpResilience } from "@async-ops/http"
 import { FaultServer, LeakCheck } from "@async-ops/testing"
+import { NodeHttpClient } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect, Exit, Fiber, Layer, Metric, Schedule } from "effect"
-import { HttpClientRequest } from "effect/http"
+import { Duration, Effect, Exit, Fiber, Layer, Metric, Schedule, Stream } from "effect"
+import { HttpBody, HttpClientRequest } from "effect/http"
 
 const clientWith = <A, E, R>(
   options: HttpResilience.Options,
@@ -545,4 +546,193 @@ describe("HttpResilience", () => {
         expect(error.option).toBe(option)
       }
     }))
+})
+
+/**
+ * The two ways a request goes: `layerUndici`'s direct undici exchange, and Effect's `HttpClient` (here
+ * `NodeHttpClient.layerUndici`) under `layer`. The behaviours below must be the same on both.
+ */
+const paths = [
+  {
+    path: "layerUndici (direct undici exchange)",
+    live: (options: HttpResilience.Options) => HttpResilience.layerUndici(options)
+  },
+  {
+    path: "layer over an HttpClient",
+    live: (options: HttpResilience.Options) =>
+      HttpResilience.layer(options).pipe(Layer.provide(Layer.fresh(NodeHttpClient.layerUndici)))
+  }
+]
+
+describe.each(paths)("HttpResilience on $path", ({ live }) => {
+  const on = <A, E, R>(options: HttpResilience.Options, f: (client: HttpResilience.Client) => Effect.Effect<A, E, R>) =>
+    Effect.flatMap(HttpResilience.ResilientClient, f).pipe(Effect.provide(live(options)))
+
+  it.live("a 200 carries status, headers and body; the request's method, query, headers and body arrive", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const server = yield* FaultServer.make({ routes: { "/echo": { reply: { kind: "echo" } } } })
+      const res = yield* on({}, (client) =>
+        client.post(server.url("/echo?x=1"), {
+          urlParams: { q: "a b" },
+          // the client's deadline header replaces the request's own
+          headers: { "x-k": "v", "x-deadline-ms": "1" },
+          body: HttpBody.text("hello")
+        }).pipe(Deadline.within("5 seconds")))
+      const echoed = (yield* res.json) as {
+        readonly method: string
+        readonly query: Record<string, string>
+        readonly headers: Record<string, string>
+        readonly body: string
+      }
+      expect(res.status).toBe(200)
+      expect(res.attempts).toBe(1)
+      expect(res.headers["content-type"]).toContain("application/json")
+      expect(res.body).toBeInstanceOf(Uint8Array)
+      expect(res.body.length).toBe(Number(res.headers["content-length"]))
+      expect(echoed.method).toBe("POST")
+      expect(echoed.query).toEqual({ x: "1", q: "a b" })
+      expect(echoed.body).toBe("hello")
+      expect(echoed.headers["x-k"]).toBe("v")
+      expect(echoed.headers["content-type"]).toBe("text/plain")
+      expect(echoed.headers["user-agent"]).toBe("async-ops-http/0.1")
+      expect(Number(echoed.headers["x-deadline-ms"])).toBeLessThanOrEqual(5000)
+      expect(Number(echoed.headers["x-deadline-ms"])).toBeGreaterThan(4000)
+    })))
+
+  it.live("a stream body is sent whole", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const server = yield* FaultServer.make({ routes: { "/echo": { reply: { kind: "echo" } } } })
+      const encoder = new TextEncoder()
+      const res = yield* on({}, (client) =>
+        client.execute(
+          HttpClientRequest.post(server.url("/echo")).pipe(
+            HttpClientRequest.bodyStream(Stream.fromIterable(["a", "b", "c"].map((s) => encoder.encode(s))))
+          )
+        ))
+      expect(((yield* res.json) as { readonly body: string }).body).toBe("abc")
+    })))
+
+  it.live("a 404 is a StatusError with its body and headers; a 503 is retried", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const server = yield* FaultServer.make({
+        routes: {
+          "/gone": { reply: { status: 404, body: "nope", headers: { "x-why": "gone" } } },
+          "/flaky": { sequence: [{ status: 503, retryAfter: 0 }, 200], sequenceEnd: "repeat-last" }
+        }
+      })
+      const [gone, flaky] = yield* on(
+        { retry: { base: "1 millis" } },
+        (client) => Effect.all([Effect.flip(client.get(server.url("/gone"))), client.get(server.url("/flaky"))])
+      )
+      expect(gone._tag).toBe("StatusError")
+      expect(gone._tag === "StatusError" && [gone.status, gone.body, gone.headers["x-why"]]).toEqual([
+        404,
+        "nope",
+        "gone"
+      ])
+      expect(flaky.status).toBe(200)
+      expect(flaky.attempts).toBe(2)
+    })))
+
+  it.live("bodies over maxResponseBytes fail and close their sockets; HEAD reads no body", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const server = yield* FaultServer.make({
+        routes: {
+          "/big": { reply: { kind: "large", bytes: 5_000_000 } },
+          "/chunked": { reply: { kind: "large", bytes: 5_000_000, chunked: true, chunkBytes: 16_384 } },
+          "/small": {}
+        }
+      })
+      const [known, chunked, small, head] = yield* on(
+        { ...noRetry, maxResponseBytes: 10_000, maxConnectionsPerHost: 1 },
+        (client) =>
+          Effect.all([
+            Effect.flip(client.get(server.url("/big"))),
+            Effect.flip(client.get(server.url("/chunked"))),
+            client.get(server.url("/small")),
+            client.head(server.url("/big"))
+          ])
+      )
+      expect(known._tag === "BodyTooLargeError" && known.received).toBe(5_000_000)
+      expect(chunked._tag === "BodyTooLargeError" && chunked.received).toBeGreaterThan(10_000)
+      expect(small.status).toBe(200)
+      expect(head.status).toBe(200)
+      expect(head.body.length).toBe(0)
+      const requests = yield* server.requests
+      expect(requests.slice(0, 3).map((r) => r.state)).toEqual(["aborted", "aborted", "completed"])
+      expect(requests.slice(0, 3).map((r) => r.connection)).toEqual([1, 2, 3])
+      expect(yield* awaitNoConnections(server)).toBe(0)
+    })))
+
+  it.live("the headers timeout and the request timeout fail with their phase", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const server = yield* FaultServer.make({
+        routes: { "/hang": { reply: "hang" }, "/body": { reply: { kind: "hang", afterHeaders: true } } }
+      })
+      const [headers, request] = yield* on(
+        { ...noRetry, headersTimeout: "100 millis", requestTimeout: "200 millis" },
+        (client) =>
+          Effect.all([Effect.flip(client.get(server.url("/hang"))), Effect.flip(client.get(server.url("/body")))])
+      )
+      expect(headers._tag === "RequestTimeoutError" && headers.phase).toBe("headers")
+      expect(request._tag === "RequestTimeoutError" && request.phase).toBe("request")
+      expect(request._tag === "RequestTimeoutError" && Duration.toMillis(request.timeout)).toBe(200)
+      expect(yield* awaitNoConnections(server)).toBe(0)
+      expect((yield* server.requests).map((r) => r.state)).toEqual(["aborted", "aborted"])
+    })))
+
+  it.live("a refused connection is a ConnectError; a reset before or after the head is a TransportError", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const server = yield* FaultServer.make({
+        routes: { "/reset": { reply: "reset" }, "/cut": { reply: { kind: "reset", afterBytes: 10 } } }
+      })
+      const errors = yield* on(noRetry, (client) =>
+        Effect.forEach(
+          ["http://127.0.0.1:1/", server.url("/reset"), server.url("/cut")],
+          (url) => Effect.flip(client.get(url))
+        ))
+      expect(errors.map((e) => e._tag)).toEqual(["ConnectError", "TransportError", "TransportError"])
+      expect(errors[0]!._tag === "ConnectError" && errors[0]!.code).toBe("ECONNREFUSED")
+    })))
+
+  it.live("interrupting calls in flight aborts their requests: no fiber, permit or connection is left", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const server = yield* FaultServer.make({ routes: { "/hang": { reply: "hang" } } })
+      const stats = yield* on({ maxConnectionsPerHost: 2 }, (client) =>
+        LeakCheck.fibers(Effect.gen(function*() {
+          const fibers = yield* Effect.forEach([1, 2, 3], () =>
+            Effect.forkChild(client.get(server.url("/hang")), { startImmediately: true }))
+          yield* server.awaitRequests(2)
+          yield* Fiber.interruptAll(fibers)
+          return yield* client.stats
+        })))
+      expect([stats.inFlight, stats.connectionsInUse, stats.waitingForConnection]).toEqual([0, 0, 0])
+      expect(yield* awaitNoConnections(server)).toBe(0)
+      const requests = yield* server.requests
+      expect(requests.map((r) => r.state)).toEqual(["aborted", "aborted"])
+    })))
+
+  it.live("a call after the layer is released fails at once with a TransportError", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const server = yield* FaultServer.make({ routes: { "/x": {} } })
+      const client = yield* on(
+        { ...noRetry, requestTimeout: "1 hour" },
+        (client) => Effect.as(client.get(server.url("/x")), client)
+      )
+      const error = yield* Effect.flip(client.get(server.url("/x")))
+      expect(error._tag).toBe("TransportError")
+      expect((yield* server.stats).total).toBe(1)
+    })))
+
+  it.live("trace headers are sent only with tracing on, from the caller's span", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const server = yield* FaultServer.make({ routes: { "/t": {} } })
+      const send = (tracing: boolean) =>
+        on({ tracing }, (client) => client.get(server.url("/t"))).pipe(Effect.withSpan("caller"))
+      yield* send(false)
+      yield* send(true)
+      const [off, traced] = yield* server.requests
+      expect(off!.headers["traceparent"]).toBeUndefined()
+      expect(traced!.headers["traceparent"]).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$/)
+    })))
 })

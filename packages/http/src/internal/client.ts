@@ -169,7 +169,8 @@ export type HttpError =
 // Response
 // ---------------------------------------------------------------------------------------------------------------
 
-const decoder = new TextDecoder()
+/** @internal */
+export const decoder = new TextDecoder()
 
 /** @internal */
 export class Response {
@@ -267,7 +268,8 @@ export class ResilientClient extends Context.Service<ResilientClient, Client>()(
 
 const MODULE = "HttpResilience.make"
 
-interface Resolved {
+/** @internal */
+export interface Resolved {
   readonly name: string
   readonly metrics: boolean
   readonly maxConnections: number
@@ -452,19 +454,36 @@ const fromClientError = (
   if (reason._tag === "InvalidUrlError") {
     return new InvalidUrlError({ url: request.url, reason: String(reason.cause) })
   }
-  const cause = "cause" in reason ? reason.cause : undefined
+  return fromTransportCause("cause" in reason ? reason.cause : undefined, request.method, url, resolved)
+}
+
+/**
+ * The typed error of a transport failure before the response head (the error undici reported, or its cause):
+ * undici's connect timeout, a connect failure by its code, else a `TransportError`.
+ *
+ * @internal
+ */
+export const fromTransportCause = (cause: unknown, method: string, url: URL, resolved: Resolved): HttpError => {
   const code = codeOf(cause)
   if (code === "UND_ERR_CONNECT_TIMEOUT") {
     return new RequestTimeoutError({
       phase: "connect",
       timeout: resolved.connectTimeout ?? Duration.infinity,
-      method: request.method,
+      method,
       url: url.href
     })
   }
-  const fields = { method: request.method, url: url.href, host: url.host, code, cause }
+  const fields = { method, url: url.href, host: url.host, code, cause }
   return code !== undefined && CONNECT_CODES.has(code) ? new ConnectError(fields) : new TransportError(fields)
 }
+
+/**
+ * The typed error of a response body that broke off after the head.
+ *
+ * @internal
+ */
+export const brokenBody = (cause: unknown, method: string, url: URL): TransportError =>
+  new TransportError({ method, url: url.href, host: url.host, code: codeOf(cause), cause })
 
 const parseRetryAfter = (value: string | undefined, now: number): Duration.Duration | undefined => {
   if (value === undefined) return undefined
@@ -520,10 +539,8 @@ const readBody = (
 ): Effect.Effect<Uint8Array, HttpError> => {
   const length = headers["content-length"]
   const tooLarge = (received: number) => new BodyTooLargeError({ method, url: url.href, limit, received })
-  const broken = (error: HttpClientError.HttpClientError) => {
-    const cause = "cause" in error.reason ? error.reason.cause : undefined
-    return new TransportError({ method, url: url.href, host: url.host, code: codeOf(cause), cause })
-  }
+  const broken = (error: HttpClientError.HttpClientError) =>
+    brokenBody("cause" in error.reason ? error.reason.cause : undefined, method, url)
   if (method === "HEAD" || response.status === 204 || response.status === 304) {
     return Effect.succeed(new Uint8Array(0))
   }
@@ -560,8 +577,12 @@ const readBody = (
   })
 }
 
-/** A deadline of one exchange in a {@link Watchdog}: when it passes, `expire` runs (once). */
-interface Pending {
+/**
+ * A deadline of one exchange in a {@link Watchdog}: when it passes, `expire` runs (once).
+ *
+ * @internal
+ */
+export interface Pending {
   readonly at: number
   readonly expire: () => void
 }
@@ -593,8 +614,10 @@ class Phase {
  * sleepers are not cancelled early (a spent one wakes, finds nothing and ends), so under steady traffic about one
  * runs per timeout period; when the last exchange lets go, they are interrupted (an idle client keeps no fiber or
  * timer), and the client's scope interrupts any left when it closes.
+ *
+ * @internal
  */
-class Watchdog {
+export class Watchdog {
   readonly headers = new Set<Pending>()
   readonly requests = new Set<Pending>()
   private lastHeaders = -Infinity
@@ -762,10 +785,29 @@ const withPhaseTimeouts = <A>(
   })
 }
 
+/**
+ * A transport's own exchange, used instead of the `HttpClient` for the requests it `supports`: it sends the
+ * request (with the `user-agent` and deadline headers the client adds), reads the body under `maxResponseBytes`,
+ * honours the headers and request timeouts on `watchdog`, aborts the request when interrupted, and fails with the
+ * same typed errors as the `HttpClient` path. The client runs it inside the connection permit, as that path.
+ *
+ * @internal
+ */
+export interface Direct {
+  readonly supports: (request: HttpClientRequest.HttpClientRequest) => boolean
+  readonly exchange: (
+    request: HttpClientRequest.HttpClientRequest,
+    url: URL,
+    resolved: Resolved,
+    watchdog: Watchdog
+  ) => Effect.Effect<Response, HttpError>
+}
+
 class ClientImpl implements Client {
   readonly name: string
   readonly resolved: Resolved
   readonly transport: HttpClient.HttpClient
+  readonly direct: Direct | undefined
   readonly limiter: Limiter.KeyedLimiter<string>
   readonly breaker: CircuitBreaker.CircuitBreaker | undefined
   readonly rateLimiter: RateLimiter.RateLimiter | undefined
@@ -787,6 +829,7 @@ class ClientImpl implements Client {
   constructor(
     resolved: Resolved,
     transport: HttpClient.HttpClient,
+    direct: Direct | undefined,
     limiter: Limiter.KeyedLimiter<string>,
     breaker: CircuitBreaker.CircuitBreaker | undefined,
     rateLimiter: RateLimiter.RateLimiter | undefined
@@ -794,6 +837,7 @@ class ClientImpl implements Client {
     this.name = resolved.name
     this.resolved = resolved
     this.transport = transport
+    this.direct = direct
     this.limiter = limiter
     this.breaker = breaker
     this.rateLimiter = rateLimiter
@@ -921,6 +965,10 @@ class ClientImpl implements Client {
   attempt(request: HttpClientRequest.HttpClientRequest, url: URL): Effect.Effect<Response, HttpError> {
     const resolved = this.resolved
     const method = request.method
+    const direct = this.direct
+    if (direct !== undefined && direct.supports(request)) {
+      return this.withConnection(url.host, method, url.href, direct.exchange(request, url, resolved, this.watchdog))
+    }
     const transport = this.transport
     const phase = new Phase(this.watchdog)
     let outgoing = request
@@ -1088,6 +1136,21 @@ export const make = (
   Effect.gen(function*() {
     const resolved = yield* validate(options)
     const transport = yield* HttpClient.HttpClient
+    return yield* build(resolved, transport, undefined)
+  })
+
+/**
+ * The client over `transport`, with `direct` (unless `tracing` is on: Effect's span and propagation headers are
+ * made by its `HttpClient`, so that the direct exchange would lose them) for the requests it supports.
+ *
+ * @internal
+ */
+export const build = (
+  resolved: Resolved,
+  transport: HttpClient.HttpClient,
+  direct: Direct | undefined
+): Effect.Effect<Client, InvalidOptionError, Scope.Scope> =>
+  Effect.gen(function*() {
     const limiter = yield* Limiter.keyed<string>({
       perKey: Number.isFinite(resolved.maxConnectionsPerHost) ? resolved.maxConnectionsPerHost : 2 ** 31,
       ...(Number.isFinite(resolved.maxConnections) ? { global: resolved.maxConnections } : {}),
@@ -1110,7 +1173,14 @@ export const make = (
       const store = yield* Layer.build(RateLimiter.layerStoreMemory)
       rateLimiter = yield* Effect.provide(RateLimiter.make, store)
     }
-    const client = new ClientImpl(resolved, transport, limiter, breaker, rateLimiter)
+    const client = new ClientImpl(
+      resolved,
+      transport,
+      resolved.tracing ? undefined : direct,
+      limiter,
+      breaker,
+      rateLimiter
+    )
     yield* Effect.addFinalizer(() => client.watchdog.close)
     return client
   })
