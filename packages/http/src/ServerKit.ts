@@ -240,8 +240,11 @@ export interface TimeoutOptions {
  * slot forever.
  *
  * **Gotchas**:
- * - The app runs interruptibly, in a child fiber started at once (Effect runs the server's middleware chain
- *   uninterruptibly). A request that finishes before that fiber first yields arms no timer.
+ * - The app runs interruptibly, in a fiber of its own started at once (Effect runs the server's middleware chain
+ *   uninterruptibly). A request that finishes before that fiber first yields arms no timer; the others share one
+ *   timer per middleware (armed only while some request is running past its first yield).
+ * - A request interrupted while its app runs (the client went away, shutdown) interrupts the app and waits for
+ *   its finalizers before the middlewares outside this one see the interruption.
  * - The answer is sent after the interrupted handler's finalizers have run; a defect they throw is dropped.
  * - Bad options fail with `InvalidOptionError` (module `ServerKit.timeout`): `duration`, `status`.
  *

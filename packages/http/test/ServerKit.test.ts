@@ -11,6 +11,7 @@ import {
   Deferred,
   Duration,
   Effect,
+  Exit,
   Fiber,
   Layer,
   Logger,
@@ -21,7 +22,8 @@ import {
   Stream
 } from "effect"
 import { flow } from "effect/Function"
-import { HttpRouter, HttpServer, HttpServerResponse } from "effect/http"
+import { HttpRouter, HttpServer, HttpServerRequest, HttpServerResponse } from "effect/http"
+import { TestClock } from "effect/testing"
 import * as http from "node:http"
 import type * as net from "node:net"
 
@@ -135,6 +137,17 @@ const serve = (
       ...(options.server === undefined ? {} : { middleware: options.server as any })
     }
   ) as any
+
+/** Runs a middleware on `app` outside a server, with a placeholder request (for middlewares that do not read it). */
+const runBare = (
+  middleware: AnyMiddleware,
+  app: Effect.Effect<HttpServerResponse.HttpServerResponse, any, any>
+): Effect.Effect<HttpServerResponse.HttpServerResponse, unknown> =>
+  Effect.provideService(
+    middleware(app),
+    HttpServerRequest.HttpServerRequest,
+    HttpServerRequest.fromWeb(new Request("http://127.0.0.1/test"))
+  ) as Effect.Effect<HttpServerResponse.HttpServerResponse, unknown>
 
 /** Every client socket closed and every server closed. */
 const assertNothingLeaked = Effect.sync(() => {
@@ -359,6 +372,61 @@ describe("ServerKit.timeout", () => {
       expect(stuck.status).toBe(504)
       expect([fast.status, fast.body]).toEqual([200, "ok"])
     }))
+
+  it.effect("requests started at different times each time out after their own duration, sharing one timer", () =>
+    LeakCheck.fibers(Effect.gen(function*() {
+      const timeout = yield* ServerKit.timeout({ duration: "100 millis" })
+      const finalized: Array<string> = []
+      const stuck = (name: string) => Effect.never.pipe(Effect.ensuring(Effect.sync(() => finalized.push(name))))
+      const a = yield* Effect.forkChild(runBare(timeout, stuck("a")), { startImmediately: true }) // t = 0
+      yield* TestClock.adjust("40 millis")
+      const b = yield* Effect.forkChild(runBare(timeout, stuck("b")), { startImmediately: true }) // t = 40
+      yield* TestClock.adjust("10 millis")
+      const c = yield* Effect.forkChild( // t = 50: done at 120, before its deadline (150)
+        runBare(timeout, Effect.as(Effect.sleep("70 millis"), HttpServerResponse.text("c"))),
+        { startImmediately: true }
+      )
+      yield* TestClock.adjust("50 millis") // t = 100: a's deadline
+      expect((yield* Fiber.join(a)).status).toBe(503)
+      expect([finalized, b.pollUnsafe(), c.pollUnsafe()]).toEqual([["a"], undefined, undefined])
+      yield* TestClock.adjust("20 millis") // t = 120: c answers
+      expect((yield* Fiber.join(c)).status).toBe(200)
+      expect(b.pollUnsafe()).toBe(undefined)
+      yield* TestClock.adjust("20 millis") // t = 140: b's deadline
+      expect((yield* Fiber.join(b)).status).toBe(503)
+      expect(finalized).toEqual(["a", "b"])
+    })))
+
+  it.effect("a request interrupted while it waits ends its handler before the outer middlewares; the timer is re-armed", () =>
+    LeakCheck.fibers(Effect.gen(function*() {
+      const timeout = yield* ServerKit.timeout({ duration: "100 millis" })
+      const tracker = yield* ServerKit.inFlight()
+      const entered = yield* Deferred.make<void>()
+      // what the in-flight tracker (outside the timeout) counted when the handler's finalizer ran
+      const finalized = yield* Deferred.make<number>()
+      // LeakCheck: once no request waits, neither the handler's fiber nor the shared timer is left
+      yield* LeakCheck.fibers(Effect.gen(function*() {
+        const waiting = yield* Effect.forkChild(
+          runBare(
+            flow(timeout, tracker.middleware),
+            Effect.andThen(Deferred.succeed(entered, undefined), Effect.never).pipe(
+              Effect.ensuring(Effect.flatMap(tracker.stats, (s) => Deferred.succeed(finalized, s.inFlight)))
+            )
+          ),
+          { startImmediately: true }
+        )
+        yield* Deferred.await(entered)
+        yield* Fiber.interrupt(waiting)
+        expect(yield* Deferred.poll(finalized)).toEqual(Option.some(Exit.succeed(1)))
+        expect((yield* tracker.stats).inFlight).toBe(0)
+      }))
+      yield* TestClock.adjust("30 millis")
+      const later = yield* Effect.forkChild(runBare(timeout, Effect.never), { startImmediately: true })
+      yield* TestClock.adjust("99 millis")
+      expect(later.pollUnsafe()).toBe(undefined)
+      yield* TestClock.adjust("1 millis")
+      expect((yield* Fiber.join(later)).status).toBe(503)
+    })))
 
   it.effect("rejects bad options with InvalidOptionError naming the option", () =>
     Effect.gen(function*() {
@@ -693,6 +761,37 @@ describe("ServerKit.inFlight", () => {
         yield* assertNothingLeaked
       })))
   }
+
+  it.effect("drains waiting together are released when the count gets back to 0; a later busy period waits again", () =>
+    Effect.gen(function*() {
+      const tracker = yield* ServerKit.inFlight()
+      const busy = (gate: Deferred.Deferred<void>) =>
+        Effect.forkChild(runBare(tracker.middleware, Effect.as(Deferred.await(gate), HttpServerResponse.text("ok"))), {
+          startImmediately: true
+        })
+      const first = yield* Deferred.make<void>()
+      const one = yield* busy(first)
+      const two = yield* busy(first)
+      const d1 = yield* Effect.forkChild(tracker.drain("10 seconds"), { startImmediately: true })
+      const d2 = yield* Effect.forkChild(tracker.drain("10 seconds"), { startImmediately: true })
+      expect(yield* tracker.stats).toEqual({ inFlight: 2, peak: 2, total: 2 })
+      expect([d1.pollUnsafe(), d2.pollUnsafe()]).toEqual([undefined, undefined])
+      yield* Deferred.succeed(first, undefined)
+      yield* Fiber.join(one)
+      yield* Fiber.join(two)
+      expect([yield* Fiber.join(d1), yield* Fiber.join(d2)]).toEqual([true, true])
+      expect(yield* tracker.drain("10 seconds")).toBe(true) // idle: at once
+      const second = yield* Deferred.make<void>()
+      const three = yield* busy(second)
+      const d3 = yield* Effect.forkChild(tracker.drain("10 seconds"), { startImmediately: true })
+      const d4 = yield* Effect.forkChild(tracker.drain("50 millis"), { startImmediately: true })
+      yield* TestClock.adjust("50 millis")
+      expect([yield* Fiber.join(d4), d3.pollUnsafe()]).toEqual([false, undefined])
+      yield* Deferred.succeed(second, undefined)
+      yield* Fiber.join(three)
+      expect(yield* Fiber.join(d3)).toBe(true)
+      expect(yield* tracker.stats).toEqual({ inFlight: 0, peak: 2, total: 3 })
+    }))
 
   it.effect("drain rejects a bad timeout with InvalidOptionError", () =>
     Effect.gen(function*() {
