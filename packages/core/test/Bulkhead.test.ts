@@ -1,7 +1,7 @@
 import { Bulkhead, Metrics } from "@async-ops/core"
 import { Chaos, ConcurrencyProbe, LeakCheck, VirtualTime } from "@async-ops/testing"
 import { describe, expect, it } from "@effect/vitest"
-import { Clock, Effect, Fiber, Metric, Ref } from "effect"
+import { Clock, Deferred, Effect, Fiber, Metric, Ref } from "effect"
 import { holdUntilReleased, isInterrupted, randomInterruptions, start } from "./support.ts"
 
 const hold = (bulkhead: Bulkhead.Bulkhead) => holdUntilReleased((effect) => bulkhead.withPermit(effect))
@@ -147,6 +147,41 @@ describe("Bulkhead", () => {
       yield* Fiber.interrupt(running)
       expect(yield* bulkhead.withPermit(Effect.succeed("free"))).toBe("free")
       expect(yield* bulkhead.stats).toMatchObject({ inFlight: 0, rejectedQueueFull: 0 })
+    }))
+
+  it.effect("one withPermit effect run by several fibers at once holds and frees a slot per run", () =>
+    Effect.gen(function*() {
+      const bulkhead = yield* Bulkhead.make({ maxConcurrent: 3, maxQueued: 0 })
+      const gate = yield* Deferred.make<void>()
+      const call = bulkhead.withPermit(Deferred.await(gate))
+      const first = yield* start(call)
+      const second = yield* start(call)
+      expect((yield* bulkhead.stats).inFlight).toBe(2)
+      yield* Fiber.interrupt(first)
+      expect((yield* bulkhead.stats).inFlight).toBe(1)
+      yield* Deferred.succeed(gate, undefined)
+      yield* Fiber.join(second)
+      expect(yield* bulkhead.stats).toMatchObject({ inFlight: 0, acquired: 2, waited: 0 })
+    }))
+
+  it.effect("a call with a free slot runs in the caller's interruptibility and frees its slot after", () =>
+    Effect.gen(function*() {
+      const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, maxQueued: 0 })
+      const started = yield* Deferred.make<void>()
+      const finish = yield* Deferred.make<void>()
+      const done = yield* Ref.make(false)
+      const body = Deferred.succeed(started, undefined).pipe(
+        Effect.andThen(Deferred.await(finish)),
+        Effect.andThen(Ref.set(done, true))
+      )
+      const fiber = yield* Effect.forkChild(Effect.uninterruptible(bulkhead.withPermit(body)))
+      yield* Deferred.await(started)
+      const interrupting = yield* start(Fiber.interrupt(fiber))
+      expect((yield* bulkhead.stats).inFlight).toBe(1)
+      yield* Deferred.succeed(finish, undefined)
+      yield* Fiber.join(interrupting)
+      expect(yield* Ref.get(done)).toBe(true)
+      expect((yield* bulkhead.stats).inFlight).toBe(0)
     }))
 
   it.effect("a slot granted at the moment the queue wait times out is passed on, not lost", () =>
