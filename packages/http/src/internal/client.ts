@@ -424,7 +424,8 @@ export const validate = (options: Options | undefined): Effect.Effect<Resolved, 
 // Classification
 // ---------------------------------------------------------------------------------------------------------------
 
-const CONNECT_CODES = new Set([
+/** System error codes that mean the connection was never made (a ConnectError; anything else is a TransportError). */
+export const CONNECT_CODES: ReadonlySet<string> = new Set([
   "ECONNREFUSED",
   "ENOTFOUND",
   "EAI_AGAIN",

@@ -40,6 +40,7 @@ import type {
   UploadFileOptions,
   UploadOptions
 } from "../Transfer.ts"
+import { CONNECT_CODES } from "./client.ts"
 
 // ---------------------------------------------------------------------------------------------------------------
 // Errors and models
@@ -145,16 +146,6 @@ const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "obj
 // ---------------------------------------------------------------------------------------------------------------
 // Error mapping
 // ---------------------------------------------------------------------------------------------------------------
-
-const CONNECT_CODES = new Set([
-  "ECONNREFUSED",
-  "ENOTFOUND",
-  "EAI_AGAIN",
-  "EHOSTUNREACH",
-  "ENETUNREACH",
-  "EADDRNOTAVAIL",
-  "EHOSTDOWN"
-])
 
 /** Walks a cause chain (a few levels) for a system error code or one of our own typed errors. */
 const inspectCause = (cause: unknown): { code: string | undefined; own: FileSystemError | undefined } => {
