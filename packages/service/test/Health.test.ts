@@ -8,6 +8,7 @@ import { HttpClient, HttpClientResponse, HttpRouter, HttpServer } from "effect/h
 import { CircuitBreaker } from "effect/persistence"
 import { TestClock } from "effect/testing"
 import * as http from "node:http"
+import { get } from "./support.ts"
 
 class DbDown extends Data.TaggedError("DbDown")<{ readonly reason: string }> {
   override get message() {
@@ -383,18 +384,6 @@ describe("Health", () => {
       expect(yield* Deferred.isDone(interrupted)).toBe(true)
     })))
 })
-
-const get = (port: number, path: string) =>
-  Effect.callback<{ readonly status: number; readonly body: string }, Error>((resume) => {
-    const req = http.get({ host: "127.0.0.1", port, path, agent: false }, (res) => {
-      let body = ""
-      res.setEncoding("utf8")
-      res.on("data", (chunk: string) => (body += chunk))
-      res.on("end", () => resume(Effect.succeed({ status: res.statusCode ?? 0, body })))
-    })
-    req.on("error", (e) => resume(Effect.fail(e)))
-    return Effect.sync(() => req.destroy())
-  })
 
 describe("Health.routes", () => {
   it.live("the probes answer 200/503 by status and /healthz the JSON report", () =>

@@ -7,6 +7,7 @@ import { Context, Deferred, Effect, Exit, Layer, Schedule, Scope } from "effect"
 import { HttpRouter, HttpServer } from "effect/http"
 import { TestClock } from "effect/testing"
 import * as http from "node:http"
+import { get } from "./support.ts"
 
 const settle = Effect.gen(function*() {
   for (let i = 0; i < 20; i++) yield* Effect.yieldNow
@@ -113,18 +114,6 @@ describe("Introspection", () => {
       expect(yield* Introspection.tasks).toEqual([])
     })))
 })
-
-const get = (port: number, path: string) =>
-  Effect.callback<{ readonly status: number; readonly body: string }, Error>((resume) => {
-    const req = http.get({ host: "127.0.0.1", port, path, agent: false }, (res) => {
-      let body = ""
-      res.setEncoding("utf8")
-      res.on("data", (chunk: string) => (body += chunk))
-      res.on("end", () => resume(Effect.succeed({ status: res.statusCode ?? 0, body })))
-    })
-    req.on("error", (e) => resume(Effect.fail(e)))
-    return Effect.sync(() => req.destroy())
-  })
 
 describe("Introspection.routes", () => {
   it.live("GET /debug/tasks returns the JSON list of live tasks", () =>
