@@ -66,6 +66,11 @@ export * as Options from "./Options.ts"
 /**
  * @since 0.1.0
  */
+export * as Registry from "./Registry.ts"
+
+/**
+ * @since 0.1.0
+ */
 export * as Retry from "./Retry.ts"
 
 /**

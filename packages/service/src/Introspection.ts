@@ -1,7 +1,9 @@
 /**
  * Task introspection for a running service: a registry of the live tasks of every `Supervisor` (they register
  * themselves when the registry is in context) and of the `TaskGroup`s you {@link track}, served as
- * `GET /debug/tasks` (name, owner, age, state). It answers aiomonitor's `ps` (and `asyncio.all_tasks()` dumps):
+ * `GET /debug/tasks` (name, owner, age, state), and a snapshot of the whole process, `GET /debug/async-ops`: the
+ * same tasks plus every live named primitive of `@async-ops/core`'s `Registry` with its stats (the feed of the
+ * `async-ops top` console, versioned and described by {@link SnapshotSchema}). It answers aiomonitor's `ps` (and `asyncio.all_tasks()` dumps):
  * what is running, who started it, and for how long, without attaching a debugger.
  *
  * @example
@@ -20,9 +22,11 @@
  * @since 0.1.0
  */
 import type * as TaskGroup from "@async-ops/core/TaskGroup"
+import * as Data from "effect/Data"
 import type * as Effect from "effect/Effect"
 import type * as HttpRouter from "effect/http/HttpRouter"
 import type * as Layer from "effect/Layer"
+import type * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as internal from "./internal/introspection.ts"
 
@@ -208,7 +212,121 @@ export const tasks: Effect.Effect<ReadonlyArray<TaskEntry>, never, Introspection
 export const stats: Effect.Effect<Stats, never, Introspection> = internal.stats
 
 /**
- * The route `GET /debug/tasks`: the JSON array of {@link TaskEntry} (`cache-control: no-store`).
+ * The version of the snapshot format this build serves and reads.
+ *
+ * @example
+ * ```ts
+ * import { Introspection } from "@async-ops/service"
+ *
+ * Introspection.snapshotVersion // 1
+ * ```
+ *
+ * @category snapshot
+ * @since 0.1.0
+ */
+export const snapshotVersion: 1 = internal.SNAPSHOT_VERSION
+
+/**
+ * The path of the snapshot route, `/debug/async-ops`.
+ *
+ * @example
+ * ```ts
+ * import { Introspection } from "@async-ops/service"
+ *
+ * const url = `http://127.0.0.1:8080${Introspection.snapshotPath}`
+ * ```
+ *
+ * @category snapshot
+ * @since 0.1.0
+ */
+export const snapshotPath: string = internal.SNAPSHOT_PATH
+
+/**
+ * The schema of a snapshot: `service: "async-ops"`, the `version`, when it was taken (`at`, epoch ms) and the
+ * process uptime, the live tasks, and the live primitives (`kind`, `name`, `stats` as a JSON record; an unbounded
+ * limit reads `null`).
+ *
+ * **When to use**: to decode the JSON of `/debug/async-ops` in your own tools (or use {@link decodeSnapshot}).
+ *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { Introspection } from "@async-ops/service"
+ *
+ * const decode = Schema.decodeUnknownSync(Introspection.SnapshotSchema)
+ * ```
+ *
+ * @category snapshot
+ * @since 0.1.0
+ */
+export const SnapshotSchema = internal.SnapshotSchema
+
+/**
+ * A snapshot of a process: its tasks and its live named primitives.
+ *
+ * @category snapshot
+ * @since 0.1.0
+ */
+export type Snapshot = Schema.Schema.Type<typeof internal.SnapshotSchema>
+
+/**
+ * What was read is not a snapshot this build can show: `NotAsyncOps` (no `service: "async-ops"` marker: some
+ * other server), `Version` (another snapshot version: upgrade one side), `Invalid` (the shape does not match).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Introspection } from "@async-ops/service"
+ *
+ * const program = Introspection.decodeSnapshot({ service: "async-ops", version: 99 }).pipe(
+ *   Effect.catchTag("SnapshotError", (e) => Effect.succeed(e.reason)) // "Version"
+ * )
+ * ```
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class SnapshotError extends Data.TaggedError("SnapshotError")<{
+  readonly reason: "NotAsyncOps" | "Version" | "Invalid"
+  readonly message: string
+}> {}
+
+/**
+ * The snapshot of the process now (what `GET /debug/async-ops` serves).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Introspection } from "@async-ops/service"
+ *
+ * const kinds = Effect.map(Introspection.snapshot, (s) => s.primitives.map((p) => p.kind))
+ * ```
+ *
+ * @category snapshot
+ * @since 0.1.0
+ */
+export const snapshot: Effect.Effect<Snapshot, never, Introspection> = internal.snapshot
+
+/**
+ * Decodes a parsed JSON body into a {@link Snapshot}, failing with a {@link SnapshotError} that says whether it is
+ * not an async-ops snapshot at all, a snapshot of another version, or a malformed one.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Introspection } from "@async-ops/service"
+ *
+ * const program = Introspection.decodeSnapshot(JSON.parse("{}")) // fails: reason "NotAsyncOps"
+ * ```
+ *
+ * @category snapshot
+ * @since 0.1.0
+ */
+export const decodeSnapshot: (body: unknown) => Effect.Effect<Snapshot, SnapshotError> = internal.decodeSnapshot
+
+/**
+ * The routes `GET /debug/tasks` (the JSON array of {@link TaskEntry}) and `GET /debug/async-ops` (the
+ * {@link Snapshot}), both `cache-control: no-store`.
  *
  * **Gotchas**: task names can reveal internals; serve it on an admin port or behind auth.
  *

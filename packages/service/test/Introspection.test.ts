@@ -1,4 +1,4 @@
-import { TaskGroup } from "@async-ops/core"
+import { Limiter, Registry, TaskGroup } from "@async-ops/core"
 import * as Introspection from "@async-ops/service/Introspection"
 import * as Supervisor from "@async-ops/service/Supervisor"
 import { NodeHttpServer } from "@effect/platform-node"
@@ -139,5 +139,67 @@ describe("Introspection.routes", () => {
       ])
       yield* sup.stop("ticker")
       expect(JSON.parse((yield* get(port, "/debug/tasks")).body)).toEqual([])
+    }))
+
+  it.live("GET /debug/async-ops serves a versioned snapshot of tasks and named primitives that decodes", () =>
+    Effect.gen(function*() {
+      const server = HttpRouter.serve(Introspection.routes, { disableLogger: true, disableListenLog: true }).pipe(
+        Layer.provideMerge(NodeHttpServer.layer(http.createServer, { port: 0, host: "127.0.0.1" })),
+        Layer.provideMerge(Introspection.layer)
+      )
+      const context = yield* Layer.build(server)
+      const address = Context.get(context, HttpServer.HttpServer).address
+      const port = address._tag === "UnixPathAddress" ? 0 : address.port
+      const limiter = yield* Limiter.keyed<string>({ perKey: 2, name: "hosts" })
+      const release = yield* Deferred.make<void>()
+      const started = yield* Deferred.make<void>()
+      yield* limiter.withPermit(
+        "a.test",
+        Deferred.succeed(started, undefined).pipe(Effect.andThen(Deferred.await(release)))
+      )
+        .pipe(Effect.forkScoped)
+      yield* Deferred.await(started)
+      const response = yield* get(port, Introspection.snapshotPath)
+      expect(response.status).toBe(200)
+      const snapshot = yield* Introspection.decodeSnapshot(JSON.parse(response.body))
+      expect([snapshot.service, snapshot.version]).toEqual(["async-ops", Introspection.snapshotVersion])
+      expect(snapshot.tasks).toEqual([])
+      expect(snapshot.primitives).toEqual([{
+        kind: "KeyedLimiter",
+        name: "hosts",
+        stats: {
+          name: "hosts",
+          limit: null, // Infinity in JSON
+          perKey: 2,
+          keys: 1,
+          inFlight: 1,
+          waiting: 0,
+          acquired: 1,
+          waited: 0,
+          rejected: 0,
+          perKeys: [{ key: "a.test", inFlight: 1, waiting: 0 }]
+        }
+      }])
+      yield* Deferred.succeed(release, undefined)
+    }).pipe(Effect.provideService(Registry.Registry, Registry.makeUnsafe()), Effect.scoped))
+
+  it.effect("decodeSnapshot tells another server, another version and a malformed snapshot apart", () =>
+    Effect.gen(function*() {
+      const reasons = yield* Effect.forEach(
+        [
+          { status: "ok" },
+          [],
+          { service: "async-ops", version: 2, at: 0, uptimeMs: 0, tasks: [], primitives: [] },
+          { service: "async-ops", version: 1, at: 0, uptimeMs: 0, tasks: [{ name: 1 }], primitives: [] }
+        ],
+        (body) => Effect.flip(Introspection.decodeSnapshot(body))
+      )
+      expect(reasons.map((e) => [e._tag, e.reason])).toEqual([
+        ["SnapshotError", "NotAsyncOps"],
+        ["SnapshotError", "NotAsyncOps"],
+        ["SnapshotError", "Version"],
+        ["SnapshotError", "Invalid"]
+      ])
+      expect(reasons[2]!.message).toBe("snapshot version 2 is not supported (this console reads version 1)")
     }))
 })

@@ -14,6 +14,7 @@ import * as Instruments from "./metrics.ts"
 import type { Check } from "./options.ts"
 import { checkInt, checkNumber, checkRatio } from "./options.ts"
 import * as validate from "./options.ts"
+import * as Registry from "./registry.ts"
 
 /** One measured call, as the algorithms see it. @internal */
 export interface Sample {
@@ -335,5 +336,5 @@ export const make = (options: AdaptiveOptions): Effect.Effect<AdaptiveLimiter, I
     return Effect.map(
       Instruments.make("AdaptiveLimiter", options),
       (metrics) => new AdaptiveLimiterImpl(options, new LimiterCore(initial, metrics), algorithm!, min, max)
-    )
+    ).pipe(Registry.track("AdaptiveLimiter", options))
   })

@@ -5,6 +5,7 @@ import { BrokenBarrierError } from "../Barrier.ts"
 import type { InvalidOptionError } from "../Options.ts"
 import * as Instruments from "./metrics.ts"
 import { checkInt } from "./options.ts"
+import * as Registry from "./registry.ts"
 import { WaitList } from "./waitList.ts"
 
 type Resume = (effect: Effect.Effect<number, BrokenBarrierError>) => void
@@ -85,4 +86,5 @@ export const make = (parties: number, options?: Options): Effect.Effect<Barrier,
     const invalid = checkInt("Barrier.make", "parties", parties, 1)
     if (invalid !== undefined) return Effect.fail(invalid)
     return Effect.map(Instruments.make("Barrier", options), (metrics) => new BarrierImpl(parties, metrics))
+      .pipe(Registry.track("Barrier", options))
   })

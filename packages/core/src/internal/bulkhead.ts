@@ -10,6 +10,7 @@ import { LimiterCore } from "./limiter.ts"
 import * as Instruments from "./metrics.ts"
 import { checkInt } from "./options.ts"
 import * as validate from "./options.ts"
+import * as Registry from "./registry.ts"
 
 /**
  * A fixed limiter (`LimiterCore`) whose wait queue is bounded and whose waits may time out. A call that finds the
@@ -112,5 +113,5 @@ export const make = (options: Options): Effect.Effect<Bulkhead, InvalidOptionErr
       Instruments.make("Bulkhead", options),
       (metrics) =>
         new BulkheadImpl(options.name ?? "Bulkhead", options.maxConcurrent, options.maxQueued, queueTimeout, metrics)
-    )
+    ).pipe(Registry.track("Bulkhead", options))
   })

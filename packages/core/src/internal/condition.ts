@@ -13,6 +13,7 @@ import * as Instruments from "./metrics.ts"
 import type { MutexCore } from "./mutex.ts"
 import { coreOf, makeUnsafe as makeMutex } from "./mutex.ts"
 import * as validate from "./options.ts"
+import * as Registry from "./registry.ts"
 import { DONE, GRANTED, Waiter, WAITING } from "./waiter.ts"
 import { WaitList } from "./waitList.ts"
 
@@ -124,7 +125,8 @@ const build = (
   context: Context.Context<never>
 ): Condition => {
   const { mutex, options } = parse(first, second)
-  return new ConditionImpl(mutex ?? makeMutex(), Instruments.makeUnsafe("Condition", options, context))
+  const condition = new ConditionImpl(mutex ?? makeMutex(), Instruments.makeUnsafe("Condition", options, context))
+  return Registry.trackUnsafe("Condition", options, context, condition)
 }
 
 /** @internal */

@@ -7,6 +7,7 @@ import type { KeyedLimiter, KeyedOptions, KeyedStats } from "../Limiter.ts"
 import type { InvalidOptionError } from "../Options.ts"
 import * as Instruments from "./metrics.ts"
 import { checkInt, validated } from "./options.ts"
+import * as Registry from "./registry.ts"
 import { DONE, GRANTED, nowMillis, Waiter, WAITING } from "./waiter.ts"
 import { WaitList } from "./waitList.ts"
 
@@ -286,4 +287,21 @@ export const make = <K>(options: KeyedOptions): Effect.Effect<KeyedLimiter<K>, I
           options.global ?? Number.POSITIVE_INFINITY,
           metrics
         )
-    )))
+    ).pipe(Registry.track("KeyedLimiter", options, describeKeyed))))
+
+/**
+ * The limiter's stats plus its busiest keys (holders and waiters per key, at most 50), for the registry.
+ *
+ * @internal
+ */
+const describeKeyed = <K>(limiter: KeyedLimiter<K>): Effect.Effect<unknown> =>
+  Effect.map(limiter.stats, (stats) => {
+    const entries = (limiter as KeyedLimiterImpl<K>).entries
+    const perKey = Array.from(entries.values(), (e) => ({
+      key: String(e.key),
+      inFlight: e.held,
+      waiting: e.queue.length
+    }))
+    perKey.sort((a, b) => b.inFlight + b.waiting - a.inFlight - a.waiting)
+    return { ...stats, perKeys: perKey.slice(0, 50) }
+  })

@@ -7,6 +7,7 @@ import type { KeyedMutex, Options, Stats } from "../KeyedMutex.ts"
 import { KeyedMutexReentryError } from "../KeyedMutex.ts"
 import type { LockMetrics } from "./mutex.ts"
 import { lockMetrics, MutexCore } from "./mutex.ts"
+import * as Registry from "./registry.ts"
 
 /**
  * One `MutexCore` per key, created on first use and dropped as soon as it is free with nobody waiting (its `idle`
@@ -73,11 +74,25 @@ class KeyedMutexImpl<K> implements KeyedMutex<K> {
 
 /** @internal */
 export const makeUnsafe = <K>(options?: Options): KeyedMutex<K> =>
-  new KeyedMutexImpl<K>(lockMetrics("KeyedMutex", options, Context.empty()))
+  Registry.trackUnsafe(
+    "KeyedMutex",
+    options,
+    Context.empty(),
+    new KeyedMutexImpl<K>(lockMetrics("KeyedMutex", options, Context.empty()))
+  )
 
 /** @internal */
 export const make = <K>(options?: Options): Effect.Effect<KeyedMutex<K>> =>
-  Effect.withFiber((fiber) => Effect.succeed(new KeyedMutexImpl<K>(lockMetrics("KeyedMutex", options, fiber.context))))
+  Effect.withFiber((fiber) =>
+    Effect.succeed(
+      Registry.trackUnsafe(
+        "KeyedMutex",
+        options,
+        fiber.context,
+        new KeyedMutexImpl<K>(lockMetrics("KeyedMutex", options, fiber.context))
+      )
+    )
+  )
 
 /** @internal */
 export const isKeyedMutex = (u: unknown): u is KeyedMutex<unknown> => u instanceof KeyedMutexImpl

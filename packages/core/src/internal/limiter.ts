@@ -9,6 +9,7 @@ import type { FixedLimiter, Options, Stats } from "../Limiter.ts"
 import { InvalidOptionError } from "../Options.ts"
 import * as Instruments from "./metrics.ts"
 import { checkInt, validated } from "./options.ts"
+import * as Registry from "./registry.ts"
 import { DONE, GRANTED, nowMillis, Waiter, WAITING } from "./waiter.ts"
 import { WaitList } from "./waitList.ts"
 
@@ -224,5 +225,5 @@ export const make = (options: Options): Effect.Effect<FixedLimiter, InvalidOptio
     return Effect.map(
       Instruments.make("Limiter", options),
       (metrics) => new FixedLimiterImpl(options.name ?? "Limiter", new LimiterCore(options.limit, metrics))
-    )
+    ).pipe(Registry.track("Limiter", options))
   })

@@ -9,6 +9,7 @@ import * as Scope from "effect/Scope"
 import type { MetricsOptions } from "../Metrics.ts"
 import type { Mutex, Options, Stats } from "../Mutex.ts"
 import * as Instruments from "./metrics.ts"
+import * as Registry from "./registry.ts"
 import { DONE, GRANTED, nowMillis, Waiter, WAITING } from "./waiter.ts"
 import { WaitList } from "./waitList.ts"
 
@@ -249,11 +250,16 @@ class MutexImpl extends MutexCore implements Mutex {
 export const isMutex = (u: unknown): u is Mutex => u instanceof MutexImpl
 
 /** @internal */
-export const makeUnsafe = (options?: Options): Mutex => new MutexImpl(lockMetrics("Mutex", options, Context.empty()))
+export const makeUnsafe = (options?: Options): Mutex =>
+  Registry.trackUnsafe("Mutex", options, Context.empty(), new MutexImpl(lockMetrics("Mutex", options, Context.empty())))
 
 /** @internal */
 export const makeWith = (options: Options): Effect.Effect<Mutex> =>
-  Effect.withFiber((fiber) => Effect.succeed(new MutexImpl(lockMetrics("Mutex", options, fiber.context))))
+  Effect.withFiber((fiber) =>
+    Effect.succeed(
+      Registry.trackUnsafe("Mutex", options, fiber.context, new MutexImpl(lockMetrics("Mutex", options, fiber.context)))
+    )
+  )
 
 /** @internal */
 export const make: Effect.Effect<Mutex> = Effect.sync(() => new MutexImpl(undefined))

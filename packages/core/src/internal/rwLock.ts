@@ -7,6 +7,7 @@ import * as Scope from "effect/Scope"
 import type { Options, RWLock, Stats } from "../RWLock.ts"
 import { RWLockReentryError } from "../RWLock.ts"
 import * as Instruments from "./metrics.ts"
+import * as Registry from "./registry.ts"
 import { DONE, GRANTED, nowMillis, Waiter, WAITING } from "./waiter.ts"
 import { WaitList } from "./waitList.ts"
 
@@ -267,11 +268,18 @@ class RWLockImpl implements RWLock {
 
 /** @internal */
 export const makeUnsafe = (options?: Options): RWLock =>
-  new RWLockImpl(Instruments.makeUnsafe("RWLock", options, Context.empty()))
+  Registry.trackUnsafe(
+    "RWLock",
+    options,
+    Context.empty(),
+    new RWLockImpl(Instruments.makeUnsafe("RWLock", options, Context.empty()))
+  )
 
 /** @internal */
 export const makeWith = (options: Options): Effect.Effect<RWLock> =>
-  Effect.map(Instruments.make("RWLock", options), (metrics) => new RWLockImpl(metrics))
+  Effect.map(Instruments.make("RWLock", options), (metrics) => new RWLockImpl(metrics)).pipe(
+    Registry.track("RWLock", options)
+  )
 
 /** @internal */
 export const make: Effect.Effect<RWLock> = Effect.sync(() => new RWLockImpl(undefined))

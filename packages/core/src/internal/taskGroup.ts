@@ -10,6 +10,7 @@ import type { Options, SpawnOptions, Stats, Task, TaskGroup, TaskInfo } from "..
 import { TaskGroupClosedError } from "../TaskGroup.ts"
 import * as Instruments from "./metrics.ts"
 import * as validate from "./options.ts"
+import * as Registry from "./registry.ts"
 import type { Node } from "./waitList.ts"
 import { WaitList } from "./waitList.ts"
 
@@ -310,6 +311,7 @@ export const scoped = <A, E, R>(
             Instruments.makeUnsafe("TaskGroup", options, coordinator.context)
           )
           group.coordinator = coordinator
+          Registry.trackUnsafe("TaskGroup", options, coordinator.context, group)
           return Effect.gen(function*() {
             const bodyFiber = yield* Effect.forkChild(Effect.suspend(() => body(group)))
             group.bodyFiber = bodyFiber

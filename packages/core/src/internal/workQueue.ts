@@ -9,6 +9,7 @@ import { InvalidOptionError } from "../Options.ts"
 import type { Options, Order, Stats, WorkQueue } from "../WorkQueue.ts"
 import * as Instruments from "./metrics.ts"
 import * as validate from "./options.ts"
+import * as Registry from "./registry.ts"
 import type { Node } from "./waitList.ts"
 import { WaitList } from "./waitList.ts"
 
@@ -843,5 +844,5 @@ export const make = <A>(options?: Options<A>): Effect.Effect<WorkQueue<A>, Inval
           metrics,
           true
         )
-      })
+      }).pipe(Registry.track("WorkQueue", options))
   )

@@ -14,6 +14,7 @@ import type { DeadLetter, Options, Stats, WorkerPool } from "../WorkerPool.ts"
 import { WorkerPoolClosedError } from "../WorkerPool.ts"
 import * as Instruments from "./metrics.ts"
 import * as validate from "./options.ts"
+import * as Registry from "./registry.ts"
 import { CLOSED, EMPTY, invalid, QueueCore, validateQueueOptions } from "./workQueue.ts"
 
 const MODULE = "WorkerPool.make"
@@ -275,6 +276,6 @@ export const make = <A, E = never, R = never>(
           worker.fiber = fiber
           fiber.addObserver(() => pool.onWorkerExit(worker))
         }
-        return pool as WorkerPool<A, E>
+        return Registry.trackUnsafe("WorkerPool", options, yield* Effect.context<never>(), pool as WorkerPool<A, E>)
       }))
   )

@@ -3,7 +3,7 @@
  *
  * @internal
  */
-import { Deadline, Limiter, Retry } from "@async-ops/core"
+import { Deadline, Limiter, Registry, Retry } from "@async-ops/core"
 import { InvalidOptionError } from "@async-ops/core/Options"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
@@ -1183,6 +1183,7 @@ export const build = (
       rateLimiter
     )
     yield* Effect.addFinalizer(() => client.watchdog.close)
+    yield* Registry.register({ kind: "HttpClient", name: client.name, stats: client.stats })
     return client
   })
 

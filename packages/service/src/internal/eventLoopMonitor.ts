@@ -1,5 +1,6 @@
 /** @internal */
 import { InvalidOptionError } from "@async-ops/core/Options"
+import * as Registry from "@async-ops/core/Registry"
 import * as Clock from "effect/Clock"
 import type * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
@@ -171,6 +172,7 @@ export const make = (options: Options = {}): Effect.Effect<Monitor, InvalidOptio
       options.metrics !== false
     )
     yield* Effect.forkScoped(monitor.sampler, { startImmediately: true })
+    yield* Registry.register({ kind: "EventLoopMonitor", name: monitor.name, stats: monitor.stats })
     return monitor
   })
 

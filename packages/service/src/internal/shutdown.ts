@@ -5,6 +5,7 @@
  * @internal
  */
 import { InvalidOptionError } from "@async-ops/core/Options"
+import * as Registry from "@async-ops/core/Registry"
 import type { Middleware } from "@async-ops/http/ServerKit"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
@@ -386,6 +387,7 @@ export const make = (options?: Options): Effect.Effect<ShutdownShape, InvalidOpt
     const forced = yield* Deferred.make<void>()
     const impl = new ShutdownImpl(resolved, scope, phase, done, forced)
     yield* impl.installSignals
+    yield* Registry.register({ kind: "Shutdown", name: "shutdown", stats: impl.stats })
     // Readiness fails from the first signal on, when a Health service is around.
     const health = yield* Effect.serviceOption(Health.Health)
     if (Option.isSome(health)) {
