@@ -14,6 +14,7 @@ import { Metrics } from "@async-ops/core"
 import { FetchAll, HttpResilience, ServerKit } from "@async-ops/http"
 import * as EventLoopMonitor from "@async-ops/service/EventLoopMonitor"
 import * as Health from "@async-ops/service/Health"
+import * as Introspection from "@async-ops/service/Introspection"
 import * as Main from "@async-ops/service/Main"
 import * as Prometheus from "@async-ops/service/Prometheus"
 import * as Shutdown from "@async-ops/service/Shutdown"
@@ -94,6 +95,7 @@ const ServerLive = (config: Config) =>
       HttpRouter.add("GET", "/aggregate", aggregate(config.upstream)),
       Health.routes,
       Prometheus.layer(),
+      Introspection.routes,
       HttpRouter.middleware(
         flow(ServerKit.problemJson(), timeout, shedding.middleware, inFlight.middleware, closeOnShutdown, accessLog),
         { global: true }
@@ -114,7 +116,8 @@ const ClientLive = HttpResilience.layerUndici({
 })
 
 /** The whole application: the server over the shared client. */
-export const AppLive = (config: Config) => ServerLive(config).pipe(Layer.provide(ClientLive))
+export const AppLive = (config: Config) =>
+  ServerLive(config).pipe(Layer.provide(ClientLive), Layer.provide(Introspection.layer))
 
 /** Starts the application, runs `afterStart` with its base URL, and serves until the shutdown closes it. */
 export const serve = <E, R>(

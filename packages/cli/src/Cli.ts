@@ -21,6 +21,7 @@ import * as internal from "./internal/cli.ts"
 import * as usage from "./internal/usage.ts"
 import * as Scan from "./Scan.ts"
 import * as Serve from "./Serve.ts"
+import * as Top from "./Top.ts"
 
 /**
  * The version `--version` prints: the package's own, read from its `package.json` (one directory above both `src/`
@@ -84,7 +85,7 @@ export type StoppedError = usage.StoppedError
  */
 export const command = Command.make("async-ops").pipe(
   Command.withDescription("Python's asyncio playbook, on Effect: bulk fetch, demo, fault server, blocking-call scan"),
-  Command.withSubcommands([Fetch.command, Demo.command, Serve.command, Scan.command])
+  Command.withSubcommands([Fetch.command, Demo.command, Serve.command, Scan.command, Top.command])
 )
 
 /**

@@ -22,3 +22,8 @@ export * as Scan from "./Scan.ts"
  * @since 0.1.0
  */
 export * as Serve from "./Serve.ts"
+
+/**
+ * @since 0.1.0
+ */
+export * as Top from "./Top.ts"
