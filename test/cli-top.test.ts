@@ -6,7 +6,7 @@
  */
 import { Introspection } from "@async-ops/service"
 import { describe, expect, it } from "@effect/vitest"
-import { Deferred, Effect, Exit, Schedule, Scope } from "effect"
+import { Deferred, Effect, Exit, Schedule } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
@@ -94,7 +94,8 @@ const liveTop = (url: string, keys: (stdout: () => string, send: (k: string) => 
 /** Waits (on the child's output, polled) until `predicate` holds. */
 const until = (predicate: () => boolean) =>
   Effect.suspend(() => predicate() ? Effect.void : Effect.fail("not yet")).pipe(
-    Effect.retry(Schedule.spaced("20 millis"))
+    Effect.retry(Schedule.spaced("20 millis")),
+    Effect.orDie
   )
 
 describe("async-ops top (process)", () => {

@@ -237,7 +237,7 @@ export const render = (snapshot: Snapshot, previous: Snapshot | undefined, view:
   ].join("  ")
   const lines: Array<string> = [fit(header, width)]
   lines.push(fit(view.status ?? "", width))
-  const tasks = snapshot.tasks.filter((t) => matches(filter, t.name, t.owner)).slice().sort(compareTasks(view.sort))
+  const tasks = snapshot.tasks.filter((t) => matches(filter, t.name, t.owner)).toSorted(compareTasks(view.sort))
   lines.push(
     ...table(
       `TASKS (${tasks.length}) sorted by ${view.sort}`,
