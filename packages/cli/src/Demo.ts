@@ -18,6 +18,7 @@
  */
 import { Command, Flag } from "effect/cli"
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import * as internal from "./internal/demo.ts"
 
 /**
@@ -158,8 +159,9 @@ export const command = Command.make("demo", {
     Flag.withDefault("5s")
   ),
   retries: Flag.Int("retries").pipe(Flag.withDescription("Retries per URL"), Flag.withDefault(3)),
-  seed: Flag.Int("seed").pipe(Flag.withDescription("Seed of the server's fault decisions"), Flag.withDefault(1))
-}, (flags) => Effect.asVoid(internal.run(flags))).pipe(
+  seed: Flag.Int("seed").pipe(Flag.withDescription("Seed of the server's fault decisions"), Flag.withDefault(1)),
+  report: Flag.String("report").pipe(Flag.withDescription("Write an HTML report of the run here"), Flag.optional)
+}, (flags) => Effect.asVoid(internal.run({ ...flags, report: Option.getOrUndefined(flags.report) }))).pipe(
   Command.withDescription(
     "Fetch a few thousand URLs from a local fault server (slow, flaky, rate-limiting hosts) with live progress " +
       "and a measured summary"

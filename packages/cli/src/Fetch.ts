@@ -224,7 +224,8 @@ export const command = Command.make("fetch", {
   grace: Flag.String("grace").pipe(
     Flag.withDescription("After SIGINT/SIGTERM, how long requests in flight may finish"),
     Flag.withDefault("5s")
-  )
+  ),
+  report: Flag.String("report").pipe(Flag.withDescription("Write an HTML report of the run here"), Flag.optional)
 }, (flags) =>
   Effect.gen(function*() {
     const summary = yield* internal.run({
@@ -241,7 +242,8 @@ export const command = Command.make("fetch", {
       method: flags.method,
       resume: flags.resume,
       quiet: flags.quiet,
-      grace: flags.grace
+      grace: flags.grace,
+      report: flags.report._tag === "Some" ? flags.report.value : undefined
     })
     if (summary.stoppedBy !== undefined) {
       return yield* new StoppedError({

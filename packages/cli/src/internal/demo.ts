@@ -14,6 +14,7 @@ import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import type * as FileSystem from "effect/FileSystem"
 import * as HttpClientRequest from "effect/http/HttpClientRequest"
 import * as Layer from "effect/Layer"
 import * as Result from "effect/Result"
@@ -23,6 +24,7 @@ import * as SubscriptionRef from "effect/SubscriptionRef"
 import { checkInt, parseDuration } from "./fetch.ts"
 import * as Meter from "./meter.ts"
 import * as Progress from "./progress.ts"
+import * as Report from "./report.ts"
 import { exitCodeOf, stopSignal } from "./signals.ts"
 import { StoppedError, UsageError } from "./usage.ts"
 
@@ -171,6 +173,8 @@ export interface DemoOptions {
   readonly deadline: string
   readonly retries: number
   readonly seed: number
+  /** Write an HTML report of the run to this path. */
+  readonly report?: string | undefined
 }
 
 /** @internal */
@@ -292,7 +296,9 @@ const labelOf = (
 }
 
 /** @internal */
-export const run = (options: DemoOptions): Effect.Effect<Summary, UsageError | StoppedError, Stdio.Stdio> =>
+export const run = (
+  options: DemoOptions
+): Effect.Effect<Summary, UsageError | StoppedError, Stdio.Stdio | FileSystem.FileSystem> =>
   Effect.scoped(Effect.gen(function*() {
     const o = yield* resolveOptions(options)
     const timeoutMs = Duration.toMillis(o.timeout)
@@ -310,6 +316,14 @@ export const run = (options: DemoOptions): Effect.Effect<Summary, UsageError | S
     )
 
     const counters = Meter.makeCounters()
+    const recorder = options.report === undefined ? undefined : yield* Report.make({
+      command:
+        `async-ops demo: ${o.urls} URLs over ${o.hosts} hosts, concurrency ${o.concurrency}, ${o.perHost} per host`,
+      perHostCap: o.perHost,
+      totalCap: o.concurrency,
+      openDurationMs: OPEN_DURATION_MS
+    })
+    counters.recorder = recorder
     const meters: Meter.Meters = new WeakMap()
     const control: Meter.Control = { stopping: false }
     const client = yield* Layer.build(
@@ -372,13 +386,11 @@ export const run = (options: DemoOptions): Effect.Effect<Summary, UsageError | S
               if (outcome._tag !== "Success") failed++
               outcomes.set(label, (outcomes.get(label) ?? 0) + 1)
               if (meter !== undefined) durations.push(meter.ms)
-              if (outcome._tag === "Failure" && outcome.error._tag === "CircuitOpenError") {
-                rejections.push({
-                  host: outcome.error.host,
-                  at: now,
-                  retryAfterMs: Duration.toMillis(outcome.error.retryAfter)
-                })
-              }
+              const open = outcome._tag === "Failure" && outcome.error._tag === "CircuitOpenError"
+                ? { host: outcome.error.host, retryAfterMs: Duration.toMillis(outcome.error.retryAfter) }
+                : undefined
+              if (open !== undefined) rejections.push({ ...open, at: now })
+              recorder?.outcome(label, meter?.ms, now, open)
             }
           })
         ),
@@ -412,6 +424,7 @@ export const run = (options: DemoOptions): Effect.Effect<Summary, UsageError | S
       }))
     }
     yield* Console.log(formatSummary(summary))
+    if (recorder !== undefined && options.report !== undefined) yield* Report.write(recorder, options.report)
     if (stoppedBy !== undefined) {
       return yield* new StoppedError({
         signal: stoppedBy,

@@ -22,6 +22,7 @@ import * as Stream from "effect/Stream"
 import * as SubscriptionRef from "effect/SubscriptionRef"
 import * as Meter from "./meter.ts"
 import * as Progress from "./progress.ts"
+import * as Report from "./report.ts"
 import { exitCodeOf, stopSignal } from "./signals.ts"
 import { UsageError } from "./usage.ts"
 
@@ -233,6 +234,8 @@ export interface FetchOptions {
   readonly resume: boolean
   readonly quiet: boolean
   readonly grace: string
+  /** Write an HTML report of the run to this path. */
+  readonly report?: string | undefined
 }
 
 const METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] as const
@@ -434,6 +437,14 @@ export const run = (
     )
 
     const counters = Meter.makeCounters()
+    const recorder = options.report === undefined ? undefined : yield* Report.make({
+      command:
+        `async-ops fetch: ${todo.length} URLs, concurrency ${resolved.concurrency}, ${resolved.perHost} per host`,
+      perHostCap: resolved.perHost,
+      totalCap: Number.POSITIVE_INFINITY,
+      openDurationMs: undefined
+    })
+    counters.recorder = recorder
     const meters: Meter.Meters = new WeakMap()
     const control: Meter.Control = { stopping: false }
     const client = yield* Layer.build(
@@ -507,6 +518,7 @@ export const run = (
       }
       written++
       if (!record.ok) failed++
+      recorder?.outcomeNow(record.ok ? `${record.status} ok` : record.error ?? `status ${record.status}`, meter?.ms)
       return encodeRecord(record)
     }
 
@@ -541,6 +553,7 @@ export const run = (
     if (pending.size > 0) {
       yield* writer.write(Array.from(pending.entries()).toSorted((a, b) => a[0] - b[0]).map(([, l]) => l).join(""))
     }
+    if (recorder !== undefined && options.report !== undefined) yield* Report.write(recorder, options.report)
     return {
       inputs: entries.length,
       skipped: entries.length - todo.length,

@@ -17,6 +17,7 @@ import * as Exit from "effect/Exit"
 import * as HttpClient from "effect/http/HttpClient"
 import type * as HttpClientRequest from "effect/http/HttpClientRequest"
 import * as Layer from "effect/Layer"
+import type * as Report from "./report.ts"
 
 /**
  * What one call did: attempts sent to the transport, wall time, and the kind of the outcome when the resilient
@@ -50,6 +51,8 @@ export interface AttemptCounters {
   readonly byStatus: Map<number, number>
   transportErrors: number
   interrupted: number
+  /** Records every attempt for `--report` when set. */
+  recorder?: Report.Recorder | undefined
 }
 
 /** @internal */
@@ -63,7 +66,7 @@ export const makeCounters = (): AttemptCounters => ({
 })
 
 const instrument = (counters: AttemptCounters) => (client: HttpClient.HttpClient): HttpClient.HttpClient =>
-  HttpClient.transform(client, (effect) =>
+  HttpClient.transform(client, (effect, request) =>
     Effect.flatMap(CurrentCall, (call) => {
       if (call !== undefined) {
         call.attempts++
@@ -71,7 +74,8 @@ const instrument = (counters: AttemptCounters) => (client: HttpClient.HttpClient
         if (call.attempts === 2) counters.retrying++
       }
       counters.attempts++
-      return Effect.onExit(effect, (exit) => {
+      const attempt = counters.recorder?.attempt(request.url, call?.attempts ?? 1, effect) ?? effect
+      return Effect.onExit(attempt, (exit) => {
         if (Exit.isSuccess(exit)) {
           const status = exit.value.status
           counters.byStatus.set(status, (counters.byStatus.get(status) ?? 0) + 1)
