@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 /**
  * `demo --report` and `fetch --report` write one self-contained HTML file whose numbers come from the run. The
  * file is opened in a real browser (Debian's chromium through puppeteer-core, no downloaded browser): every chart

@@ -96,7 +96,7 @@ const inFlightSeries = (r: Recorder, buckets: number): Array<Array<readonly [num
   const width = end / buckets
   const events = r.inFlight.toSorted((a, b) => a[0] - b[0] || a[2] - b[2])
   return r.hosts.map((_, host) => {
-    const peak = new Array<number>(buckets).fill(0)
+    const peak = Array.from({ length: buckets }, () => 0)
     let level = 0
     let bucket = 0
     for (const [t, h, delta] of events) {
@@ -177,7 +177,7 @@ const latencyChart = (r: Recorder): string => {
   // the bins cover up to a bit past p99; slower calls fall in the last bin, labelled as such
   const top = Math.max(p99 * 1.25, 1)
   const bins = 48
-  const counts = new Array<number>(bins).fill(0)
+  const counts = Array.from({ length: bins }, () => 0)
   for (const v of sorted) counts[Math.min(bins - 1, Math.floor((v / top) * bins))]!++
   const { axes, f } = frame(260, top, Math.max(...counts) * 1.1, "milliseconds (last bin: slower)", "calls")
   let body = axes
@@ -231,9 +231,9 @@ const timelineChart = (r: Recorder): string => {
   const seconds = Math.max(0.001, r.endedAt / 1000)
   const buckets = 60
   const width = seconds / buckets
-  const retries = new Array<number>(buckets).fill(0)
+  const retries = Array.from({ length: buckets }, () => 0)
   for (const [t] of r.retries) retries[Math.min(buckets - 1, Math.floor(t / 1000 / width))]!++
-  const done = new Array<number>(buckets).fill(0)
+  const done = Array.from({ length: buckets }, () => 0)
   for (const t of r.completions) done[Math.min(buckets - 1, Math.floor(t / 1000 / width))]!++
   const opened = openings(r)
   const { axes, f } = frame(
