@@ -35,7 +35,8 @@ const snapshot = (over: Partial<Snapshot> = {}): Snapshot => ({
     { kind: "WorkQueue", name: "jobs", stats: { size: 900, unfinished: 905, waitingTakers: 0, state: "open" } },
     { kind: "WorkerPool", name: "mailer", stats: { workers: 4, queued: 12, active: 4, state: "open" } },
     { kind: "HttpClient", name: "upstream", stats: { breakers: { "api.example": "open", "cdn.example": "closed" } } },
-    { kind: "Mutex", name: "ledger", stats: { locked: true, waiting: 2 } }
+    { kind: "Mutex", name: "ledger", stats: { locked: true, waiting: 2 } },
+    { kind: "Periodic", name: "nightly", stats: { running: false, runs: 3, failures: 1 } }
   ],
   ...over
 })
@@ -75,6 +76,9 @@ describe("Top.render", () => {
     expect(row("mailer")).toEqual(["mailer", "WorkerPool", "12", "16", "0", "open"])
     expect(row("api.example ")).toEqual(["api.example", "upstream", "open"])
     expect(row("ledger")).toEqual(["ledger", "Mutex", "locked", "2"])
+    expect(text(Top.render(snapshot(), undefined, view())).find((l) => l.startsWith("nightly"))).toMatch(
+      /^nightly +Periodic +idle 3 runs 1 failed +-$/
+    )
     expect(lines.at(-1)).toBe("q quit  s sort (age)  / filter  esc clear")
   })
 

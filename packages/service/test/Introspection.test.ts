@@ -1,5 +1,8 @@
 import { Limiter, Registry, TaskGroup } from "@async-ops/core"
+import * as EventLoopMonitor from "@async-ops/service/EventLoopMonitor"
 import * as Introspection from "@async-ops/service/Introspection"
+import * as Periodic from "@async-ops/service/Periodic"
+import * as Shutdown from "@async-ops/service/Shutdown"
 import * as Supervisor from "@async-ops/service/Supervisor"
 import { NodeHttpServer } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
@@ -202,4 +205,28 @@ describe("Introspection.routes", () => {
       ])
       expect(reasons[2]!.message).toBe("snapshot version 2 is not supported (this console reads version 1)")
     }))
+
+  it.effect("Shutdown, EventLoopMonitor and named Periodic jobs are in the snapshot until their scope closes", () =>
+    Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      yield* Shutdown.make({ signals: [] }).pipe(Scope.provide(scope))
+      yield* EventLoopMonitor.make({ name: "loop", metrics: false }).pipe(Scope.provide(scope))
+      yield* Periodic.make(Effect.fail("boom"), { name: "nightly", every: "1 minute" }).pipe(Scope.provide(scope))
+      yield* TestClock.adjust("1 minute")
+      yield* settle
+      const open = yield* Introspection.snapshot
+      expect(open.primitives.map((p) => `${p.kind}/${p.name}`)).toEqual([
+        "Shutdown/shutdown",
+        "EventLoopMonitor/loop",
+        "Periodic/nightly"
+      ])
+      expect(open.primitives[0]!.stats).toMatchObject({ phase: "running" })
+      const periodic = open.primitives[2]!.stats
+      expect(periodic).toMatchObject({ name: "nightly", runs: 1, failures: 1 })
+      expect(periodic.lastError).toContain("boom")
+      // what the route serves is JSON that decodes
+      yield* Introspection.decodeSnapshot(JSON.parse(JSON.stringify(open)))
+      yield* Scope.close(scope, Exit.void)
+      expect((yield* Introspection.snapshot).primitives).toEqual([])
+    }).pipe(withRegistry, Effect.provideService(Registry.Registry, Registry.makeUnsafe())))
 })

@@ -116,7 +116,7 @@ const rate = (now: Primitive, nowAt: number, previous: Snapshot | undefined): st
 
 const ADMISSION_KINDS = new Set(["Limiter", "AdaptiveLimiter", "KeyedLimiter", "Bulkhead"])
 const QUEUE_KINDS = new Set(["WorkQueue", "WorkerPool"])
-const SYNC_KINDS = new Set(["Mutex", "RWLock", "KeyedMutex", "Condition", "Barrier", "TaskGroup"])
+const SYNC_KINDS = new Set(["Mutex", "RWLock", "KeyedMutex", "Condition", "Barrier", "TaskGroup", "Periodic"])
 
 const admissionRows = (snapshot: Snapshot, previous: Snapshot | undefined, filter: string) => {
   const rows: Array<Array<string>> = []
@@ -201,6 +201,8 @@ const syncState = (p: Primitive): [string, string] => {
       return [s.broken === true ? "broken" : `${count(s, "waiting")}/${count(s, "parties")}`, count(s, "waiting")]
     case "TaskGroup":
       return [`${String(s.state ?? "")} ${count(s, "running")} running`, count(s, "pending")]
+    case "Periodic":
+      return [`${s.running === true ? "running" : "idle"} ${count(s, "runs")} runs ${count(s, "failures")} failed`, "-"]
     default:
       return ["", count(s, "waiting")]
   }
@@ -291,7 +293,7 @@ export const render = (snapshot: Snapshot, previous: Snapshot | undefined, view:
     ),
     fit("", width),
     ...table(
-      "LOCKS AND GROUPS",
+      "LOCKS, GROUPS AND PERIODIC JOBS",
       [{ title: "NAME" }, { title: "KIND", width: 10 }, { title: "STATE", width: 20 }, {
         title: "WAITING",
         width: 7,

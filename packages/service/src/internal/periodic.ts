@@ -1,5 +1,6 @@
 /** @internal */
 import { InvalidOptionError } from "@async-ops/core/Options"
+import * as Registry from "@async-ops/core/Registry"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import type * as Context from "effect/Context"
@@ -306,6 +307,7 @@ export const make = <A, E, R>(
     const impl = new PeriodicImpl<E>(config, Effect.provideContext(task, context), runScope, metrics)
     const ticker = yield* Effect.forkIn(impl.ticker, runScope, { startImmediately: true })
     yield* Effect.addFinalizer(() => impl.stop(ticker))
+    yield* Registry.register({ kind: "Periodic", name: config.name, stats: Effect.map(impl.stats, registryStats) })
     return impl
   })
 
@@ -315,3 +317,9 @@ export const run = <A, E, R>(
   options: Options
 ): Effect.Effect<void, InvalidOptionError, R> =>
   Effect.scoped(Effect.flatMap(make(task, options), (periodic) => Deferred.await((periodic as PeriodicImpl<E>).ended)))
+
+/** The stats as the registry shows them: the last error as its pretty-printed text. */
+const registryStats = <E>({ lastError, ...stats }: Stats<E>) => ({
+  ...stats,
+  lastError: lastError === undefined ? undefined : Cause.pretty(lastError)
+})
