@@ -22,7 +22,6 @@
  * @since 0.1.0
  */
 import type * as TaskGroup from "@async-ops/core/TaskGroup"
-import * as Data from "effect/Data"
 import type * as Effect from "effect/Effect"
 import type * as HttpRouter from "effect/http/HttpRouter"
 import type * as Layer from "effect/Layer"
@@ -286,10 +285,13 @@ export type Snapshot = Schema.Schema.Type<typeof internal.SnapshotSchema>
  * @category errors
  * @since 0.1.0
  */
-export class SnapshotError extends Data.TaggedError("SnapshotError")<{
-  readonly reason: "NotAsyncOps" | "Version" | "Invalid"
-  readonly message: string
-}> {}
+export const SnapshotError = internal.SnapshotError
+
+/**
+ * @category errors
+ * @since 0.1.0
+ */
+export type SnapshotError = internal.SnapshotError
 
 /**
  * The snapshot of the process now (what `GET /debug/async-ops` serves).

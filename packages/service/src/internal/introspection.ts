@@ -7,6 +7,7 @@ import * as Registry from "@async-ops/core/Registry"
 import type * as TaskGroup from "@async-ops/core/TaskGroup"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
+import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as HttpRouter from "effect/http/HttpRouter"
 import * as HttpServerResponse from "effect/http/HttpServerResponse"
@@ -14,7 +15,6 @@ import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import type { IntrospectionService, Snapshot, Source, Stats, TaskEntry } from "../Introspection.ts"
-import { SnapshotError } from "../Introspection.ts"
 
 /** @internal */
 export class Introspection
@@ -119,6 +119,12 @@ export const routes: Layer.Layer<never, never, HttpRouter.HttpRouter | Introspec
 // ---------------------------------------------------------------------------------------------------------------
 // The snapshot of the whole process: tasks and live primitives (the `async-ops top` feed)
 // ---------------------------------------------------------------------------------------------------------------
+
+/** @internal */
+export class SnapshotError extends Data.TaggedError("SnapshotError")<{
+  readonly reason: "NotAsyncOps" | "Version" | "Invalid"
+  readonly message: string
+}> {}
 
 /** @internal */
 export const SNAPSHOT_VERSION = 1
