@@ -5,41 +5,68 @@ import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
 import type { InvalidOptionError } from "../Options.ts"
-import type { Options, SpawnOptions, Stats, Task, TaskGroup, TaskInfo } from "../TaskGroup.ts"
-import { TaskGroupClosedError } from "../TaskGroup.ts"
+import type {
+  CancellableTaskGroup,
+  Options,
+  SpawnOptions,
+  Stats,
+  Task,
+  TaskGroup,
+  TaskInfo
+} from "../TaskGroup.ts"
+import { TaskGroupAbortingError, TaskGroupClosedError } from "../TaskGroup.ts"
 import * as Instruments from "./metrics.ts"
 import * as validate from "./options.ts"
 import type { Node } from "./waitList.ts"
 import { WaitList } from "./waitList.ts"
 
-interface Waiting {
-  readonly task: TaskImpl<any, any>
-  readonly effect: Effect.Effect<any, any, any>
-  readonly context: Context.Context<never>
-}
-
+/**
+ * A task and its handle in one object. Until it starts it holds what to run and the spawner's services; from then
+ * on its fiber (none for a task whose effect was already an `Exit`), then only its exit. Its name is made when read.
+ */
 class TaskImpl<A, E> implements Task<A, E> {
   readonly id: number
-  readonly name: string
   readonly group: GroupImpl
+  private readonly givenName: string | undefined
+  /** What to run and with which services, until the task starts. */
+  effect: Effect.Effect<A, E, any> | undefined
+  context: Context.Context<never> | undefined
   fiber: Fiber.Fiber<A, E> | undefined = undefined
   /** When it started running (the group's clock, epoch ms), for the `tasks` snapshot. */
   startedAt = 0
   exit: Exit.Exit<A, E> | undefined = undefined
   /** Its place in the group's waiting list while it waits for a `concurrency` slot. */
-  waitingNode: Node<Waiting> | undefined = undefined
+  waitingNode: Node<TaskImpl<any, any>> | undefined = undefined
+  /** Its neighbours in the group's list of live tasks (admitted and not ended). */
+  prevLive: TaskImpl<any, any> | undefined = undefined
+  nextLive: TaskImpl<any, any> | undefined = undefined
   private observers: Array<(exit: Exit.Exit<A, E>) => void> | undefined = undefined
 
-  constructor(group: GroupImpl, id: number, name: string) {
+  constructor(
+    group: GroupImpl,
+    id: number,
+    name: string | undefined,
+    effect: Effect.Effect<A, E, any>,
+    context: Context.Context<never>
+  ) {
     this.group = group
     this.id = id
-    this.name = name
+    this.givenName = name
+    this.effect = effect
+    this.context = context
+  }
+
+  get name(): string {
+    return this.givenName ?? `task-${this.id}`
   }
 
   complete(exit: Exit.Exit<A, E>): void {
     if (this.exit !== undefined) return
     this.exit = exit
+    this.effect = undefined
+    this.context = undefined
     const observers = this.observers
     this.observers = undefined
     if (observers !== undefined) { for (const observer of observers) observer(exit) }
@@ -77,7 +104,8 @@ class TaskImpl<A, E> implements Task<A, E> {
     return Effect.withFiber((caller) => {
       if (this.exit !== undefined) return Effect.void
       if (this.fiber === undefined) {
-        this.group.cancelWaiting(this, caller.id)
+        // Waiting for a slot, or admitted and not started yet: it never starts.
+        this.group.dropUnstarted(this, caller.id)
         return Effect.void
       }
       this.fiber.interruptUnsafe(caller.id)
@@ -86,10 +114,7 @@ class TaskImpl<A, E> implements Task<A, E> {
   }
 }
 
-const withoutInterrupts = <E>(cause: Cause.Cause<E>): Cause.Cause<E> =>
-  Cause.fromReasons(cause.reasons.filter((r) => !Cause.isInterruptReason(r)))
-
-class GroupImpl implements TaskGroup {
+class GroupImpl implements CancellableTaskGroup {
   readonly name: string
   readonly limit: number
   readonly supervise: boolean
@@ -101,15 +126,26 @@ class GroupImpl implements TaskGroup {
   interrupted = 0
   nextId = 0
   /** Spawns waiting for a `concurrency` slot, FIFO, O(1) per operation (see internal/waitList.ts). */
-  readonly waiting = new WaitList<Waiting>()
-  /** Tasks that have a fiber and have not ended, to interrupt on cancel. */
-  readonly live = new Set<TaskImpl<any, any>>()
+  readonly waiting = new WaitList<TaskImpl<any, any>>()
+  /**
+   * Tasks admitted (counted in `running`) and not ended, in start order: to interrupt on cancel, and for `tasks`.
+   * An intrusive list through the tasks themselves: no hashing and no table to grow per task.
+   */
+  private liveHead: TaskImpl<any, any> | undefined = undefined
+  private liveTail: TaskImpl<any, any> | undefined = undefined
+  /** Tasks admitted since the last flush, started together by the next one, in spawn order. */
+  private starting: Array<TaskImpl<any, any>> = []
+  private flushScheduled = false
   /** Every failure (not interruption) of a task or the body, in the order they happened. */
   readonly failures: Array<Cause.Cause<unknown>> = []
+  /** The errors this group's `spawn` failed with while aborting: a consequence of the abort, not a failure. */
+  private readonly abortErrors = new WeakSet<object>()
   bodyExit: Exit.Exit<unknown, unknown> | undefined = undefined
   bodyFiber: Fiber.Fiber<unknown, unknown> | undefined = undefined
-  /** Set when something asks the coordinator to cancel: a failure in fail-fast mode, or the body interrupted. */
+  /** Set when something asks the coordinator to cancel: a failure in fail-fast mode, or the body failed or ended. */
   cancelRequested = false
+  /** Set by `cancel`: the group ends successfully unless something failed. */
+  cancelled = false
   coordinator: Fiber.Fiber<unknown, unknown> | undefined = undefined
   private wake: (() => void) | undefined = undefined
   /** In flight = running tasks, waiting = spawns waiting for a slot, acquired = tasks started; when on. */
@@ -135,6 +171,11 @@ class GroupImpl implements TaskGroup {
 
   get coordinatorId(): number {
     return this.coordinator?.id ?? -1
+  }
+
+  /** Whether a failure, a cancel or an interruption is stopping the group: spawns fail from then on. */
+  get aborting(): boolean {
+    return this.state === "cancelling" || this.cancelRequested
   }
 
   /**
@@ -180,43 +221,107 @@ class GroupImpl implements TaskGroup {
       // tasks already running get the time of this first read.
       this.clock = reader.getRef(Clock.Clock)
       const now = this.clock.currentTimeMillisUnsafe()
-      for (const task of this.live) task.startedAt = now
+      for (const task of this.liveTasks()) task.startedAt = now
     }
     return Effect.succeed(
-      Array.from(this.live, (task): TaskInfo => ({ id: task.id, name: task.name, startedAt: task.startedAt }))
+      this.liveTasks().map((task): TaskInfo => ({ id: task.id, name: task.name, startedAt: task.startedAt }))
     )
   })
 
-  spawn = <A, E, R>(effect: Effect.Effect<A, E, R>, options?: SpawnOptions): Effect.Effect<Task<A, E>, E, R> =>
+  readonly cancel: Effect.Effect<void> = Effect.withFiber((caller) => {
+    if (this.state === "open") {
+      this.cancelled = true
+      this.abort(caller.id)
+      this.notify()
+    }
+    return Effect.void
+  })
+
+  spawn = <A, E, R>(
+    effect: Effect.Effect<A, E, R>,
+    options?: SpawnOptions
+  ): Effect.Effect<Task<A, E>, E | TaskGroupAbortingError, R> =>
     Effect.withFiber((spawner) => {
       if (this.state === "closed") return Effect.die(new TaskGroupClosedError({ group: this.name }))
-      const id = this.nextId++
-      const task = new TaskImpl<A, E>(this, id, options?.name ?? `task-${id}`)
-      if (this.state === "cancelling") {
-        this.interrupted++
-        task.complete(Exit.interrupt(spawner.id))
-      } else if (this.running < this.limit && this.waiting.length === 0) {
-        this.start(task, effect, spawner.context)
+      if (this.aborting) {
+        const error = new TaskGroupAbortingError({ group: this.name })
+        this.abortErrors.add(error)
+        return Effect.fail(error)
+      }
+      const task = new TaskImpl<A, E>(this, this.nextId++, options?.name, effect, spawner.context)
+      if (this.running < this.limit && this.waiting.length === 0) {
+        this.admit(task)
       } else {
-        task.waitingNode = this.waiting.push({ task, effect, context: spawner.context })
+        task.waitingNode = this.waiting.push(task)
         if (this.metrics !== undefined) this.metrics.setWaiting(this.waiting.length)
       }
       return Effect.succeed(task)
     })
 
-  private start(task: TaskImpl<any, any>, effect: Effect.Effect<any, any, any>, context: Context.Context<never>): void {
+  /** The live tasks now, in start order (a copy: ending tasks leave the list). */
+  private liveTasks(): Array<TaskImpl<any, any>> {
+    const out: Array<TaskImpl<any, any>> = []
+    for (let task = this.liveHead; task !== undefined; task = task.nextLive) out.push(task)
+    return out
+  }
+
+  /**
+   * Takes a slot for the task and queues it for the next flush. Every task admitted in one turn starts from one
+   * scheduled flush (one scheduler hop per turn, not per task), on a later turn than its spawn and in spawn order,
+   * as asyncio's create_task and trio's start_soon do.
+   */
+  private admit(task: TaskImpl<any, any>): void {
     this.running++
     if (this.running > this.peakRunning) this.peakRunning = this.running
     if (this.metrics !== undefined) this.reportStart(this.metrics)
-    this.live.add(task)
-    if (this.clock !== undefined) task.startedAt = this.clock.currentTimeMillisUnsafe()
-    // A root fiber with the spawner's services; the leading yield defers the start to the next scheduler turn
-    // (asyncio's create_task and trio's start_soon do not run the task inline) and keeps starts from nesting.
-    const fiber = Effect.runForkWith(context)(
-      Effect.andThen(Effect.yieldNow, effect as Effect.Effect<unknown, unknown>)
-    )
-    task.fiber = fiber
-    fiber.addObserver((exit) => this.onTaskExit(task, exit))
+    task.prevLive = this.liveTail
+    if (this.liveTail === undefined) this.liveHead = task
+    else this.liveTail.nextLive = task
+    this.liveTail = task
+    this.starting.push(task)
+    if (!this.flushScheduled) {
+      this.flushScheduled = true
+      this.coordinator!.currentDispatcher.scheduleTask(this.flush, 0)
+    }
+  }
+
+  /**
+   * Starts every task admitted since the last flush, one after another in this one scheduler task: each runs in a
+   * root fiber with its spawner's services until it suspends or ends. A task whose effect is already an `Exit`
+   * ends without a fiber. Tasks dropped in the meantime (cancel, `interrupt`) have ended and are skipped.
+   */
+  private readonly flush = (): void => {
+    this.flushScheduled = false
+    const batch = this.starting
+    this.starting = []
+    // Tasks spawned by one fiber share its services: one runner for a run of them.
+    let runContext: Context.Context<never> | undefined
+    let runFork: ((effect: Effect.Effect<unknown, unknown>) => Fiber.Fiber<unknown, unknown>) | undefined
+    for (let i = 0; i < batch.length; i++) {
+      const task = batch[i]!
+      if (task.exit !== undefined) continue
+      const effect = task.effect as Effect.Effect<unknown, unknown>
+      const context = task.context!
+      task.effect = undefined
+      task.context = undefined
+      if (this.clock !== undefined) task.startedAt = this.clock.currentTimeMillisUnsafe()
+      if (Exit.isExit(effect)) {
+        this.onTaskExit(task, effect)
+        continue
+      }
+      if (context !== runContext) {
+        runContext = context
+        runFork = Effect.runForkWith(context)
+      }
+      const fiber = runFork!(effect)
+      const exit = fiber.pollUnsafe()
+      if (exit !== undefined) {
+        this.onTaskExit(task, exit)
+      } else {
+        task.fiber = fiber
+        fiber.addObserver((exit) => this.onTaskExit(task, exit))
+      }
+    }
   }
 
   private reportStart(metrics: Instruments.Instruments): void {
@@ -224,18 +329,41 @@ class GroupImpl implements TaskGroup {
     metrics.addAcquired()
   }
 
+  /**
+   * A cause without what the group itself caused: the interruptions of its abort and the errors of spawns refused
+   * while aborting. Empty when that is all there was.
+   */
+  private ownFailures(cause: Cause.Cause<unknown>): Cause.Cause<unknown> {
+    return Cause.fromReasons(
+      cause.reasons.filter((r) =>
+        !Cause.isInterruptReason(r) &&
+        !(Cause.isFailReason(r) && typeof r.error === "object" && r.error !== null && this.abortErrors.has(r.error))
+      )
+    )
+  }
+
   private onTaskExit(task: TaskImpl<any, any>, exit: Exit.Exit<any, any>): void {
     this.running--
     if (this.metrics !== undefined) this.metrics.setInFlight(this.running)
-    this.live.delete(task)
+    const prev = task.prevLive
+    const next = task.nextLive
+    if (prev === undefined) this.liveHead = next
+    else prev.nextLive = next
+    if (next === undefined) this.liveTail = prev
+    else next.prevLive = prev
+    task.prevLive = undefined
+    task.nextLive = undefined
     if (Exit.isSuccess(exit)) {
       this.succeeded++
-    } else if (Cause.hasInterruptsOnly(exit.cause)) {
-      this.interrupted++
     } else {
-      this.failed++
-      this.failures.push(withoutInterrupts(exit.cause))
-      if (!this.supervise) this.cancelRequested = true
+      const failure = Cause.hasInterruptsOnly(exit.cause) ? undefined : this.ownFailures(exit.cause)
+      if (failure === undefined || failure.reasons.length === 0) {
+        this.interrupted++
+      } else {
+        this.failed++
+        this.failures.push(failure)
+        if (!this.supervise) this.cancelRequested = true
+      }
     }
     task.complete(exit)
     this.startWaiting()
@@ -248,58 +376,70 @@ class GroupImpl implements TaskGroup {
     while (this.running < this.limit && this.waiting.length > 0) {
       const next = this.waiting.shift()
       if (next === undefined) break
-      next.task.waitingNode = undefined
-      this.start(next.task, next.effect, next.context)
+      next.waitingNode = undefined
+      this.admit(next)
     }
     if (this.metrics !== undefined) this.metrics.setWaiting(this.waiting.length)
   }
 
-  cancelWaiting(task: TaskImpl<any, any>, by: number): void {
-    if (task.waitingNode === undefined || task.exit !== undefined) return
-    this.waiting.remove(task.waitingNode)
-    task.waitingNode = undefined
-    if (this.metrics !== undefined) this.metrics.setWaiting(this.waiting.length)
-    this.interrupted++
-    task.complete(Exit.interrupt(by))
-    this.notify()
+  /** Ends a task that has not started (waiting for a slot, or admitted and not flushed yet) as interrupted. */
+  dropUnstarted(task: TaskImpl<any, any>, by: number): void {
+    if (task.exit !== undefined || task.fiber !== undefined) return
+    if (task.waitingNode !== undefined) {
+      this.waiting.remove(task.waitingNode)
+      task.waitingNode = undefined
+      if (this.metrics !== undefined) this.metrics.setWaiting(this.waiting.length)
+      this.interrupted++
+      task.complete(Exit.interrupt(by))
+      this.notify()
+    } else {
+      this.onTaskExit(task, Exit.interrupt(by))
+    }
   }
 
   onBodyExit(exit: Exit.Exit<unknown, unknown>): void {
     this.bodyExit = exit
     if (Exit.isFailure(exit)) {
-      if (Cause.hasInterruptsOnly(exit.cause)) {
+      const failure = Cause.hasInterruptsOnly(exit.cause) ? undefined : this.ownFailures(exit.cause)
+      if (failure === undefined || failure.reasons.length === 0) {
         // Interrupted by the group while cancelling, or by itself: either way the tasks must stop.
         if (this.state === "open") this.cancelRequested = true
       } else {
-        this.failures.push(withoutInterrupts(exit.cause))
+        this.failures.push(failure)
         this.cancelRequested = true
       }
     }
     this.notify()
   }
 
-  /** Interrupts the body and every task, and drops every waiting spawn. */
-  cancel(): void {
+  /** Interrupts the body and every task, and drops every spawn that has not started. */
+  abort(by: number): void {
     if (this.state !== "open") return
     this.state = "cancelling"
-    for (const waiting of this.waiting.drain()) {
-      waiting.task.waitingNode = undefined
+    for (const task of this.waiting.drain()) {
+      task.waitingNode = undefined
       this.interrupted++
-      waiting.task.complete(Exit.interrupt(this.coordinatorId))
+      task.complete(Exit.interrupt(by))
     }
     if (this.metrics !== undefined) this.metrics.setWaiting(0)
-    if (this.bodyExit === undefined) this.bodyFiber?.interruptUnsafe(this.coordinatorId)
-    for (const task of Array.from(this.live)) task.fiber?.interruptUnsafe(this.coordinatorId)
+    if (this.bodyExit === undefined) this.bodyFiber?.interruptUnsafe(by)
+    for (const task of this.liveTasks()) {
+      if (task.fiber !== undefined) task.fiber.interruptUnsafe(by)
+      else this.onTaskExit(task, Exit.interrupt(by))
+    }
   }
 }
 
 /** @internal */
-export const scoped = <A, E, R>(
-  body: (group: TaskGroup) => Effect.Effect<A, E, R>,
-  options?: Options
-): Effect.Effect<A, E | InvalidOptionError, R> =>
+export const isTaskGroup = (u: unknown): u is TaskGroup => u instanceof GroupImpl
+
+const run = <A, E, R>(
+  module: string,
+  body: (group: GroupImpl) => Effect.Effect<A, E, R>,
+  options: Options | undefined
+): Effect.Effect<{ readonly group: GroupImpl; readonly exit: Exit.Exit<A, E> }, E | InvalidOptionError, R> =>
   Effect.flatMap(
-    validate.concurrency("TaskGroup.scoped", options?.concurrency),
+    validate.concurrency(module, options?.concurrency),
     (limit) =>
       Effect.uninterruptibleMask((restore) =>
         Effect.withFiber((coordinator) => {
@@ -316,9 +456,8 @@ export const scoped = <A, E, R>(
             bodyFiber.addObserver((exit) => group.onBodyExit(exit))
             // Wait, interruptibly, until everything ended or a cancel is asked for.
             const waited = yield* Effect.exit(restore(group.signal))
-            const interrupted = Exit.isFailure(waited)
-            if (interrupted || !group.allEnded) {
-              group.cancel()
+            if (Exit.isFailure(waited) || !group.allEnded) {
+              group.abort(group.coordinatorId)
               yield* group.signal
             }
             group.state = "closed"
@@ -328,8 +467,31 @@ export const scoped = <A, E, R>(
                 Cause.fromReasons(group.failures.flatMap((c) => c.reasons)) as Cause.Cause<E>
               )
             }
-            return yield* (group.bodyExit as Exit.Exit<A, E>)
+            return { group, exit: group.bodyExit as Exit.Exit<A, E> }
           })
         })
       )
+  )
+
+/** @internal */
+export const scoped = <A, E, R>(
+  body: (group: TaskGroup) => Effect.Effect<A, E, R>,
+  options?: Options
+): Effect.Effect<A, E | InvalidOptionError, R> =>
+  Effect.flatMap(run("TaskGroup.scoped", body, options), ({ exit }) => exit)
+
+/** @internal */
+export const cancellable = <A, E, R>(
+  body: (group: CancellableTaskGroup) => Effect.Effect<A, E, R>,
+  options?: Options
+): Effect.Effect<Option.Option<A>, E | InvalidOptionError, R> =>
+  Effect.flatMap(
+    run("TaskGroup.cancellable", body, options),
+    ({ exit, group }): Effect.Effect<Option.Option<A>, E> =>
+      Exit.isSuccess(exit)
+        ? Effect.succeed(Option.some(exit.value))
+        : group.cancelled
+        // The cancel interrupted the body (its own aborting errors are left out, as for the tasks).
+        ? Effect.succeed(Option.none())
+        : Effect.failCause(exit.cause)
   )
