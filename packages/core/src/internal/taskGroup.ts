@@ -19,8 +19,6 @@ import type {
 import { TaskGroupAbortingError, TaskGroupClosedError } from "../TaskGroup.ts"
 import * as Instruments from "./metrics.ts"
 import * as validate from "./options.ts"
-import type { Node } from "./waitList.ts"
-import { WaitList } from "./waitList.ts"
 
 /**
  * A task and its handle in one object. Until it starts it holds what to run and the spawner's services; from then
@@ -37,11 +35,10 @@ class TaskImpl<A, E> implements Task<A, E> {
   /** When it started running (the group's clock, epoch ms), for the `tasks` snapshot. */
   startedAt = 0
   exit: Exit.Exit<A, E> | undefined = undefined
-  /** Its place in the group's waiting list while it waits for a `concurrency` slot. */
-  waitingNode: Node<TaskImpl<any, any>> | undefined = undefined
-  /** Its neighbours in the group's list of live tasks (admitted and not ended). */
-  prevLive: TaskImpl<any, any> | undefined = undefined
-  nextLive: TaskImpl<any, any> | undefined = undefined
+  /** The group's list it is in: waiting for a `concurrency` slot, or live (admitted and not ended); and its place. */
+  list: TaskList | undefined = undefined
+  prev: TaskImpl<any, any> | undefined = undefined
+  next: TaskImpl<any, any> | undefined = undefined
   private observers: Array<(exit: Exit.Exit<A, E>) => void> | undefined = undefined
 
   constructor(
@@ -114,6 +111,69 @@ class TaskImpl<A, E> implements Task<A, E> {
   }
 }
 
+/**
+ * A FIFO of tasks threaded through the tasks themselves (a task is in at most one list at a time): O(1) push, shift
+ * and removal of any task, and no node object or hash table per task. The waiting list's contract is
+ * internal/waitList.ts's, without its node allocation.
+ */
+class TaskList {
+  private head: TaskImpl<any, any> | undefined = undefined
+  private tail: TaskImpl<any, any> | undefined = undefined
+  length = 0
+
+  push(task: TaskImpl<any, any>): void {
+    task.list = this
+    task.prev = this.tail
+    task.next = undefined
+    if (this.tail === undefined) this.head = task
+    else this.tail.next = task
+    this.tail = task
+    this.length++
+  }
+
+  shift(): TaskImpl<any, any> | undefined {
+    const task = this.head
+    if (task !== undefined) this.remove(task)
+    return task
+  }
+
+  /** Removes a task wherever it is; a task not in this list is ignored. */
+  remove(task: TaskImpl<any, any>): void {
+    if (task.list !== this) return
+    const prev = task.prev
+    const next = task.next
+    if (prev === undefined) this.head = next
+    else prev.next = next
+    if (next === undefined) this.tail = prev
+    else next.prev = prev
+    task.list = undefined
+    task.prev = undefined
+    task.next = undefined
+    this.length--
+  }
+
+  /** The tasks in order (a copy: the list may change while the caller goes through it). */
+  toArray(): Array<TaskImpl<any, any>> {
+    const out: Array<TaskImpl<any, any>> = []
+    for (let task = this.head; task !== undefined; task = task.next) out.push(task)
+    return out
+  }
+
+  /** Empties the list and returns its tasks in order. */
+  drain(): Array<TaskImpl<any, any>> {
+    const out = this.toArray()
+    for (const task of out) {
+      task.list = undefined
+      task.prev = undefined
+      task.next = undefined
+    }
+    this.head = undefined
+    this.tail = undefined
+    this.length = 0
+    return out
+  }
+}
+
 class GroupImpl implements CancellableTaskGroup {
   readonly name: string
   readonly limit: number
@@ -125,14 +185,10 @@ class GroupImpl implements CancellableTaskGroup {
   failed = 0
   interrupted = 0
   nextId = 0
-  /** Spawns waiting for a `concurrency` slot, FIFO, O(1) per operation (see internal/waitList.ts). */
-  readonly waiting = new WaitList<TaskImpl<any, any>>()
-  /**
-   * Tasks admitted (counted in `running`) and not ended, in start order: to interrupt on cancel, and for `tasks`.
-   * An intrusive list through the tasks themselves: no hashing and no table to grow per task.
-   */
-  private liveHead: TaskImpl<any, any> | undefined = undefined
-  private liveTail: TaskImpl<any, any> | undefined = undefined
+  /** Spawns waiting for a `concurrency` slot, FIFO. */
+  readonly waiting = new TaskList()
+  /** Tasks admitted (counted in `running`) and not ended, in start order: to interrupt on cancel, and for `tasks`. */
+  readonly live = new TaskList()
   /** Tasks admitted since the last flush, started together by the next one, in spawn order. */
   private starting: Array<TaskImpl<any, any>> = []
   private flushScheduled = false
@@ -221,10 +277,10 @@ class GroupImpl implements CancellableTaskGroup {
       // tasks already running get the time of this first read.
       this.clock = reader.getRef(Clock.Clock)
       const now = this.clock.currentTimeMillisUnsafe()
-      for (const task of this.liveTasks()) task.startedAt = now
+      for (const task of this.live.toArray()) task.startedAt = now
     }
     return Effect.succeed(
-      this.liveTasks().map((task): TaskInfo => ({ id: task.id, name: task.name, startedAt: task.startedAt }))
+      this.live.toArray().map((task): TaskInfo => ({ id: task.id, name: task.name, startedAt: task.startedAt }))
     )
   })
 
@@ -252,18 +308,11 @@ class GroupImpl implements CancellableTaskGroup {
       if (this.running < this.limit && this.waiting.length === 0) {
         this.admit(task)
       } else {
-        task.waitingNode = this.waiting.push(task)
+        this.waiting.push(task)
         if (this.metrics !== undefined) this.metrics.setWaiting(this.waiting.length)
       }
       return Effect.succeed(task)
     })
-
-  /** The live tasks now, in start order (a copy: ending tasks leave the list). */
-  private liveTasks(): Array<TaskImpl<any, any>> {
-    const out: Array<TaskImpl<any, any>> = []
-    for (let task = this.liveHead; task !== undefined; task = task.nextLive) out.push(task)
-    return out
-  }
 
   /**
    * Takes a slot for the task and queues it for the next flush. Every task admitted in one turn starts from one
@@ -274,10 +323,7 @@ class GroupImpl implements CancellableTaskGroup {
     this.running++
     if (this.running > this.peakRunning) this.peakRunning = this.running
     if (this.metrics !== undefined) this.reportStart(this.metrics)
-    task.prevLive = this.liveTail
-    if (this.liveTail === undefined) this.liveHead = task
-    else this.liveTail.nextLive = task
-    this.liveTail = task
+    this.live.push(task)
     this.starting.push(task)
     if (!this.flushScheduled) {
       this.flushScheduled = true
@@ -345,14 +391,7 @@ class GroupImpl implements CancellableTaskGroup {
   private onTaskExit(task: TaskImpl<any, any>, exit: Exit.Exit<any, any>): void {
     this.running--
     if (this.metrics !== undefined) this.metrics.setInFlight(this.running)
-    const prev = task.prevLive
-    const next = task.nextLive
-    if (prev === undefined) this.liveHead = next
-    else prev.nextLive = next
-    if (next === undefined) this.liveTail = prev
-    else next.prevLive = prev
-    task.prevLive = undefined
-    task.nextLive = undefined
+    this.live.remove(task)
     if (Exit.isSuccess(exit)) {
       this.succeeded++
     } else {
@@ -376,7 +415,6 @@ class GroupImpl implements CancellableTaskGroup {
     while (this.running < this.limit && this.waiting.length > 0) {
       const next = this.waiting.shift()
       if (next === undefined) break
-      next.waitingNode = undefined
       this.admit(next)
     }
     if (this.metrics !== undefined) this.metrics.setWaiting(this.waiting.length)
@@ -385,9 +423,8 @@ class GroupImpl implements CancellableTaskGroup {
   /** Ends a task that has not started (waiting for a slot, or admitted and not flushed yet) as interrupted. */
   dropUnstarted(task: TaskImpl<any, any>, by: number): void {
     if (task.exit !== undefined || task.fiber !== undefined) return
-    if (task.waitingNode !== undefined) {
-      this.waiting.remove(task.waitingNode)
-      task.waitingNode = undefined
+    if (task.list === this.waiting) {
+      this.waiting.remove(task)
       if (this.metrics !== undefined) this.metrics.setWaiting(this.waiting.length)
       this.interrupted++
       task.complete(Exit.interrupt(by))
@@ -417,13 +454,12 @@ class GroupImpl implements CancellableTaskGroup {
     if (this.state !== "open") return
     this.state = "cancelling"
     for (const task of this.waiting.drain()) {
-      task.waitingNode = undefined
       this.interrupted++
       task.complete(Exit.interrupt(by))
     }
     if (this.metrics !== undefined) this.metrics.setWaiting(0)
     if (this.bodyExit === undefined) this.bodyFiber?.interruptUnsafe(by)
-    for (const task of this.liveTasks()) {
+    for (const task of this.live.toArray()) {
       if (task.fiber !== undefined) task.fiber.interruptUnsafe(by)
       else this.onTaskExit(task, Exit.interrupt(by))
     }
