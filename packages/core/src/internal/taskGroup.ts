@@ -21,6 +21,16 @@ import * as Instruments from "./metrics.ts"
 import * as validate from "./options.ts"
 
 /**
+ * `Exit.isExit`, with a cheap look at `_tag` first: most effects are not exits, and `Exit.isExit` (a dual
+ * `hasProperty`) showed up at 3% of a 100,000-item batch's profile.
+ */
+const isExitFast = (effect: Effect.Effect<unknown, unknown, unknown>): effect is Exit.Exit<unknown, unknown> => {
+  const tag = (effect as { readonly _tag?: unknown })._tag
+  return (tag === "Success" || tag === "Failure") && Exit.isExit(effect)
+}
+
+
+/**
  * A task and its handle in one object. Until it starts it holds what to run and the spawner's services; from then
  * on its fiber (none for a task whose effect was already an `Exit`), then only its exit. Its name is made when read.
  */
@@ -351,7 +361,7 @@ class GroupImpl implements CancellableTaskGroup {
       task.effect = undefined
       task.context = undefined
       if (this.clock !== undefined) task.startedAt = this.clock.currentTimeMillisUnsafe()
-      if (Exit.isExit(effect)) {
+      if (isExitFast(effect)) {
         this.onTaskExit(task, effect)
         continue
       }
