@@ -429,4 +429,34 @@ describe("Gather", () => {
       expect(settled.failures.map((f) => f.error)).toEqual([2, 4])
       expect({ ...settled }.successes.map((s) => s.value)).toEqual([1, 3])
     }))
+
+  it.effect("asCompleted holds back new items while the consumer is behind (back-pressure bounded by concurrency)", () =>
+    Effect.gen(function*() {
+      const probe: internal.BatchProbe = { retained: 0, decided: 0 }
+      const concurrency = 10
+      let taken = 0
+      let started = 0
+      const ahead: Array<number> = []
+      yield* internal.asCompleted(
+        Array.from({ length: 2_000 }, (_, i) => i),
+        (i) =>
+          Effect.suspend(() => {
+            started++
+            return i % 2 === 0 ? Effect.succeed(i) : Effect.as(Effect.yieldNow, i)
+          }),
+        { concurrency },
+        probe
+      ).pipe(Stream.runForEach(() =>
+        Effect.gen(function*() {
+          taken++
+          // Items started and not yet taken by this consumer: running ones plus outcomes waiting in the stream.
+          ahead.push(started - taken)
+          yield* Effect.yieldNow // a slow consumer
+        })
+      ))
+      expect(taken).toBe(2_000)
+      // The stream hands outcomes over in chunks: the chunk being consumed (at most `concurrency`) comes on top.
+      expect(Math.max(...ahead)).toBeLessThanOrEqual(2 * concurrency)
+      expect(Math.max(...ahead)).toBeGreaterThan(0)
+    }))
 })

@@ -91,12 +91,23 @@ interface Tally {
 }
 
 /**
+ * How far `asCompleted`'s consumer is behind: outcomes handed to the stream and outcomes it has taken. The batch
+ * counts the difference against `concurrency`, and the consumer wakes the batch (`wake`) as it takes them.
+ */
+interface Backlog {
+  emitted: number
+  taken: number
+  wake: (() => void) | undefined
+}
+
+/**
  * Where a batch's outcomes go: `settle` keeps them all (it returns them), `asCompleted` hands each one to its
- * stream and keeps none, so its memory is what is in flight plus one byte per input.
+ * stream and keeps none, so its memory is what is in flight (running, or emitted and not yet taken: together at
+ * most `concurrency`) plus one byte per input.
  */
 type Sink<I, A, E> =
   | { readonly _tag: "Keep" }
-  | { readonly _tag: "Emit"; readonly emit: (outcome: Outcome<I, A, E>) => void }
+  | { readonly _tag: "Emit"; readonly emit: (outcome: Outcome<I, A, E>) => void; readonly backlog: Backlog }
 
 /**
  * The engine behind `settle` and `asCompleted`. The calling fiber dispatches: it forks one fiber per item, at most
@@ -122,6 +133,7 @@ const runBatch = <I, A, E, R>(
     const decided = new Uint8Array(n)
     const outcomes: Array<Outcome<I, A, E>> | undefined = sink._tag === "Keep" ? new Array(n) : undefined
     const emit = sink._tag === "Emit" ? sink.emit : undefined
+    const backlog = sink._tag === "Emit" ? sink.backlog : undefined
     const running = new Set<Fiber.Fiber<A, E>>()
     let next = 0
     let failures = 0
@@ -154,6 +166,7 @@ const runBatch = <I, A, E, R>(
         outcomes[outcome.index] = outcome
         if (probe !== undefined) probe.retained++
       } else {
+        backlog!.emitted++
         emit!(outcome)
       }
     }
@@ -210,7 +223,10 @@ const runBatch = <I, A, E, R>(
     // recorded on the spot, as Effect.forEach does, and the others are watched.
     const launch = Effect.withFiber((dispatcher) => {
       const start = Effect.runForkWith(dispatcher.context as Context.Context<R>)
-      while (running.size < config.concurrency && next < n && !halted()) {
+      while (
+        running.size + (backlog === undefined ? 0 : backlog.emitted - backlog.taken) < config.concurrency &&
+        next < n && !halted()
+      ) {
         const index = next++
         const effect = invoke(f, items[index] as I, index)
         if (isExitFast(effect)) {
@@ -248,6 +264,8 @@ const runBatch = <I, A, E, R>(
         dirty = false
         yield* launch
         if (halted() || (next >= n && running.size === 0)) break
+        // Held back by a consumer that has not taken what was emitted: ask it to wake the batch as it takes.
+        if (backlog !== undefined) backlog.wake = next < n && backlog.emitted > backlog.taken ? signal : undefined
         yield* awaitSignal
       }
       if (running.size > 0) yield* Fiber.interruptAll(Array.from(running))
@@ -343,18 +361,32 @@ export const asCompleted = <I, A, E, R>(
   options?: Options,
   probe?: BatchProbe
 ): Stream.Stream<Outcome<I, A, E>, InvalidOptionError, R> =>
-  Stream.callback<Outcome<I, A, E>, InvalidOptionError, R>((queue) =>
-    Effect.gen(function*() {
-      const config = yield* validateOptions("Gather.asCompleted", options)
-      const array = toArray(items)
-      if (array.length > 0) {
-        yield* runBatch(array, f, config, {
-          _tag: "Emit",
-          emit: (outcome) => {
-            Queue.offerUnsafe(queue, outcome)
-          }
-        }, emptyTally(), probe)
-      }
-      yield* Queue.end(queue)
-    })
-  ).pipe(Stream.withSpan("Gather.asCompleted"))
+  Stream.suspend(() => {
+    const backlog: Backlog = { emitted: 0, taken: 0, wake: undefined }
+    return Stream.callback<Outcome<I, A, E>, InvalidOptionError, R>((queue) =>
+      Effect.gen(function*() {
+        const config = yield* validateOptions("Gather.asCompleted", options)
+        const array = toArray(items)
+        if (array.length > 0) {
+          yield* runBatch(array, f, config, {
+            _tag: "Emit",
+            emit: (outcome) => {
+              Queue.offerUnsafe(queue, outcome)
+            },
+            backlog
+          }, emptyTally(), probe)
+        }
+        yield* Queue.end(queue)
+      })
+    ).pipe(
+      Stream.map((outcome) => {
+        backlog.taken++
+        const wake = backlog.wake
+        if (wake !== undefined) {
+          backlog.wake = undefined
+          wake()
+        }
+        return outcome
+      })
+    )
+  }).pipe(Stream.withSpan("Gather.asCompleted"))
