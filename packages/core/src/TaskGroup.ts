@@ -52,9 +52,12 @@ export interface Task<A, E> {
  */
 export interface Stats {
   readonly name: string
-  /** `open`: accepting spawns; `cancelling`: a failure or an interruption is stopping it; `closed`: ended. */
+  /**
+   * `open`: accepting spawns; `cancelling`: a failure, a cancel or an interruption is stopping it (spawns fail with
+   * {@link TaskGroupAbortingError}); `closed`: ended.
+   */
   readonly state: "open" | "cancelling" | "closed"
-  /** Tasks running now. */
+  /** Tasks running now (counting those spawned this turn, which start on the next). */
   readonly running: number
   /** Tasks waiting for a `concurrency` slot. */
   readonly pending: number

@@ -511,4 +511,22 @@ describe("TaskGroup", () => {
       expect(TaskGroup.isTaskGroup({ spawn: () => Effect.void })).toBe(false)
       expect(TaskGroup.isTaskGroup(undefined)).toBe(false)
     }))
+
+  it.effect("a task interrupted through its handle before its first turn never runs", () =>
+    Effect.gen(function*() {
+      let ran = false
+      const stats = yield* TaskGroup.scoped((group) =>
+        Effect.gen(function*() {
+          const task = yield* group.spawn(Effect.sync(() => {
+            ran = true
+          }))
+          yield* task.interrupt
+          const exit = yield* task.await
+          expect(Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause)).toBe(true)
+          return group
+        })
+      ).pipe(Effect.flatMap((group) => group.stats))
+      expect(ran).toBe(false)
+      expect(stats).toMatchObject({ state: "closed", running: 0, succeeded: 0, interrupted: 1 })
+    }))
 })
