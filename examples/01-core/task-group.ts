@@ -67,7 +67,10 @@ export const program = Effect.gen(function*() {
     Effect.gen(function*() {
       for (const [mirror, ms] of mirrors) {
         yield* tg.spawn(
-          processOne(mirror, ms).pipe(Effect.andThen(Console.log(`${mirror} answered first`)), Effect.andThen(tg.cancel))
+          processOne(mirror, ms).pipe(
+            Effect.andThen(Console.log(`${mirror} answered first`)),
+            Effect.andThen(tg.cancel)
+          )
         )
       }
       return yield* Effect.never // the body waits too, and is interrupted by the cancel

@@ -417,7 +417,13 @@ describe("Gather", () => {
           probe
         ).pipe(Stream.runCollect)
       )
-      expect(outcomes.map(summary)).toEqual(["0:0:Success(0)", "1:1:Failure(bad)", "2:2:Interrupted", "3:3:Interrupted", "4:4:NotRun"])
+      expect(outcomes.map(summary)).toEqual([
+        "0:0:Success(0)",
+        "1:1:Failure(bad)",
+        "2:2:Interrupted",
+        "3:3:Interrupted",
+        "4:4:NotRun"
+      ])
       expect(probe).toEqual({ retained: 0, decided: 5 })
     }))
 

@@ -401,7 +401,11 @@ describe("TaskGroup", () => {
         Effect.gen(function*() {
           yield* group.spawn(Effect.never.pipe(Effect.ensuring(mark("sibling"))))
           yield* group.spawn(
-            Effect.sleep(10).pipe(Effect.andThen(group.cancel), Effect.andThen(mark("after cancel")), Effect.ensuring(mark("canceller")))
+            Effect.sleep(10).pipe(
+              Effect.andThen(group.cancel),
+              Effect.andThen(mark("after cancel")),
+              Effect.ensuring(mark("canceller"))
+            )
           )
           return yield* Effect.never.pipe(Effect.as("body"), Effect.ensuring(mark("body")))
         })
@@ -508,7 +512,10 @@ describe("TaskGroup", () => {
       )
       expect(plain).toBe(true)
       expect(cancellable).toEqual(Option.some(true))
-      expect(TaskGroup.isTaskGroup({ spawn: () => Effect.void })).toBe(false)
+      expect(TaskGroup.isTaskGroup({
+        spawn: () =>
+          Effect.void
+      })).toBe(false)
       expect(TaskGroup.isTaskGroup(undefined)).toBe(false)
     }))
 
