@@ -31,7 +31,6 @@ const isExitFast = (effect: Effect.Effect<unknown, unknown, unknown>): effect is
   return (tag === "Success" || tag === "Failure") && Exit.isExit(effect)
 }
 
-
 /** Options after validation. */
 interface Config {
   /** `Infinity` when unbounded. */
@@ -368,13 +367,20 @@ export const asCompleted = <I, A, E, R>(
         const config = yield* validateOptions("Gather.asCompleted", options)
         const array = toArray(items)
         if (array.length > 0) {
-          yield* runBatch(array, f, config, {
-            _tag: "Emit",
-            emit: (outcome) => {
-              Queue.offerUnsafe(queue, outcome)
+          yield* runBatch(
+            array,
+            f,
+            config,
+            {
+              _tag: "Emit",
+              emit: (outcome) => {
+                Queue.offerUnsafe(queue, outcome)
+              },
+              backlog
             },
-            backlog
-          }, emptyTally(), probe)
+            emptyTally(),
+            probe
+          )
         }
         yield* Queue.end(queue)
       })

@@ -7,15 +7,7 @@ import * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import type { InvalidOptionError } from "../Options.ts"
-import type {
-  CancellableTaskGroup,
-  Options,
-  SpawnOptions,
-  Stats,
-  Task,
-  TaskGroup,
-  TaskInfo
-} from "../TaskGroup.ts"
+import type { CancellableTaskGroup, Options, SpawnOptions, Stats, Task, TaskGroup, TaskInfo } from "../TaskGroup.ts"
 import { TaskGroupAbortingError, TaskGroupClosedError } from "../TaskGroup.ts"
 import * as Instruments from "./metrics.ts"
 import * as validate from "./options.ts"
@@ -28,7 +20,6 @@ const isExitFast = (effect: Effect.Effect<unknown, unknown, unknown>): effect is
   const tag = (effect as { readonly _tag?: unknown })._tag
   return (tag === "Success" || tag === "Failure") && Exit.isExit(effect)
 }
-
 
 /**
  * A task and its handle in one object. Until it starts it holds what to run and the spawner's services; from then
