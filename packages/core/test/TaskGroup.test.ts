@@ -540,4 +540,39 @@ describe("TaskGroup", () => {
       expect(ran).toBe(false)
       expect(stats).toMatchObject({ state: "closed", running: 0, succeeded: 0, interrupted: 1 })
     }))
+
+  it.effect("a task that cancels the group in its first run: it ends as it ran, the unstarted ones never run", () =>
+    Effect.gen(function*() {
+      let ran = false
+      const [result, stats] = yield* Effect.gen(function*() {
+        let escaped: TaskGroup.CancellableTaskGroup | undefined
+        const result = yield* TaskGroup.cancellable((group) =>
+          Effect.gen(function*() {
+            escaped = group
+            yield* group.spawn(group.cancel)
+            yield* group.spawn(Effect.sync(() => {
+              ran = true
+            }))
+            return yield* Effect.never
+          })
+        )
+        return [result, yield* escaped!.stats] as const
+      })
+      expect(result).toEqual(Option.none())
+      expect(ran).toBe(false)
+      expect(stats).toMatchObject({ state: "closed", running: 0, succeeded: 1, interrupted: 1, failed: 0 })
+    }))
+
+  it.effect("a task that cancels the group in its first run and then suspends is interrupted there", () =>
+    Effect.gen(function*() {
+      const after = yield* Ref.make(false)
+      const result = yield* TaskGroup.cancellable((group) =>
+        Effect.gen(function*() {
+          yield* group.spawn(group.cancel.pipe(Effect.andThen(Effect.never), Effect.ensuring(Ref.set(after, true))))
+          return yield* Effect.never
+        })
+      )
+      expect(result).toEqual(Option.none())
+      expect(yield* Ref.get(after)).toBe(true)
+    }))
 })

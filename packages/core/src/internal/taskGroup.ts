@@ -188,11 +188,19 @@ class GroupImpl implements CancellableTaskGroup {
   nextId = 0
   /** Spawns waiting for a `concurrency` slot, FIFO. */
   readonly waiting = new TaskList()
-  /** Tasks admitted (counted in `running`) and not ended, in start order: to interrupt on cancel, and for `tasks`. */
+  /**
+   * Tasks whose fiber has started and not ended, in start order: to interrupt on cancel, and for `tasks`. A task
+   * that ends during its first run (the common case for short tasks) never enters it.
+   */
   readonly live = new TaskList()
   /** Tasks admitted since the last flush, started together by the next one, in spawn order. */
   private starting: Array<TaskImpl<any, any>> = []
   private flushScheduled = false
+  /** The batch the running flush goes through, and the task it is starting now (whose fiber is not known yet). */
+  private flushing: Array<TaskImpl<any, any>> | undefined = undefined
+  private startingNow: TaskImpl<any, any> | undefined = undefined
+  /** An interruption asked for the task starting now, delivered to its fiber once the fiber is known. */
+  private startingNowInterrupt: number | undefined = undefined
   /** Every failure (not interruption) of a task or the body, in the order they happened. */
   readonly failures: Array<Cause.Cause<unknown>> = []
   /** The errors this group's `spawn` failed with while aborting: a consequence of the abort, not a failure. */
@@ -279,9 +287,14 @@ class GroupImpl implements CancellableTaskGroup {
       this.clock = reader.getRef(Clock.Clock)
       const now = this.clock.currentTimeMillisUnsafe()
       for (const task of this.live.toArray()) task.startedAt = now
+      for (const task of this.unstarted()) task.startedAt = now
     }
     return Effect.succeed(
-      this.live.toArray().map((task): TaskInfo => ({ id: task.id, name: task.name, startedAt: task.startedAt }))
+      [...this.live.toArray(), ...this.unstarted()].map((task): TaskInfo => ({
+        id: task.id,
+        name: task.name,
+        startedAt: task.startedAt
+      }))
     )
   })
 
@@ -324,7 +337,6 @@ class GroupImpl implements CancellableTaskGroup {
     this.running++
     if (this.running > this.peakRunning) this.peakRunning = this.running
     if (this.metrics !== undefined) this.reportStart(this.metrics)
-    this.live.push(task)
     this.starting.push(task)
     if (!this.flushScheduled) {
       this.flushScheduled = true
@@ -341,6 +353,7 @@ class GroupImpl implements CancellableTaskGroup {
     this.flushScheduled = false
     const batch = this.starting
     this.starting = []
+    this.flushing = batch
     // Tasks spawned by one fiber share its services: one runner for a run of them.
     let runContext: Context.Context<never> | undefined
     let runFork: ((effect: Effect.Effect<unknown, unknown>) => Fiber.Fiber<unknown, unknown>) | undefined
@@ -360,15 +373,37 @@ class GroupImpl implements CancellableTaskGroup {
         runContext = context
         runFork = Effect.runForkWith(context)
       }
+      this.startingNow = task
       const fiber = runFork!(effect)
+      this.startingNow = undefined
       const exit = fiber.pollUnsafe()
       if (exit !== undefined) {
+        this.startingNowInterrupt = undefined
         this.onTaskExit(task, exit)
       } else {
         task.fiber = fiber
+        this.live.push(task)
         fiber.addObserver((exit) => this.onTaskExit(task, exit))
+        if (this.startingNowInterrupt !== undefined) {
+          const by = this.startingNowInterrupt
+          this.startingNowInterrupt = undefined
+          fiber.interruptUnsafe(by)
+        }
       }
     }
+    this.flushing = undefined
+  }
+
+  /** Tasks admitted and not started yet (none has a fiber), in spawn order: the running flush's rest, then the next. */
+  private unstarted(): Array<TaskImpl<any, any>> {
+    const out: Array<TaskImpl<any, any>> = []
+    for (const batch of [this.flushing, this.starting]) {
+      if (batch === undefined) continue
+      for (const task of batch) {
+        if (task.exit === undefined && task.fiber === undefined && task !== this.startingNow) out.push(task)
+      }
+    }
+    return out
   }
 
   private reportStart(metrics: Instruments.Instruments): void {
@@ -424,6 +459,11 @@ class GroupImpl implements CancellableTaskGroup {
   /** Ends a task that has not started (waiting for a slot, or admitted and not flushed yet) as interrupted. */
   dropUnstarted(task: TaskImpl<any, any>, by: number): void {
     if (task.exit !== undefined || task.fiber !== undefined) return
+    if (task === this.startingNow) {
+      // It is running its first steps (and asked this itself): its fiber is interrupted once it is known.
+      this.startingNowInterrupt = by
+      return
+    }
     if (task.list === this.waiting) {
       this.waiting.remove(task)
       if (this.metrics !== undefined) this.metrics.setWaiting(this.waiting.length)
@@ -460,10 +500,9 @@ class GroupImpl implements CancellableTaskGroup {
     }
     if (this.metrics !== undefined) this.metrics.setWaiting(0)
     if (this.bodyExit === undefined) this.bodyFiber?.interruptUnsafe(by)
-    for (const task of this.live.toArray()) {
-      if (task.fiber !== undefined) task.fiber.interruptUnsafe(by)
-      else this.onTaskExit(task, Exit.interrupt(by))
-    }
+    for (const task of this.unstarted()) this.onTaskExit(task, Exit.interrupt(by))
+    if (this.startingNow !== undefined) this.startingNowInterrupt = by
+    for (const task of this.live.toArray()) task.fiber!.interruptUnsafe(by)
   }
 }
 
