@@ -130,6 +130,8 @@ const runBatch = <I, A, E, R>(
     const n = items.length
     // One byte per input says whether its outcome is decided; the outcomes themselves are kept only for settle.
     const decided = new Uint8Array(n)
+    // A preallocated array filled by index: `Array.from({ length: n })` showed at 4% of a 100,000-item profile.
+    // oxlint-disable-next-line unicorn/no-new-array
     const outcomes: Array<Outcome<I, A, E>> | undefined = sink._tag === "Keep" ? new Array(n) : undefined
     const emit = sink._tag === "Emit" ? sink.emit : undefined
     const backlog = sink._tag === "Emit" ? sink.backlog : undefined
