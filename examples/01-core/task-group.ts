@@ -1,10 +1,11 @@
 /**
  * Replaces Python's `async with asyncio.TaskGroup() as tg: tg.create_task(process_one(item))` (the seed's
  * Pattern 3): tasks that cannot outlive the block that started them, where the first failure cancels the rest and
- * every failure is reported together (the `ExceptionGroup`).
+ * every failure is reported together (the `ExceptionGroup`); and trio's `nursery.cancel_scope.cancel()` (asyncio
+ * 3.15's `tg.cancel()`): stop the whole group early without it counting as a failure.
  */
 import { TaskGroup } from "@async-ops/core"
-import { Cause, Console, Data, Effect } from "effect"
+import { Cause, Console, Data, Effect, Option } from "effect"
 
 class ItemFailed extends Data.TaggedError("ItemFailed")<{ readonly item: string }> {}
 
@@ -59,4 +60,21 @@ export const program = Effect.gen(function*() {
     { concurrency: 2 }
   ).pipe(Effect.flatMap((tg) => tg.stats))
   yield* Console.log(`peak running: ${stats.peakRunning}, succeeded: ${stats.succeeded}`)
+
+  yield* Console.log("-- cancel: the first mirror to answer wins, the group stops the rest and succeeds")
+  const mirrors = [["eu", 30], ["us", 10], ["ap", 20]] as const
+  const body = yield* TaskGroup.cancellable((tg) =>
+    Effect.gen(function*() {
+      for (const [mirror, ms] of mirrors) {
+        yield* tg.spawn(
+          processOne(mirror, ms).pipe(
+            Effect.andThen(Console.log(`${mirror} answered first`)),
+            Effect.andThen(tg.cancel)
+          )
+        )
+      }
+      return yield* Effect.never // the body waits too, and is interrupted by the cancel
+    })
+  )
+  yield* Console.log(`group cancelled, body returned: ${Option.isSome(body)}`)
 })

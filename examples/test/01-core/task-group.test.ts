@@ -3,7 +3,7 @@ import { Effect } from "effect"
 import { program } from "../../01-core/task-group.ts"
 import { runExample } from "../runExample.ts"
 
-it.effect("01-core/task-group waits for all, cancels on failure, supervises, and bounds concurrency", () =>
+it.effect("01-core/task-group waits for all, cancels on failure, supervises, bounds concurrency, and cancels early", () =>
   Effect.gen(function*() {
     expect(yield* runExample(program)).toEqual([
       "-- every task ends before the block does",
@@ -23,6 +23,12 @@ it.effect("01-core/task-group waits for all, cancels on failure, supervises, and
       "processed q",
       "processed r",
       "processed s",
-      "peak running: 2, succeeded: 4"
+      "peak running: 2, succeeded: 4",
+      "-- cancel: the first mirror to answer wins, the group stops the rest and succeeds",
+      "processed us",
+      "us answered first",
+      "cancelled eu",
+      "cancelled ap",
+      "group cancelled, body returned: false"
     ])
   }))

@@ -171,9 +171,9 @@ export interface Counts {
 export interface Settled<I, A, E> {
   /** One outcome per input, in input order (`outcomes[i].index === i`). */
   readonly outcomes: ReadonlyArray<Outcome<I, A, E>>
-  /** The successful outcomes, in input order, each with its `value`, `input` and `index`. */
+  /** The successful outcomes, in input order, each with its `value`, `input` and `index` (built on first read). */
   readonly successes: ReadonlyArray<Success<I, A>>
-  /** The typed failures, in input order, each with its `error`, `input` and `index`. */
+  /** The typed failures, in input order, each with its `error`, `input` and `index` (built on first read). */
   readonly failures: ReadonlyArray<Failure<I, E>>
   /** How many outcomes of each kind. */
   readonly counts: Counts
@@ -227,6 +227,9 @@ export interface Options {
  *   `InvalidOptionError`, or dies with an item's defect unless `catchDefects` is on.
  * - Each item runs in a fiber of its own; interrupting the call interrupts every running item and waits for its
  *   finalizers.
+ * - `counts` is kept while the batch runs; `successes` and `failures` are built on first read (then the same
+ *   arrays), so reading only `outcomes` or `counts` costs nothing more. For a stream of outcomes that are not all
+ *   held in memory, use {@link asCompleted}.
  * - `timeout` is for the whole batch, not per item: put `Effect.timeout` inside `f` for a per-item limit (the item
  *   then ends as a `Failure` with `TimeoutError`).
  *
@@ -275,12 +278,17 @@ export const settle: {
  * with the input and index attached so you know which one finished.
  *
  * **When to use**: to act on results as they arrive (progress, writing each result out) rather than after the
- * whole batch. Same options as {@link settle}.
+ * whole batch, in memory bounded by what is in flight: the stream keeps no outcome once it has handed it over
+ * (one byte per input records which are decided), and with a `concurrency` limit a slow consumer holds back new
+ * items. Same options as {@link settle}.
  *
  * **Gotchas**:
  * - Every input yields exactly one outcome; after a stop (`maxFailures`, `timeout`) the ones interrupted or never
  *   started come last, in input order.
- * - Items run ahead of a slow consumer: outcomes are buffered (at most one per input), not back-pressured.
+ * - Back-pressure: with `concurrency: n`, items running plus outcomes the consumer has not pulled are at most `n`
+ *   (plus the chunk the consumer is working through, at most `n` more), so a slow consumer slows the batch. With
+ *   the default `"unbounded"` every item starts at once and outcomes wait in the stream until pulled.
+ * - A `timeout` counts the time items spend held back by a slow consumer.
  * - Ending the stream early (`Stream.take`, interrupting the consumer) interrupts the items still running.
  * - The stream fails with `InvalidOptionError` on bad options, and dies with an item's defect unless
  *   `catchDefects` is on.

@@ -2,6 +2,7 @@ import { ConcurrencyProbe, LeakCheck, VirtualTime } from "@async-ops/testing"
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, Clock, Data, Effect, Exit, Fiber, pipe, Stream } from "effect"
 import * as Gather from "../src/Gather.ts"
+import * as internal from "../src/internal/gather.ts"
 import { InvalidOptionError } from "../src/Options.ts"
 
 class NotFound extends Data.TaggedError("NotFound")<{ readonly id: number }> {}
@@ -373,5 +374,95 @@ describe("Gather", () => {
       expect(settled.counts.success).toBe(100_000)
       expect(settled.outcomes[99_999]?.index).toBe(99_999)
       expect(peak).toBe(100)
+    }))
+
+  it.effect("asCompleted holds no outcome once it has emitted it, whatever the outcome", () =>
+    Effect.gen(function*() {
+      // A structural check on the engine (deterministic, unlike watching the garbage collector): how many outcome
+      // records it still references, read each time the stream hands one over.
+      const probe: internal.BatchProbe = { retained: 0, decided: 0 }
+      const n = 20_000
+      const seen: Array<number> = []
+      let emitted = 0
+      yield* internal.asCompleted(
+        Array.from({ length: n }, (_, i) => i),
+        (i): Effect.Effect<unknown, string> =>
+          i % 5 === 0
+            ? Effect.fail(`bad ${i}`)
+            : i % 5 === 1
+            ? Effect.sync(() => "x".repeat(64) + i)
+            : Effect.as(Effect.yieldNow, { body: new Uint8Array(256), i }),
+        { concurrency: 100, maxFailures: n / 5 },
+        probe
+      ).pipe(Stream.runForEach(() =>
+        Effect.sync(() => {
+          emitted++
+          seen.push(probe.retained)
+        })
+      ))
+      expect(emitted).toBe(n)
+      expect(probe.decided).toBe(n)
+      expect(Math.max(...seen)).toBe(0)
+      expect(probe.retained).toBe(0)
+    }))
+
+  it.effect("asCompleted holds no outcome after a stop either (the unfinished ones are made and emitted one by one)", () =>
+    Effect.gen(function*() {
+      const probe: internal.BatchProbe = { retained: 0, decided: 0 }
+      const outcomes = yield* VirtualTime.autojump(
+        internal.asCompleted(
+          [0, 1, 2, 3, 4],
+          (i) => Effect.sleep(10 * (i + 1)).pipe(Effect.andThen(i === 1 ? Effect.fail("bad") : Effect.succeed(i))),
+          { concurrency: 3, maxFailures: 1 },
+          probe
+        ).pipe(Stream.runCollect)
+      )
+      expect(outcomes.map(summary)).toEqual([
+        "0:0:Success(0)",
+        "1:1:Failure(bad)",
+        "2:2:Interrupted",
+        "3:3:Interrupted",
+        "4:4:NotRun"
+      ])
+      expect(probe).toEqual({ retained: 0, decided: 5 })
+    }))
+
+  it.effect("settle's successes and failures views are built when first read, and stay the same arrays", () =>
+    Effect.gen(function*() {
+      const settled = yield* Gather.settle([1, 2, 3, 4], (n) => n % 2 === 0 ? Effect.fail(n) : Effect.succeed(n))
+      expect(settled.counts).toMatchObject({ total: 4, success: 2, failure: 2 })
+      expect(settled.successes).toBe(settled.successes)
+      expect(settled.failures.map((f) => f.error)).toEqual([2, 4])
+      expect({ ...settled }.successes.map((s) => s.value)).toEqual([1, 3])
+    }))
+
+  it.effect("asCompleted holds back new items while the consumer is behind (back-pressure bounded by concurrency)", () =>
+    Effect.gen(function*() {
+      const probe: internal.BatchProbe = { retained: 0, decided: 0 }
+      const concurrency = 10
+      let taken = 0
+      let started = 0
+      const ahead: Array<number> = []
+      yield* internal.asCompleted(
+        Array.from({ length: 2_000 }, (_, i) => i),
+        (i) =>
+          Effect.suspend(() => {
+            started++
+            return i % 2 === 0 ? Effect.succeed(i) : Effect.as(Effect.yieldNow, i)
+          }),
+        { concurrency },
+        probe
+      ).pipe(Stream.runForEach(() =>
+        Effect.gen(function*() {
+          taken++
+          // Items started and not yet taken by this consumer: running ones plus outcomes waiting in the stream.
+          ahead.push(started - taken)
+          yield* Effect.yieldNow // a slow consumer
+        })
+      ))
+      expect(taken).toBe(2_000)
+      // The stream hands outcomes over in chunks: the chunk being consumed (at most `concurrency`) comes on top.
+      expect(Math.max(...ahead)).toBeLessThanOrEqual(2 * concurrency)
+      expect(Math.max(...ahead)).toBeGreaterThan(0)
     }))
 })

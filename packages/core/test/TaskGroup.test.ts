@@ -1,13 +1,16 @@
 import { Metrics, TaskGroup } from "@async-ops/core"
 import { ConcurrencyProbe, LeakCheck, VirtualTime } from "@async-ops/testing"
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Clock, Context, Data, Deferred, Effect, Exit, Fiber, Metric, Ref } from "effect"
+import { Cause, Clock, Context, Data, Deferred, Effect, Exit, Fiber, Metric, Option, Ref } from "effect"
 
 class Boom extends Data.TaggedError("Boom")<{ readonly n: number }> {}
 class Other extends Data.TaggedError("Other")<{}> {}
 
 const failuresOf = <E>(cause: Cause.Cause<E>): Array<unknown> =>
   cause.reasons.filter(Cause.isFailReason).map((r) => r.error)
+
+const defectsOf = <E>(cause: Cause.Cause<E>): Array<unknown> =>
+  cause.reasons.filter(Cause.isDieReason).map((r) => r.defect)
 
 describe("TaskGroup", () => {
   it.effect("results of children are reachable through their handles after the group ends", () =>
@@ -44,7 +47,7 @@ describe("TaskGroup", () => {
     Effect.gen(function*() {
       const seen = yield* Ref.make<Array<number>>([])
       yield* TaskGroup.scoped((group) => {
-        const node = (depth: number): Effect.Effect<void> =>
+        const node = (depth: number): Effect.Effect<void, TaskGroup.TaskGroupAbortingError> =>
           Effect.gen(function*() {
             yield* Effect.sleep(10)
             yield* Ref.update(seen, (xs) => [...xs, depth])
@@ -199,19 +202,23 @@ describe("TaskGroup", () => {
       )
       expect(yield* Ref.get(total)).toBe(10_000)
       expect(stats).toMatchObject({ state: "closed", running: 0, pending: 0, succeeded: 10_000, failed: 0 })
-    }))
+    }), 60_000) // 10,000 tasks under virtual time: seconds on a busy 2-core machine
 
-  it.effect("a 10,000-child group at concurrency 100 completes, peaks at 100 and leaves no fiber", () =>
-    Effect.gen(function*() {
-      const probe = yield* ConcurrencyProbe.make
-      yield* LeakCheck.fibers(
-        TaskGroup.scoped((group) =>
-          Effect.gen(function*() {
-            for (let i = 0; i < 10_000; i++) yield* group.spawn(probe.track(Effect.sleep(1 + (i % 5))))
-          }), { concurrency: 100 }).pipe(VirtualTime.autojump)
-      )
-      expect(yield* probe.stats).toMatchObject({ peak: 100, ended: 10_000, current: 0 })
-    }))
+  it.effect(
+    "a 10,000-child group at concurrency 100 completes, peaks at 100 and leaves no fiber",
+    () =>
+      Effect.gen(function*() {
+        const probe = yield* ConcurrencyProbe.make
+        yield* LeakCheck.fibers(
+          TaskGroup.scoped((group) =>
+            Effect.gen(function*() {
+              for (let i = 0; i < 10_000; i++) yield* group.spawn(probe.track(Effect.sleep(1 + (i % 5))))
+            }), { concurrency: 100 }).pipe(VirtualTime.autojump)
+        )
+        expect(yield* probe.stats).toMatchObject({ peak: 100, ended: 10_000, current: 0 })
+      }),
+    60_000
+  ) // 10,000 tasks under virtual time: seconds on a busy 2-core machine
 
   it.effect("interrupting a task through its handle does not fail the group", () =>
     Effect.gen(function*() {
@@ -303,7 +310,8 @@ describe("TaskGroup", () => {
         })
       )
       // compile-time: the error union names both task errors
-      const recovered: Effect.Effect<number | string, TaskGroup.TaskGroupClosedError | never> = program.pipe(
+      // (and TaskGroupAbortingError, which a spawn in the body can fail with)
+      const recovered: Effect.Effect<number | string, TaskGroup.TaskGroupAbortingError> = program.pipe(
         Effect.catchTags({
           Boom: (e) => Effect.succeed(`boom ${e.n}`),
           Other: () => Effect.succeed("other"),
@@ -321,5 +329,250 @@ describe("TaskGroup", () => {
         expect(error.option).toBe("concurrency")
         expect(error.message).toContain("TaskGroup.scoped: option concurrency")
       }
+    }))
+
+  it.effect("a task aborted by fail-fast whose finalizer dies: the group keeps the defect and no interruption", () =>
+    Effect.gen(function*() {
+      const exit = yield* TaskGroup.scoped((group) =>
+        Effect.gen(function*() {
+          yield* group.spawn(Effect.never.pipe(Effect.ensuring(Effect.die("task cleanup failed"))))
+          yield* group.spawn(Effect.sleep(10).pipe(Effect.andThen(Effect.fail(new Boom({ n: 1 })))))
+          return yield* Effect.never
+        })
+      ).pipe(Effect.exit, VirtualTime.autojump)
+      expect(Exit.isFailure(exit)).toBe(true)
+      if (Exit.isFailure(exit)) {
+        expect(Cause.hasInterrupts(exit.cause)).toBe(false)
+        expect(defectsOf(exit.cause)).toEqual(["task cleanup failed"])
+        expect(failuresOf(exit.cause)).toEqual([new Boom({ n: 1 })])
+      }
+    }))
+
+  it.effect("the body aborted by fail-fast whose finalizer dies: the group keeps the defect and no interruption", () =>
+    Effect.gen(function*() {
+      const exit = yield* TaskGroup.scoped((group) =>
+        Effect.gen(function*() {
+          yield* group.spawn(Effect.sleep(10).pipe(Effect.andThen(Effect.fail(new Boom({ n: 1 })))))
+          return yield* Effect.never.pipe(Effect.ensuring(Effect.die("body cleanup failed")))
+        })
+      ).pipe(Effect.exit, VirtualTime.autojump)
+      expect(Exit.isFailure(exit)).toBe(true)
+      if (Exit.isFailure(exit)) {
+        expect(Cause.hasInterrupts(exit.cause)).toBe(false)
+        expect(defectsOf(exit.cause)).toEqual(["body cleanup failed"])
+        expect(failuresOf(exit.cause)).toEqual([new Boom({ n: 1 })])
+      }
+    }))
+
+  it.effect("spawning from a task's finalizer while a failure aborts the group fails with TaskGroupAbortingError", () =>
+    Effect.gen(function*() {
+      const spawned: Array<Exit.Exit<unknown, unknown>> = []
+      let ran = false
+      const exit = yield* TaskGroup.scoped((group) =>
+        Effect.gen(function*() {
+          yield* group.spawn(Effect.never.pipe(Effect.ensuring(
+            group.spawn(Effect.sync(() => {
+              ran = true
+            })).pipe(Effect.exit, Effect.flatMap((e) => Effect.sync(() => spawned.push(e))))
+          )))
+          yield* group.spawn(Effect.sleep(10).pipe(Effect.andThen(Effect.fail(new Boom({ n: 1 })))))
+        }), { name: "uploads" }).pipe(Effect.exit, VirtualTime.autojump)
+      expect(exit).toEqual(Exit.fail(new Boom({ n: 1 })))
+      expect(spawned).toEqual([Exit.fail(new TaskGroup.TaskGroupAbortingError({ group: "uploads" }))])
+      expect(ran).toBe(false)
+      const error = new TaskGroup.TaskGroupAbortingError({ group: "uploads" })
+      expect(error.message).toBe("TaskGroup \"uploads\" is aborting: the task was not started")
+    }))
+
+  it.effect("the body's own TaskGroupAbortingError does not appear in the group's cause", () =>
+    Effect.gen(function*() {
+      const exit = yield* TaskGroup.scoped((group) =>
+        Effect.gen(function*() {
+          yield* group.spawn(Effect.fail(new Boom({ n: 1 })))
+          // The failure is recorded in the next turn; the body keeps spawning until it is interrupted.
+          for (let i = 0; i < 3; i++) yield* Effect.yieldNow
+          return yield* group.spawn(Effect.void)
+        })
+      ).pipe(Effect.exit)
+      expect(exit).toEqual(Exit.fail(new Boom({ n: 1 })))
+    }))
+
+  it.effect("cancel from a task interrupts the body and every task, runs finalizers, and succeeds with None", () =>
+    Effect.gen(function*() {
+      const finalized = yield* Ref.make<Array<string>>([])
+      const mark = (name: string) => Ref.update(finalized, (xs) => [...xs, name])
+      const result = yield* TaskGroup.cancellable((group) =>
+        Effect.gen(function*() {
+          yield* group.spawn(Effect.never.pipe(Effect.ensuring(mark("sibling"))))
+          yield* group.spawn(
+            Effect.sleep(10).pipe(
+              Effect.andThen(group.cancel),
+              Effect.andThen(mark("after cancel")),
+              Effect.ensuring(mark("canceller"))
+            )
+          )
+          return yield* Effect.never.pipe(Effect.as("body"), Effect.ensuring(mark("body")))
+        })
+      ).pipe(VirtualTime.autojump)
+      expect(result).toEqual(Option.none())
+      expect((yield* Ref.get(finalized)).toSorted()).toEqual(["body", "canceller", "sibling"])
+      expect(yield* Clock.currentTimeMillis).toBe(10)
+    }))
+
+  it.effect("cancel after the body returned succeeds with Some of the body's value", () =>
+    Effect.gen(function*() {
+      const interrupted = yield* Ref.make(0)
+      const result = yield* TaskGroup.cancellable((group) =>
+        Effect.gen(function*() {
+          yield* group.spawn(Effect.never.pipe(Effect.onInterrupt(() => Ref.update(interrupted, (n) => n + 1))))
+          yield* group.spawn(Effect.sleep(10).pipe(Effect.andThen(group.cancel)))
+          return "body"
+        })
+      ).pipe(VirtualTime.autojump)
+      expect(result).toEqual(Option.some("body"))
+      expect(yield* Ref.get(interrupted)).toBe(1)
+    }))
+
+  it.effect("cancel from the body drops waiting spawns, and spawning afterwards fails with TaskGroupAbortingError", () =>
+    Effect.gen(function*() {
+      const started = yield* Ref.make<Array<number>>([])
+      const afterCancel: Array<Exit.Exit<unknown, unknown>> = []
+      const result = yield* TaskGroup.cancellable((group) =>
+        Effect.gen(function*() {
+          for (let i = 0; i < 4; i++) {
+            yield* group.spawn(Ref.update(started, (xs) => [...xs, i]).pipe(Effect.andThen(Effect.never)))
+          }
+          yield* Effect.sleep(5)
+          expect(yield* group.stats).toMatchObject({ state: "open", running: 2, pending: 2 })
+          yield* group.cancel.pipe(
+            Effect.ensuring(
+              group.spawn(Effect.void).pipe(Effect.exit, Effect.flatMap((e) => Effect.sync(() => afterCancel.push(e))))
+            )
+          )
+          return "unreachable"
+        }), { concurrency: 2, name: "cancelled" }).pipe(VirtualTime.autojump)
+      expect(result).toEqual(Option.none())
+      expect(yield* Ref.get(started)).toEqual([0, 1])
+      expect(afterCancel).toEqual([Exit.fail(new TaskGroup.TaskGroupAbortingError({ group: "cancelled" }))])
+    }))
+
+  it.effect("a failure wins over a cancel, and a finalizer that dies during a cancel fails the group", () =>
+    Effect.gen(function*() {
+      const failed = yield* TaskGroup.cancellable((group) =>
+        Effect.gen(function*() {
+          yield* group.spawn(Effect.never.pipe(Effect.ensuring(Effect.ignore(group.cancel))))
+          yield* group.spawn(Effect.sleep(10).pipe(Effect.andThen(Effect.fail(new Boom({ n: 2 })))))
+          return "body"
+        })
+      ).pipe(Effect.exit, VirtualTime.autojump)
+      expect(failed).toEqual(Exit.fail(new Boom({ n: 2 })))
+      const died = yield* TaskGroup.cancellable((group) =>
+        Effect.gen(function*() {
+          yield* group.spawn(Effect.never.pipe(Effect.ensuring(Effect.die("cleanup failed"))))
+          yield* group.spawn(Effect.sleep(10).pipe(Effect.andThen(group.cancel)))
+          return "body"
+        })
+      ).pipe(Effect.exit, VirtualTime.autojump)
+      expect(Exit.isFailure(died)).toBe(true)
+      if (Exit.isFailure(died)) {
+        expect(defectsOf(died.cause)).toEqual(["cleanup failed"])
+        expect(Cause.hasInterrupts(died.cause)).toBe(false)
+      }
+    }))
+
+  it.effect("cancelling a group that has ended does nothing", () =>
+    Effect.gen(function*() {
+      const escaped = yield* TaskGroup.cancellable((group) => Effect.succeed(group))
+      const group = Option.getOrThrow(escaped)
+      yield* group.cancel
+      expect((yield* group.stats).state).toBe("closed")
+    }))
+
+  it.effect("a spawned task starts on a later turn than its spawn, and tasks start in spawn order", () =>
+    Effect.gen(function*() {
+      const order: Array<string> = []
+      yield* TaskGroup.scoped((group) =>
+        Effect.gen(function*() {
+          const a = yield* group.spawn(Effect.sync(() => {
+            order.push("a")
+            return "a"
+          }))
+          yield* group.spawn(Effect.sync(() => order.push("b")))
+          expect(a.pollUnsafe()).toBeUndefined()
+          order.push("body")
+          yield* Effect.yieldNow
+          order.push("body after a turn")
+          expect(a.pollUnsafe()).toEqual(Exit.succeed("a"))
+        })
+      )
+      expect(order).toEqual(["body", "a", "b", "body after a turn"])
+    }))
+
+  it.effect("isTaskGroup recognises a group", () =>
+    Effect.gen(function*() {
+      const [plain, cancellable] = yield* TaskGroup.scoped((group) =>
+        Effect.map(TaskGroup.cancellable((inner) => Effect.succeed(TaskGroup.isTaskGroup(inner))), (c) =>
+          [TaskGroup.isTaskGroup(group), c] as const)
+      )
+      expect(plain).toBe(true)
+      expect(cancellable).toEqual(Option.some(true))
+      expect(TaskGroup.isTaskGroup({
+        spawn: () =>
+          Effect.void
+      })).toBe(false)
+      expect(TaskGroup.isTaskGroup(undefined)).toBe(false)
+    }))
+
+  it.effect("a task interrupted through its handle before its first turn never runs", () =>
+    Effect.gen(function*() {
+      let ran = false
+      const stats = yield* TaskGroup.scoped((group) =>
+        Effect.gen(function*() {
+          const task = yield* group.spawn(Effect.sync(() => {
+            ran = true
+          }))
+          yield* task.interrupt
+          const exit = yield* task.await
+          expect(Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause)).toBe(true)
+          return group
+        })
+      ).pipe(Effect.flatMap((group) => group.stats))
+      expect(ran).toBe(false)
+      expect(stats).toMatchObject({ state: "closed", running: 0, succeeded: 0, interrupted: 1 })
+    }))
+
+  it.effect("a task that cancels the group in its first run: it ends as it ran, the unstarted ones never run", () =>
+    Effect.gen(function*() {
+      let ran = false
+      const [result, stats] = yield* Effect.gen(function*() {
+        let escaped: TaskGroup.CancellableTaskGroup | undefined
+        const result = yield* TaskGroup.cancellable((group) =>
+          Effect.gen(function*() {
+            escaped = group
+            yield* group.spawn(group.cancel)
+            yield* group.spawn(Effect.sync(() => {
+              ran = true
+            }))
+            return yield* Effect.never
+          })
+        )
+        return [result, yield* escaped!.stats] as const
+      })
+      expect(result).toEqual(Option.none())
+      expect(ran).toBe(false)
+      expect(stats).toMatchObject({ state: "closed", running: 0, succeeded: 1, interrupted: 1, failed: 0 })
+    }))
+
+  it.effect("a task that cancels the group in its first run and then suspends is interrupted there", () =>
+    Effect.gen(function*() {
+      const after = yield* Ref.make(false)
+      const result = yield* TaskGroup.cancellable((group) =>
+        Effect.gen(function*() {
+          yield* group.spawn(group.cancel.pipe(Effect.andThen(Effect.never), Effect.ensuring(Ref.set(after, true))))
+          return yield* Effect.never
+        })
+      )
+      expect(result).toEqual(Option.none())
+      expect(yield* Ref.get(after)).toBe(true)
     }))
 })
