@@ -2,3 +2,13 @@
  * @since 0.1.0
  */
 export * as RedisConnection from "./RedisConnection.ts"
+
+/**
+ * @since 0.1.0
+ */
+export * as RedisElection from "./RedisElection.ts"
+
+/**
+ * @since 0.1.0
+ */
+export * as DurableWorkerPool from "./DurableWorkerPool.ts"
