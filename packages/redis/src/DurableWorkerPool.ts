@@ -213,6 +213,47 @@ export const make: <S extends Schema.Constraint, E = never, R = never>(
 > = internal.make
 
 /**
+ * A handle that only submits to the durable queue `name` (no local workers): for the processes that produce work
+ * (a web server enqueueing jobs) while worker processes run {@link make}.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Producer<A> {
+  readonly name: string
+  readonly submit: DurableWorkerPool<A, never>["submit"]
+  readonly submitAll: DurableWorkerPool<A, never>["submitAll"]
+}
+
+/**
+ * Opens the durable queue `name` for submitting only.
+ *
+ * **When to use**: a process that enqueues work for a fleet of workers and runs none itself.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { DurableWorkerPool } from "@async-ops/redis"
+ *
+ * const program = Effect.gen(function*() {
+ *   const emails = yield* DurableWorkerPool.producer({ name: "emails", schema: Schema.Struct({ to: Schema.String }) })
+ *   yield* emails.submit({ to: "ada@example.com" }, { id: "welcome:ada" }) // idempotent by id
+ * }).pipe(Effect.provide(DurableWorkerPool.layerMemory))
+ * ```
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const producer: <S extends Schema.Constraint>(options: {
+  readonly name: string
+  readonly schema: S
+}) => Effect.Effect<
+  Producer<S["Type"]>,
+  InvalidOptionError,
+  PersistedQueue.PersistedQueueFactory | S["EncodingServices"] | S["DecodingServices"]
+> = internal.producer
+
+/**
  * Effect's `PersistedQueue` on Redis (`PersistedQueue.layer` over `PersistedQueue.layerStoreRedis`): queues
  * shared by every process on the same Redis. `lockExpiration` (default 90 s) is how long a dead worker's items
  * stay claimed before they are delivered again; the store refreshes live claims every `lockRefreshInterval`

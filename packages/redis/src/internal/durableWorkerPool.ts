@@ -18,7 +18,15 @@ import * as Queue from "effect/Queue"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import type { DeadLetter, Delivery, DurableWorkerPool, Options, Stats, StoredDeadLetter } from "../DurableWorkerPool.ts"
+import type {
+  DeadLetter,
+  Delivery,
+  DurableWorkerPool,
+  Options,
+  Producer,
+  Stats,
+  StoredDeadLetter
+} from "../DurableWorkerPool.ts"
 import { durationOption, intOption } from "./redisConnection.ts"
 
 const MODULE = "DurableWorkerPool.make"
@@ -222,6 +230,35 @@ export const make = <S extends Schema.Constraint, E = never, R = never>(
         handedBack
       }))
     } satisfies DurableWorkerPool<A, E>
+  })
+
+/** @internal */
+export const producer = <S extends Schema.Constraint>(options: {
+  readonly name: string
+  readonly schema: S
+}): Effect.Effect<
+  Producer<S["Type"]>,
+  InvalidOptionError,
+  PersistedQueue.PersistedQueueFactory | S["EncodingServices"] | S["DecodingServices"]
+> =>
+  Effect.gen(function*() {
+    if (typeof options !== "object" || options === null) return yield* invalid("options", "an object", options)
+    if (typeof options.name !== "string" || options.name === "") {
+      return yield* invalid("name", "a non-empty string", options.name)
+    }
+    if (!Schema.isSchema(options.schema)) return yield* invalid("schema", "a Schema", options.schema)
+    const queue = yield* PersistedQueue.make({ name: options.name, schema: options.schema })
+    const context = yield* Effect.context<S["EncodingServices"] | S["DecodingServices"]>()
+    const submit: Producer<S["Type"]>["submit"] = (item, submitOptions) =>
+      queue.offer(item, submitOptions).pipe(Effect.provideContext(context)) as Effect.Effect<
+        string,
+        PersistedQueue.PersistedQueueError | Schema.SchemaError
+      >
+    return {
+      name: options.name,
+      submit,
+      submitAll: (items: Iterable<S["Type"]>) => Effect.forEach(items, (item) => submit(item))
+    }
   })
 
 /** @internal */
