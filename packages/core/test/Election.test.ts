@@ -62,9 +62,9 @@ describe("Election", () => {
       let attempts = 0
       const flaky: Election.Election = {
         withLeadership: (key, effect) =>
-          Effect.suspend(() =>
+          Effect.suspend((): Effect.Effect<Effect.Success<typeof effect>, unknown, Effect.Services<typeof effect>> =>
             ++attempts < 3 ? Effect.fail(new Election.LeaseLostError({ key, reason: "expiring" })) : effect
-          ),
+          ) as typeof effect,
         stats: Effect.succeed({ backend: "flaky", leading: [], campaigning: [], acquired: 0, lost: 0 })
       }
       const exit = yield* Effect.exit(
