@@ -47,17 +47,20 @@ const run = (server: RedisServer.RedisServer) =>
   Effect.gen(function*() {
     const redis = yield* Redis.Redis
     const count = (command: string, key: string) => redis.send<number>(command, key)
-    const workers = yield* Effect.forEach(Array.from({ length: PROCESSES }), () =>
+    const workers = yield* Effect.forEach(Array.from({ length: PROCESSES }), (_, i) =>
       spawnNode(fixture("queue-worker.ts"), [
         server.url,
         String(WORKERS),
-        String(ITEM_MILLIS),
+        String(i === 0 ? VICTIM_ITEM_MILLIS : ITEM_MILLIS),
         String(MAX_ATTEMPTS),
         String(FAIL_EVERY),
         String(FAIL_AT),
         String(LOCK_EXPIRATION)
       ]))
-    yield* Effect.forEach(workers, (w) => w.awaitLine((l) => l === "ready"), { concurrency: "unbounded" })
+    yield* Effect.forEach(workers, (w) =>
+      w.awaitLine((l) =>
+        l === "ready"
+      ), { concurrency: "unbounded" })
 
     // submitted from this process, processed in the others
     const producer = yield* DurableWorkerPool.producer({ name: "items", schema: Item })
@@ -103,7 +106,7 @@ const run = (server: RedisServer.RedisServer) =>
 
     // the dead letters: each failing item once, after its attempts
     const letters = yield* DurableWorkerPool.deadLetters({ name: "items", schema: Item, limit: ITEMS })
-    expect(letters.map((l) => l.item.n).sort((a, b) => a - b)).toEqual(failures)
+    expect(letters.map((l) => l.item.n).toSorted((a, b) => a - b)).toEqual(failures)
     for (const letter of letters) {
       expect(letter.attempts).toBe(MAX_ATTEMPTS)
       expect(letter.lastFailure).toContain("Refused")

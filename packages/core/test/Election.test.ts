@@ -19,7 +19,7 @@ describe("Election", () => {
       expect(yield* Ref.get(order)).toEqual(["a", "c"])
       const stats = yield* election.stats
       expect(stats).toMatchObject({ backend: "local", acquired: 2, lost: 0 })
-      expect([...stats.leading].sort()).toEqual(["k", "other"])
+      expect(stats.leading.toSorted()).toEqual(["k", "other"])
       expect(stats.campaigning).toEqual(["k"])
       yield* Deferred.succeed(gate, undefined)
       yield* Fiber.joinAll([a, b, c])

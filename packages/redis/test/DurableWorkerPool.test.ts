@@ -33,7 +33,7 @@ describe("DurableWorkerPool (in-memory store: the same code as on Redis, one Lay
       expect(new Set(ids).size).toBe(20)
       while ((yield* Ref.get(seen)).length < 20) yield* Effect.yieldNow
       yield* pool.drain
-      expect([...(yield* Ref.get(seen))].sort((a, b) => a - b)).toEqual(Array.from({ length: 20 }, (_, n) => n))
+      expect((yield* Ref.get(seen)).toSorted((a, b) => a - b)).toEqual(Array.from({ length: 20 }, (_, n) => n))
       expect(peak).toBe(3)
       expect(yield* pool.stats).toMatchObject({ submitted: 20, taken: 20, done: 20, failed: 0, active: 0 })
     }).pipe(Effect.provide(DurableWorkerPool.layerMemory)))
