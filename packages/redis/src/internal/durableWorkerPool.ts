@@ -27,7 +27,7 @@ import type {
   Stats,
   StoredDeadLetter
 } from "../DurableWorkerPool.ts"
-import { durationOption, intOption } from "./redisConnection.ts"
+import { durationOption, intOption } from "./options.ts"
 
 const MODULE = "DurableWorkerPool.make"
 

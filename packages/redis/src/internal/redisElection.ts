@@ -14,7 +14,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redis from "effect/persistence/Redis"
 import type { Options } from "../RedisElection.ts"
-import { durationOption } from "./redisConnection.ts"
+import { durationOption } from "./options.ts"
 
 const MODULE = "RedisElection.make"
 
