@@ -2,7 +2,7 @@ import { Election } from "@async-ops/core"
 import * as Periodic from "@async-ops/service/Periodic"
 import * as Supervisor from "@async-ops/service/Supervisor"
 import { describe, expect, it } from "@effect/vitest"
-import { Clock, Deferred, Effect, Exit, Layer, Ref, Scope } from "effect"
+import { Clock, Deferred, Effect, Exit, Fiber, Layer, Ref, Scope } from "effect"
 import { TestClock } from "effect/testing"
 
 /** Lets forked fibers reach their next suspension point (trap 18 of EFFECT4.md). */
@@ -61,6 +61,31 @@ describe("singleton jobs (in-process Election)", () => {
       yield* advance(20_000)
       // b leads from 25 s, its schedule starting then
       expect(yield* Ref.get(log)).toEqual(["a@10000", "a@20000", "b@35000", "b@45000"])
+    }))
+
+  it.effect("Periodic: a stopping leader with onStop await keeps the lease until its run ends; no overlap", () =>
+    Effect.gen(function*() {
+      const log = yield* Ref.make<Array<string>>([])
+      const job = (name: string) =>
+        Effect.gen(function*() {
+          const now = yield* Clock.currentTimeMillis
+          yield* Ref.update(log, (l) => [...l, `${name} start@${now}`])
+          yield* Effect.sleep("5 seconds")
+          yield* Ref.update(log, (l) => [...l, `${name} end@${now + 5000}`])
+        })
+      const scopeA = yield* Scope.make()
+      yield* Periodic.make(job("a"), { every: "10 seconds", singleton: "k", onStop: "await" }).pipe(
+        Scope.provide(scopeA)
+      )
+      yield* Periodic.make(job("b"), { every: "10 seconds", singleton: "k", runOnStart: true })
+      yield* settle
+      yield* advance(11_000) // a runs from 10 s to 15 s
+      const closing = yield* Effect.forkChild(Scope.close(scopeA, Exit.void))
+      yield* settle
+      yield* advance(4_000)
+      yield* Fiber.join(closing)
+      yield* advance(1_000)
+      expect(yield* Ref.get(log)).toEqual(["a start@10000", "a end@15000", "b start@15000"])
     }))
 
   it.effect("Periodic: a lost lease interrupts the run in progress and the task campaigns again", () =>
