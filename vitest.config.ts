@@ -8,6 +8,7 @@ export default defineConfig({
       { test: { name: "testing", root: "packages/testing", include: ["test/**/*.test.ts"] } },
       { test: { name: "http", root: "packages/http", include: ["test/**/*.test.ts"] } },
       { test: { name: "service", root: "packages/service", include: ["test/**/*.test.ts"] } },
+      { test: { name: "redis", root: "packages/redis", include: ["test/**/*.test.ts"] } },
       { test: { name: "cli", root: "packages/cli", include: ["test/**/*.test.ts"] } },
       { test: { name: "examples", root: "examples", include: ["test/**/*.test.ts"] } },
       { test: { name: "test", root: "test", include: ["**/*.test.ts"], exclude: ["**/node_modules/**"] } },

@@ -31,6 +31,11 @@ export * as Debounce from "./Debounce.ts"
 /**
  * @since 0.1.0
  */
+export * as Election from "./Election.ts"
+
+/**
+ * @since 0.1.0
+ */
 export * as Gather from "./Gather.ts"
 
 /**

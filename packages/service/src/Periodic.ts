@@ -155,6 +155,15 @@ export interface Options extends MetricsOptions {
   readonly onStop?: "interrupt" | "await" | undefined
   /** With `onStop: "await"`, how long to wait for the run before interrupting it: a duration >= 0. Default 30 s. */
   readonly stopTimeout?: Duration.Input | undefined
+  /**
+   * Run as a singleton of this key (a non-empty string): the task ticks only while it holds the key's lease from
+   * the `Election` in context (`@async-ops/core`'s `Election`; in-process by default, fleet-wide with
+   * `RedisElection.layer` from `@async-ops/redis`). Replicas that do not lead wait; when the leader's task stops or
+   * its process dies, another takes over (with Redis, within the lease TTL). A leader that loses its lease has its
+   * run interrupted before the lease runs out and campaigns again; its schedule (and `runOnStart`) restarts when it
+   * leads again. Default: not a singleton.
+   */
+  readonly singleton?: string | undefined
 }
 
 /**

@@ -88,6 +88,14 @@ export interface MaxRestarts {
 export interface StartOptions {
   readonly restart?: Schedule.Schedule<unknown, unknown> | false | undefined
   readonly maxRestarts?: MaxRestarts | undefined
+  /**
+   * Run the task as a singleton of this key (a non-empty string, given to `start`): it runs only while it holds
+   * the key's lease from the `Election` in context (`@async-ops/core`'s `Election`: in-process by default,
+   * fleet-wide with `RedisElection.layer` from `@async-ops/redis`), so one replica of the fleet runs it and another
+   * takes over when that one stops or dies. While it waits for the lease the task shows as `running`. A lost lease
+   * interrupts the task before the lease runs out and it campaigns again, without counting a restart.
+   */
+  readonly singleton?: string | undefined
 }
 
 /**
@@ -138,7 +146,7 @@ export const failedCounter: Metric.Counter<number> = Metric.counter("async_ops_s
  * @category models
  * @since 0.1.0
  */
-export interface Options extends StartOptions, MetricsOptions {
+export interface Options extends Omit<StartOptions, "singleton">, MetricsOptions {
   readonly name?: string | undefined
   readonly maxEnded?: number | undefined
   readonly metrics?: boolean | undefined

@@ -21,4 +21,9 @@ export * as LeakCheck from "./LeakCheck.ts"
 /**
  * @since 0.1.0
  */
+export * as RedisServer from "./RedisServer.ts"
+
+/**
+ * @since 0.1.0
+ */
 export * as VirtualTime from "./VirtualTime.ts"

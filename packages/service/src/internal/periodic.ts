@@ -1,4 +1,5 @@
 /** @internal */
+import * as Election from "@async-ops/core/Election"
 import { InvalidOptionError } from "@async-ops/core/Options"
 import * as Registry from "@async-ops/core/Registry"
 import * as Cause from "effect/Cause"
@@ -31,6 +32,7 @@ interface Config {
   readonly runOnStart: boolean
   readonly onStop: "interrupt" | "await"
   readonly stopTimeout: number
+  readonly singleton: string | undefined
 }
 
 /** Milliseconds of a duration input that is not NaN (may be negative or infinite), or `undefined`. */
@@ -90,7 +92,12 @@ const validate = (options: Options): Effect.Effect<Config, InvalidOptionError> =
     if (stopTimeout === undefined || stopTimeout < 0) {
       return yield* invalid("stopTimeout", "a duration >= 0", options.stopTimeout)
     }
+    const singleton = options.singleton
+    if (singleton !== undefined && (typeof singleton !== "string" || singleton === "")) {
+      return yield* invalid("singleton", "a non-empty string (the election key)", singleton)
+    }
     return {
+      singleton,
       name: options.name ?? "periodic",
       schedule,
       jitter,
@@ -250,6 +257,24 @@ class PeriodicImpl<E> implements Periodic<E> {
     if (!this.running) Deferred.doneUnsafe(this.ended, Exit.void)
   })
 
+  /**
+   * Ends the run in progress before a singleton's ticker gives up its lease: on a stop, as `onStop` says; on a lost
+   * lease, by interruption.
+   */
+  readonly settleRun: Effect.Effect<void> = Effect.suspend(() => {
+    const current = this.current
+    if (current === undefined) return Effect.void
+    // the schedule ended: its last run finishes under the lease
+    if (this.tickerDone && !this.stopped) return Effect.asVoid(Fiber.await(current))
+    if (this.stopped && this.config.onStop === "await") {
+      return Effect.andThen(
+        Effect.timeoutOption(Fiber.await(current), this.config.stopTimeout),
+        Fiber.interrupt(current)
+      )
+    }
+    return Fiber.interrupt(current)
+  })
+
   stop(ticker: Fiber.Fiber<void>): Effect.Effect<void> {
     return Effect.suspend(() => {
       this.stopped = true
@@ -305,7 +330,10 @@ export const make = <A, E, R>(
     const runScope = yield* Scope.fork(scope, "sequential")
     const metrics = options.metrics === true ? new Instruments(config.name, yield* Effect.context<never>()) : undefined
     const impl = new PeriodicImpl<E>(config, Effect.provideContext(task, context), runScope, metrics)
-    const ticker = yield* Effect.forkIn(impl.ticker, runScope, { startImmediately: true })
+    const ticking = config.singleton === undefined
+      ? impl.ticker
+      : Election.runSingleton(config.singleton, Effect.ensuring(impl.ticker, impl.settleRun))
+    const ticker = yield* Effect.forkIn(ticking, runScope, { startImmediately: true })
     yield* Effect.addFinalizer(() => impl.stop(ticker))
     yield* Registry.register({ kind: "Periodic", name: config.name, stats: Effect.map(impl.stats, registryStats) })
     return impl

@@ -3,6 +3,7 @@
  *
  * @internal
  */
+import * as Election from "@async-ops/core/Election"
 import { InvalidOptionError } from "@async-ops/core/Options"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
@@ -290,6 +291,16 @@ export const make = (options?: Options): Effect.Effect<Supervisor, InvalidOption
           return yield* new InvalidOptionError({ module, option: "name", expected: "a non-empty string", value: name })
         }
         const policy = yield* resolvePolicy(module, startOptions, defaults)
+        const singleton = startOptions?.singleton
+        if (singleton !== undefined && (typeof singleton !== "string" || singleton === "")) {
+          return yield* new InvalidOptionError({
+            module,
+            option: "singleton",
+            expected: "a non-empty string (the election key)",
+            value: singleton
+          })
+        }
+        const task = singleton === undefined ? effect : Election.runSingleton(singleton, effect)
         if (closed) return yield* new SupervisorClosedError({ supervisor, name })
         const existing = records.get(name)
         if (existing !== undefined && existing.live) return yield* new DuplicateTaskError({ supervisor, name })
@@ -300,7 +311,7 @@ export const make = (options?: Options): Effect.Effect<Supervisor, InvalidOption
         const record = new TaskRecord(name, yield* Clock.currentTimeMillis)
         records.delete(name)
         records.set(name, record)
-        record.fiber = yield* FiberMap.run(fibers, name, supervise(record, effect, policy))
+        record.fiber = yield* FiberMap.run(fibers, name, supervise(record, task, policy))
       })
 
     const stop = (

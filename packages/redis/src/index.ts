@@ -1,0 +1,14 @@
+/**
+ * @since 0.1.0
+ */
+export * as RedisConnection from "./RedisConnection.ts"
+
+/**
+ * @since 0.1.0
+ */
+export * as RedisElection from "./RedisElection.ts"
+
+/**
+ * @since 0.1.0
+ */
+export * as DurableWorkerPool from "./DurableWorkerPool.ts"
