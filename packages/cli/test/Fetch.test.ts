@@ -1,7 +1,12 @@
+import { HttpResilience } from "@async-ops/http"
+import { FaultServer } from "@async-ops/testing"
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect, Result } from "effect"
+import { Context, Duration, Effect, Layer, Result, Stream } from "effect"
+import * as v8 from "node:v8"
+import * as vm from "node:vm"
 import * as Fetch from "../src/Fetch.ts"
 import * as internal from "../src/internal/fetch.ts"
+import * as Meter from "../src/internal/meter.ts"
 
 const ok = <A, E>(r: Result.Result<A, E>): A => {
   if (Result.isFailure(r)) throw new Error(`expected success, got ${String(r.failure)}`)
@@ -142,7 +147,8 @@ describe("fetch options", () => {
     method: "get",
     resume: false,
     quiet: true,
-    grace: "0"
+    grace: "0",
+    maxRedirects: 10
   }
 
   it.effect("parses durations, headers and the method", () =>
@@ -163,8 +169,9 @@ describe("fetch options", () => {
       120_000,
       3000
     ])
-    expect(err(internal.parseDuration("timeout", "-1s")).message).toBe(
-      "--timeout must be a duration like 500ms, 2s or 1m, got -1s"
+    expect(err(internal.parseDuration("timeout", "-1s")).message).toBe("--timeout must not be negative, got -1s")
+    expect(err(internal.parseDuration("timeout", "soon")).message).toBe(
+      "--timeout must be a duration like 500ms, 2s or 1m, got soon"
     )
   })
 
@@ -174,7 +181,11 @@ describe("fetch options", () => {
         [{ concurrency: 0 }, "--concurrency must be an integer >= 1, got 0"],
         [{ concurrency: 1.5 }, "--concurrency must be an integer >= 1, got 1.5"],
         [{ perHost: -2 }, "--per-host must be an integer >= 1, got -2"],
-        [{ retries: -1 }, "--retries must be an integer >= 0, got -1"],
+        [{ retries: -1 }, "--retries must be an integer from 0 to 100, got -1"],
+        [{ retries: 1_000_000_000 }, "--retries must be an integer from 0 to 100, got 1000000000"],
+        [{ maxRedirects: -1 }, "--max-redirects must be an integer from 0 to 100, got -1"],
+        [{ maxRedirects: 101 }, "--max-redirects must be an integer from 0 to 100, got 101"],
+        [{ timeout: "-5s" }, "--timeout must not be negative, got -5s"],
         [{ rate: 0 }, "--rate must be an integer >= 1, got 0"],
         [{ maxBytes: -1 }, "--max-bytes must be an integer >= 0, got -1"],
         [{ timeout: "0" }, "--timeout must be > 0"],
@@ -188,4 +199,51 @@ describe("fetch options", () => {
         expect(error.message).toBe(message)
       }
     }))
+})
+
+describe("fetch memory", () => {
+  // `gc` for this test only: the check is about what stays reachable, so it must collect what is not
+  v8.setFlagsFromString("--expose-gc")
+  const gc = vm.runInNewContext("gc") as () => void
+  const live = (): number => {
+    gc()
+    const m = process.memoryUsage()
+    return m.heapUsed + m.external
+  }
+
+  it.live("keeps no body of a finished request while the batch runs (what resume needs is the line number)", () =>
+    Effect.gen(function*() {
+      const server = yield* FaultServer.Service
+      const n = 120
+      const todo = Array.from({ length: n }, (_, i) => ({ line: i + 1, url: server.url(`/big?i=${i}`) }))
+      const client = yield* Layer.build(Meter.layer({ maxConnectionsPerHost: 4 }, Meter.makeCounters())).pipe(
+        Effect.map((context) => Context.get(context, HttpResilience.ResilientClient))
+      )
+      const batch = { inFlight: 0 }
+      let seen = 0
+      let baseline = 0
+      let growth = 0
+      yield* internal.records(todo, client, new WeakMap(), {
+        concurrency: 4,
+        maxRedirects: 0,
+        method: "GET",
+        headers: {}
+      }, batch).pipe(
+        Stream.runForEach((outcome) =>
+          Effect.sync(() => {
+            expect(outcome._tag).toBe("Success")
+            seen++
+            if (seen === 10) baseline = live()
+            if (seen === n) growth = live() - baseline
+          })
+        )
+      )
+      expect(seen).toBe(n)
+      expect(batch.inFlight).toBe(0)
+      // 110 more bodies of 1 MiB went through: kept, they would add 110 MiB; dropped, only what is in flight remains
+      expect(growth).toBeLessThan(40 * 1024 * 1024)
+    }).pipe(
+      Effect.scoped,
+      Effect.provide(FaultServer.layer({ routes: { "/big": { reply: { kind: "large", bytes: 1024 * 1024 } } } }))
+    ), 120_000)
 })
