@@ -1,7 +1,11 @@
 import { HttpResilience } from "@async-ops/http"
 import { FaultServer } from "@async-ops/testing"
+import { NodeServices } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { Context, Duration, Effect, Layer, Result, Stream } from "effect"
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import * as v8 from "node:v8"
 import * as vm from "node:vm"
 import * as Fetch from "../src/Fetch.ts"
@@ -246,4 +250,49 @@ describe("fetch memory", () => {
       Effect.scoped,
       Effect.provide(FaultServer.layer({ routes: { "/big": { reply: { kind: "large", bytes: 1024 * 1024 } } } }))
     ), 120_000)
+})
+
+describe("fetch --resume onto an existing output", () => {
+  const entries = [
+    { line: 1, url: "http://a.test/1" },
+    { line: 2, url: "http://a.test/2" },
+    { line: 3, url: "http://a.test/3" }
+  ]
+  const rec = (line: number) =>
+    Fetch.encodeRecord({
+      line,
+      url: `http://a.test/${line}`,
+      ok: true,
+      status: 200,
+      error: null,
+      message: null,
+      bytes: 0,
+      ms: 1.25,
+      attempts: 1
+    })
+
+  it.effect("keeps the complete records byte for byte, removes the cut-off tail and appends after them", () =>
+    Effect.gen(function*() {
+      const dir = mkdtempSync(join(tmpdir(), "async-ops-resume-"))
+      const out = join(dir, "out.jsonl")
+      // records as another version might have written them: spacing and key order differ from ours, kept as they are
+      const complete = rec(2) + `{ "url": "http://a.test/1", "line": 1, "ok": false }\n`
+      writeFileSync(out, complete + `{"line":3,"url":"http://a.te`)
+      const { done, writer } = yield* internal.openOutput(out, true, entries)
+      expect(Array.from(done).toSorted()).toStrictEqual([1, 2])
+      expect(readFileSync(out, "utf8")).toBe(complete)
+      yield* writer.write(rec(3))
+      expect(readFileSync(out, "utf8")).toBe(complete + rec(3))
+    }).pipe(Effect.scoped, Effect.provide(NodeServices.layer)))
+
+  it.effect("a missing output is nothing done, and an output without a cut-off tail is not touched", () =>
+    Effect.gen(function*() {
+      const dir = mkdtempSync(join(tmpdir(), "async-ops-resume-"))
+      const missing = yield* internal.prepareResume(join(dir, "none.jsonl"), entries)
+      expect(missing.size).toBe(0)
+      const out = join(dir, "out.jsonl")
+      writeFileSync(out, rec(3))
+      expect(Array.from(yield* internal.prepareResume(out, entries))).toStrictEqual([3])
+      expect(readFileSync(out, "utf8")).toBe(rec(3))
+    }).pipe(Effect.provide(NodeServices.layer)))
 })

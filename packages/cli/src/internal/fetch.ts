@@ -483,6 +483,19 @@ export const prepareResume = (out: string, entries: ReadonlyArray<UrlEntry>) =>
     return state.done
   })
 
+/**
+ * Opens `--out`: under `--resume` the records already there are read, a cut-off tail dropped and the file appended
+ * to; otherwise it is truncated and nothing counts as done.
+ *
+ * @internal
+ */
+export const openOutput = (out: string, resume: boolean, entries: ReadonlyArray<UrlEntry>) =>
+  Effect.gen(function*() {
+    const done: ReadonlySet<number> = resume ? yield* prepareResume(out, entries) : new Set()
+    const writer = yield* fileWriter(out, resume)
+    return { done, writer }
+  })
+
 const readInput = (input: string) =>
   Effect.gen(function*() {
     if (input === "-") {
@@ -618,11 +631,9 @@ export const run = (
           : new UsageError({ reason: `${options.input === "-" ? "stdin" : options.input}: ${e.message}` })
       )
     )
-    const out = options.out
-    const done: ReadonlySet<number> = options.resume && out !== undefined
-      ? yield* prepareResume(out, entries)
-      : new Set()
-    const writer = out === undefined ? stdoutWriter : yield* fileWriter(out, options.resume)
+    const { done, writer } = options.out === undefined
+      ? { done: new Set<number>(), writer: stdoutWriter }
+      : yield* openOutput(options.out, options.resume, entries)
     const todo = done.size === 0 ? entries : entries.filter((e) => !done.has(e.line))
 
     const counters = Meter.makeCounters()
