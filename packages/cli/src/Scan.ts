@@ -36,12 +36,12 @@
  * @since 0.1.0
  */
 import type { InvalidOptionError } from "@async-ops/core/Options"
-import { Argument, Command, Flag } from "effect/cli"
 import * as Data from "effect/Data"
 import type * as Effect from "effect/Effect"
 import type * as FileSystem from "effect/FileSystem"
 import type * as Path from "effect/Path"
 import * as Runtime from "effect/Runtime"
+import { command as commandDefinition } from "./internal/command/scan.ts"
 import * as internal from "./internal/scan.ts"
 
 /**
@@ -354,15 +354,4 @@ export const formatJson: (report: Report) => string = internal.formatJson
  * @category commands
  * @since 0.1.0
  */
-export const command = Command.make("scan", {
-  paths: Argument.String("paths").pipe(
-    Argument.withDescription("Files or directories to scan (default: the current directory)"),
-    Argument.variadic()
-  ),
-  json: Flag.Boolean("json").pipe(Flag.withDescription("Print the report as JSON"), Flag.withDefault(false))
-}, ({ json, paths }) => internal.runCommand(paths, json)).pipe(
-  Command.withDescription(
-    "Find calls that block the event loop (fs/child_process/crypto/zlib *Sync, Atomics.wait, busy-waits) " +
-      "inside Effect and async code, and dropped fibers; exit 1 when anything is found"
-  )
-)
+export const command: typeof commandDefinition = commandDefinition

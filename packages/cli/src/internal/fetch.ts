@@ -22,6 +22,7 @@ import * as Runtime from "effect/Runtime"
 import * as Stdio from "effect/Stdio"
 import * as Stream from "effect/Stream"
 import { getSystemErrorMessage } from "node:util"
+import { MAX_REDIRECTS, MAX_RETRIES } from "./limits.ts"
 import * as Meter from "./meter.ts"
 import * as Progress from "./progress.ts"
 import { exitCodeOf, stopSignal } from "./signals.ts"
@@ -247,11 +248,7 @@ export interface FetchOptions {
   readonly maxRedirects: number
 }
 
-/** The largest `--retries`: more would turn one dead URL into hours of waiting. @internal */
-export const MAX_RETRIES = 100
-
-/** The largest `--max-redirects` (aiohttp's default limit is 10, browsers stop at about 20). @internal */
-export const MAX_REDIRECTS = 100
+export { MAX_REDIRECTS, MAX_RETRIES } from "./limits.ts"
 
 const METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] as const
 type Method = typeof METHODS[number]
@@ -264,7 +261,9 @@ type Method = typeof METHODS[number]
  */
 export const parseDuration = (flag: string, value: string): Result.Result<Duration.Duration, UsageError> => {
   const trimmed = value.trim()
-  if (trimmed.startsWith("-")) return Result.fail(new UsageError({ reason: `--${flag} must not be negative, got ${value}` }))
+  if (trimmed.startsWith("-")) {
+    return Result.fail(new UsageError({ reason: `--${flag} must not be negative, got ${value}` }))
+  }
   const short = /^(\d+(?:\.\d+)?)\s*(ms|s|m)?$/.exec(trimmed)
   if (short !== null) {
     const n = Number(short[1])
@@ -381,7 +380,11 @@ interface Writer {
 
 const errnoOf = (error: unknown): { readonly code?: unknown; readonly errno?: unknown } | undefined => {
   if (typeof error !== "object" || error === null) return undefined
-  const e = error as { readonly code?: unknown; readonly errno?: unknown; readonly reason?: { readonly cause?: unknown } }
+  const e = error as {
+    readonly code?: unknown
+    readonly errno?: unknown
+    readonly reason?: { readonly cause?: unknown }
+  }
   if (typeof e.code === "string") return e
   const cause = e.reason?.cause
   return typeof cause === "object" && cause !== null ? errnoOf(cause) : undefined
@@ -640,16 +643,20 @@ export const run = (
     const meters: Meter.Meters = new WeakMap()
     const control: Meter.Control = { stopping: false }
     const client = yield* Layer.build(
-      Meter.layer({
-        maxConnections: Number.POSITIVE_INFINITY,
-        maxConnectionsPerHost: resolved.perHost,
-        requestTimeout: resolved.timeout,
-        headersTimeout: resolved.timeout,
-        poolWaitTimeout: Number.POSITIVE_INFINITY,
-        maxResponseBytes: resolved.maxBytes,
-        retry: { maxAttempts: resolved.retries + 1, maxDelay: "10 seconds" },
-        ...(resolved.rate !== undefined ? { rateLimit: { limit: resolved.rate, window: "1 second" } } : {})
-      }, counters, { maxRedirects: resolved.maxRedirects })
+      Meter.layer(
+        {
+          maxConnections: Number.POSITIVE_INFINITY,
+          maxConnectionsPerHost: resolved.perHost,
+          requestTimeout: resolved.timeout,
+          headersTimeout: resolved.timeout,
+          poolWaitTimeout: Number.POSITIVE_INFINITY,
+          maxResponseBytes: resolved.maxBytes,
+          retry: { maxAttempts: resolved.retries + 1, maxDelay: "10 seconds" },
+          ...(resolved.rate !== undefined ? { rateLimit: { limit: resolved.rate, window: "1 second" } } : {})
+        },
+        counters,
+        { maxRedirects: resolved.maxRedirects }
+      )
     ).pipe(
       Effect.map((context) => Context.get(context, HttpResilience.ResilientClient)),
       Effect.mapError((e) => new UsageError({ reason: e.message }))

@@ -1,0 +1,114 @@
+/**
+ * The `fetch` command's flags and description, with its implementation (`../fetch.ts`) loaded when the command runs:
+ * `async-ops --help`, `--version` and the other commands do not load it.
+ *
+ * @internal
+ */
+import { Argument, Command, Flag } from "effect/cli"
+import * as Effect from "effect/Effect"
+import { StoppedError } from "../usage.ts"
+import { MAX_REDIRECTS, MAX_RETRIES } from "../limits.ts"
+
+const load = Effect.promise(() => import("../fetch.ts"))
+
+/** @internal */
+export const command = Command.make("fetch", {
+  input: Argument.String("input").pipe(
+    Argument.withDescription(
+      "The URL list: a file with one URL per line (# comments, blank lines skipped), or - for stdin"
+    )
+  ),
+  out: Flag.String("out").pipe(
+    Flag.withAlias("o"),
+    Flag.withDescription(
+      "Write the JSON Lines records to this file (default: stdout; a closed stdout, as with | head, stops quietly)"
+    ),
+    Flag.optional
+  ),
+  ordered: Flag.Boolean("ordered").pipe(
+    Flag.withDescription("Write records in input order instead of completion order"),
+    Flag.withDefault(false)
+  ),
+  concurrency: Flag.Int("concurrency").pipe(
+    Flag.withAlias("c"),
+    Flag.withDescription("Requests in flight at once (>= 1; default: 50)"),
+    Flag.withDefault(50)
+  ),
+  perHost: Flag.Int("per-host").pipe(Flag.withDescription("Connections per host (>= 1; default: 8)"), Flag.withDefault(8)),
+  timeout: Flag.String("timeout").pipe(
+    Flag.withDescription("Timeout of each attempt: 500ms, 2s, 1m or milliseconds (> 0; default: 10s)"),
+    Flag.withDefault("10s")
+  ),
+  retries: Flag.Int("retries").pipe(
+    Flag.withDescription(
+      `Retries of a failed idempotent request: connection errors, timeouts, 408/429/5xx (0-${MAX_RETRIES}; default: 2)`
+    ),
+    Flag.withDefault(2)
+  ),
+  rate: Flag.Int("rate").pipe(Flag.withDescription("Requests per second per host (>= 1; default: no limit)"), Flag.optional),
+  maxBytes: Flag.Int("max-bytes").pipe(
+    Flag.withDescription("Largest body accepted, bytes (larger: BodyTooLargeError; default: 10485760, 10 MiB)"),
+    Flag.withDefault(10 * 1024 * 1024)
+  ),
+  headers: Flag.String("header").pipe(
+    Flag.withAlias("H"),
+    Flag.withDescription(`A request header "Name: value" (repeatable)`),
+    Flag.atLeast(0)
+  ),
+  method: Flag.String("method").pipe(
+    Flag.withAlias("X"),
+    Flag.withDescription("HTTP method: GET, HEAD, POST, PUT, PATCH, DELETE or OPTIONS (default: GET)"),
+    Flag.withDefault("GET")
+  ),
+  resume: Flag.Boolean("resume").pipe(
+    Flag.withDescription(
+      "Skip inputs that already have a record in --out and append the rest. A recorded input is never fetched again; " +
+        "a request cut off at the --grace deadline has no record and is fetched again (at least once)"
+    ),
+    Flag.withDefault(false)
+  ),
+  quiet: Flag.Boolean("quiet").pipe(Flag.withAlias("q"), Flag.withDescription("No progress"), Flag.withDefault(false)),
+  maxRedirects: Flag.Int("max-redirects").pipe(
+    Flag.withDescription(
+      `Redirects followed per request; 0 turns following off and a 3xx is then recorded as not ok (0-${MAX_REDIRECTS}; default: 10)`
+    ),
+    Flag.withDefault(10)
+  ),
+  grace: Flag.String("grace").pipe(
+    Flag.withDescription(
+      "After SIGINT/SIGTERM, how long requests in flight may finish before they are cut off (default: 5s)"
+    ),
+    Flag.withDefault("5s")
+  )
+}, (flags) =>
+  Effect.gen(function*() {
+    const summary = yield* (yield* load).run({
+      input: flags.input,
+      out: flags.out._tag === "Some" ? flags.out.value : undefined,
+      ordered: flags.ordered,
+      concurrency: flags.concurrency,
+      perHost: flags.perHost,
+      timeout: flags.timeout,
+      retries: flags.retries,
+      rate: flags.rate._tag === "Some" ? flags.rate.value : undefined,
+      maxBytes: flags.maxBytes,
+      headers: flags.headers,
+      method: flags.method,
+      resume: flags.resume,
+      quiet: flags.quiet,
+      grace: flags.grace,
+      maxRedirects: flags.maxRedirects
+    })
+    if (summary.stoppedBy !== undefined) {
+      return yield* new StoppedError({
+        signal: summary.stoppedBy,
+        exitCode: summary.exitCode,
+        reason: `stopped by ${summary.stoppedBy}: ${summary.written} records written, ` +
+          `${summary.inputs - summary.skipped - summary.written} inputs left for --resume, ` +
+          `${summary.cutOff} of them cut off at the grace deadline (they may have reached the server; --resume ` +
+          `fetches them again)`
+      })
+    }
+  })).pipe(
+    Command.withDescription("Fetch a list of URLs through the resilient client; one JSON Lines record per input")
+  )
