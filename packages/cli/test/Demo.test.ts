@@ -54,7 +54,8 @@ const summary: Demo.Summary = {
   failed: 3,
   attempts: 12,
   retries: 2,
-  rateLimited: 1,
+  rateLimited: 3,
+  rateLimitedFinal: 1,
   breakerOpenings: 1,
   latency: { p50: 12.25, p95: 150, p99: 1020, max: 2000 },
   perHost: [
@@ -77,7 +78,7 @@ describe("Demo.formatSummary", () => {
       "succeeded          7",
       "failed             3",
       "attempts           12 (2 retries)",
-      "429 Retry-After    1 responses waited out",
+      "429 Retry-After    3 responses: 2 retried after the wait, 1 final (StatusError 429)",
       "breaker openings   1",
       "latency ms         p50 12.3  p95 150  p99 1020  max 2000",
       "throughput         4 URLs/s",

@@ -25,7 +25,7 @@ import { getSystemErrorMessage } from "node:util"
 import { MAX_REDIRECTS, MAX_RETRIES } from "./limits.ts"
 import * as Meter from "./meter.ts"
 import * as Progress from "./progress.ts"
-import { exitCodeOf, stopSignal } from "./signals.ts"
+import { exitCodeOf, type StopSignal, stopSignal } from "./signals.ts"
 import { UsageError } from "./usage.ts"
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -616,7 +616,7 @@ export interface FetchSummary {
   readonly written: number
   /** Requests still in flight at the grace deadline: their outcome is unknown and `--resume` fetches them again. */
   readonly cutOff: number
-  readonly stoppedBy: "SIGINT" | "SIGTERM" | undefined
+  readonly stoppedBy: StopSignal | undefined
   readonly exitCode: number
 }
 
@@ -666,11 +666,11 @@ export const run = (
     // stop: the first signal stops new calls; after the grace period the calls still running are cut off
     const signal = yield* stopSignal
     const hardStop = yield* Deferred.make<void>()
-    let stoppedBy: "SIGINT" | "SIGTERM" | undefined
+    let stoppedBy: StopSignal | undefined
     yield* Effect.forkScoped(Effect.gen(function*() {
-      stoppedBy = yield* Deferred.await(signal)
+      stoppedBy = yield* Deferred.await(signal.first)
       control.stopping = true
-      yield* Effect.sleep(resolved.grace)
+      yield* Effect.raceFirst(Effect.sleep(resolved.grace), Deferred.await(signal.force))
       yield* Deferred.succeed(hardStop, undefined)
     }))
 

@@ -6,8 +6,8 @@
  */
 import { Argument, Command, Flag } from "effect/cli"
 import * as Effect from "effect/Effect"
-import { StoppedError } from "../usage.ts"
 import { MAX_REDIRECTS, MAX_RETRIES } from "../limits.ts"
+import { StoppedError } from "../usage.ts"
 
 const load = Effect.promise(() => import("../fetch.ts"))
 
@@ -34,7 +34,10 @@ export const command = Command.make("fetch", {
     Flag.withDescription("Requests in flight at once (>= 1; default: 50)"),
     Flag.withDefault(50)
   ),
-  perHost: Flag.Int("per-host").pipe(Flag.withDescription("Connections per host (>= 1; default: 8)"), Flag.withDefault(8)),
+  perHost: Flag.Int("per-host").pipe(
+    Flag.withDescription("Connections per host (>= 1; default: 8)"),
+    Flag.withDefault(8)
+  ),
   timeout: Flag.String("timeout").pipe(
     Flag.withDescription("Timeout of each attempt: 500ms, 2s, 1m or milliseconds (> 0; default: 10s)"),
     Flag.withDefault("10s")
@@ -45,7 +48,10 @@ export const command = Command.make("fetch", {
     ),
     Flag.withDefault(2)
   ),
-  rate: Flag.Int("rate").pipe(Flag.withDescription("Requests per second per host (>= 1; default: no limit)"), Flag.optional),
+  rate: Flag.Int("rate").pipe(
+    Flag.withDescription("Requests per second per host (>= 1; default: no limit)"),
+    Flag.optional
+  ),
   maxBytes: Flag.Int("max-bytes").pipe(
     Flag.withDescription("Largest body accepted, bytes (larger: BodyTooLargeError; default: 10485760, 10 MiB)"),
     Flag.withDefault(10 * 1024 * 1024)
