@@ -124,9 +124,15 @@ describe("async-ops serve (process)", () => {
         expect(metrics.status).toBe(200)
         expect(metrics.body).toMatch(/^# TYPE process_resident_memory_bytes gauge$/m)
         // the fault server's counters at the time of the scrape: /ok, /anything/else (200) and /429 so far
-        expect(metrics.body).toMatch(/^async_ops_fault_server_requests\{outcome="200"\} 2$/m)
-        expect(metrics.body).toMatch(/^async_ops_fault_server_requests\{outcome="429"\} 1$/m)
+        expect(metrics.body).toMatch(/^# TYPE async_ops_fault_server_requests_total counter$/m)
+        expect(metrics.body).toMatch(/^async_ops_fault_server_requests_total\{outcome="200"\} 2$/m)
+        expect(metrics.body).toMatch(/^async_ops_fault_server_requests_total\{outcome="429"\} 1$/m)
         expect(metrics.body).toMatch(/^async_ops_fault_server_in_flight 0$/m)
+        // a second scrape adds only what arrived since the first: the counter counts each request once
+        expect(yield* get(`${app}/ok`)).toMatchObject({ status: 200 })
+        const again = yield* get(`${admin}/metrics`)
+        expect(again.body).toMatch(/^async_ops_fault_server_requests_total\{outcome="200"\} 3$/m)
+        expect(again.body).toMatch(/^async_ops_fault_server_requests_total\{outcome="429"\} 1$/m)
 
         child.kill("SIGTERM")
         // during the drain delay readiness fails while the fault routes still answer

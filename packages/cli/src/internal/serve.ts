@@ -121,8 +121,9 @@ export const resolveOptions = (o: ServeOptions) =>
     return { ...o, port, adminPort, profile: o.profile as Profile, drainDelay, budget }
   })
 
-const requestsGauge = Metric.gauge("async_ops_fault_server_requests", {
-  description: "Requests the fault server received since start, by outcome (status code or reply kind)"
+const requestsCounter = Metric.counter("async_ops_fault_server_requests_total", {
+  description: "Requests the fault server received since start, by outcome (status code or reply kind)",
+  incremental: true
 })
 const inFlightGauge = Metric.gauge("async_ops_fault_server_in_flight", {
   description: "Requests the fault server is answering now"
@@ -131,15 +132,22 @@ const peakGauge = Metric.gauge("async_ops_fault_server_peak_concurrency", {
   description: "The most requests the fault server answered at once since start"
 })
 
-/** Copies the fault server's counters into the gauges (run at each scrape, so `/metrics` is current). */
-const updateGauges = (server: FaultServer.FaultServer) =>
+/**
+ * Copies the fault server's numbers into the metrics (run at each scrape, so `/metrics` is current): the request
+ * count only rises, so it is a counter, raised by what arrived since the last scrape.
+ */
+const updateMetrics = (server: FaultServer.FaultServer, reported: Map<string, number>) =>
   Effect.flatMap(server.stats, (stats) =>
     Effect.all([
       Metric.update(inFlightGauge, stats.inFlight),
       Metric.update(peakGauge, stats.peakConcurrency),
       Effect.forEach(
         Object.entries(stats.byOutcome),
-        ([outcome, count]) => Metric.update(Metric.withAttributes(requestsGauge, { outcome }), count),
+        ([outcome, count]) => {
+          const delta = count - (reported.get(outcome) ?? 0)
+          reported.set(outcome, count)
+          return delta > 0 ? Metric.update(Metric.withAttributes(requestsCounter, { outcome }), delta) : Effect.void
+        },
         { discard: true }
       )
     ], { discard: true }))
@@ -240,8 +248,12 @@ export const run = (options: ServeOptions): Effect.Effect<void, UsageError | Sto
       }).pipe(Effect.orDie)
 
       const metrics = yield* Prometheus.handler().pipe(Effect.orDie)
+      const reported = new Map<string, number>()
       const admin = HttpRouter.serve(
-        Layer.mergeAll(Health.routes, HttpRouter.add("GET", "/metrics", Effect.andThen(updateGauges(server), metrics))),
+        Layer.mergeAll(
+          Health.routes,
+          HttpRouter.add("GET", "/metrics", Effect.andThen(updateMetrics(server, reported), metrics))
+        ),
         { disableLogger: true, disableListenLog: true }
       ).pipe(Layer.provideMerge(NodeHttpServer.layer(createServer, { port: o.adminPort, host: o.host })))
       const context = yield* Layer.build(Shutdown.layerServer(admin, { name: "admin" })).pipe(
