@@ -7,7 +7,9 @@
 import { Argument, Command, Flag } from "effect/cli"
 import * as Effect from "effect/Effect"
 
-const load = Effect.promise(() => import("../scan.ts"))
+// `../scan.ts` takes its error classes from `../../Scan.ts`, which reads `../scan.ts`'s exports when it loads:
+// loading the public module first keeps that cycle in the order it was written for
+const load = Effect.promise(() => import("../../Scan.ts").then(() => import("../scan.ts")))
 
 /** @internal */
 export const command = Command.make("scan", {
