@@ -527,13 +527,15 @@ const readInput = (input: string) =>
 // ---------------------------------------------------------------------------------------------------------------
 
 /**
- * One finished input as the run keeps it until it is written: the encoded record and whether it succeeded. The
- * response (and its body) is dropped as soon as the record is encoded, so what `Gather.asCompleted` hands over
- * (and whatever it keeps) is a line of text per input, never a body.
+ * One finished input as the run keeps it until it is written: its index in the batch, the encoded record and
+ * whether it succeeded. The response (and its body) is dropped as soon as the record is encoded, and the record
+ * goes to a buffer of the run's own, not through `Gather.asCompleted`'s outcome (whose value is `void`): whatever
+ * the gather keeps per input, it is never a body or a record.
  *
  * @internal
  */
 export interface Finished {
+  readonly index: number
   readonly text: string
   readonly ok: boolean
 }
@@ -568,23 +570,24 @@ export const records = (
   meters: Meter.Meters,
   options: BatchOptions,
   counters: BatchCounters
-): Stream.Stream<Gather.Outcome<UrlEntry, Finished, never>, UsageError> => {
+): Stream.Stream<Finished, UsageError> => {
   const init = Object.keys(options.headers).length > 0 ? { headers: options.headers } : {}
-  const item = (entry: UrlEntry): Effect.Effect<Finished> =>
+  // finished records not yet handed to the consumer: one per successful item, taken in order below
+  const ready: Array<Finished> = []
+  const item = (entry: UrlEntry, index: number): Effect.Effect<void> =>
     Effect.suspend(() => {
       // the request is made when its turn comes and dropped with its response: nothing per input outlives it
       const request = HttpClientRequest.make(options.method)(entry.url, init)
-      const finished = (
-        result: Parameters<typeof recordOf>[1]
-      ): Effect.Effect<Finished> => {
-        const record = recordOf(entry, result, meters.get(request), options.maxRedirects)
-        return Effect.succeed({ text: encodeRecord(record), ok: record.ok })
-      }
+      const finished = (result: Parameters<typeof recordOf>[1]): Effect.Effect<void> =>
+        Effect.sync(() => {
+          const record = recordOf(entry, result, meters.get(request), options.maxRedirects)
+          ready.push({ index, text: encodeRecord(record), ok: record.ok })
+        })
       counters.inFlight++
       return client.execute(request).pipe(
         Effect.matchCauseEffect({
           onSuccess: (response) => finished({ _tag: "Success", response }),
-          onFailure: (cause): Effect.Effect<Finished> => {
+          onFailure: (cause): Effect.Effect<void> => {
             const error = Cause.findErrorOption(cause)
             if (error._tag === "Some") return finished({ _tag: "Failure", error: error.value })
             const die = cause.reasons.find(Cause.isDieReason)
@@ -601,7 +604,9 @@ export const records = (
       )
     })
   return Gather.asCompleted(todo, item, { concurrency: options.concurrency }).pipe(
-    Stream.mapError((e) => new UsageError({ reason: e.message }))
+    Stream.mapError((e) => new UsageError({ reason: e.message })),
+    Stream.filter((outcome) => outcome._tag === "Success"),
+    Stream.map(() => ready.shift()!)
   )
 }
 
@@ -700,12 +705,11 @@ export const run = (
       Stream.interruptWhen(Deferred.await(hardStop)),
       Stream.runForEachArray((chunk) => {
         let text = ""
-        for (const outcome of chunk) {
-          if (outcome._tag !== "Success") continue
+        for (const finished of chunk) {
           written++
-          if (!outcome.value.ok) failed++
-          if (!options.ordered) text += outcome.value.text
-          else pending.set(outcome.index, outcome.value.text)
+          if (!finished.ok) failed++
+          if (!options.ordered) text += finished.text
+          else pending.set(finished.index, finished.text)
         }
         if (options.ordered) {
           while (nextIndex < todo.length) {
