@@ -4,9 +4,10 @@
  * waiting for its grace period). Nothing here exits the process: the command ends and the runner exits with the
  * code of the signal, after its records and summary are written.
  *
- * The process group's leader going away counts as a stop too (`SIGHUP`): `npx pnpm start` runs the demo under
- * npx, pnpm, two `sh` shims and node, and a SIGTERM to npx (what `timeout` or a supervisor sends to the process it
- * started) reaches neither the demo nor the shims in between, which would leave the demo running as an orphan.
+ * The process group's leader going away while this process's parent is still there counts as a stop too (`SIGHUP`):
+ * `npx pnpm start` runs the demo under npx, pnpm, two `sh` shims and node, and a SIGTERM to npx (what `timeout` or a
+ * supervisor sends to the process it started) reaches neither the demo nor the shims in between, which would leave
+ * the demo running as an orphan. A process whose parent is gone too (`cmd &` in a script, `nohup`) keeps running.
  *
  * @internal
  */
@@ -93,10 +94,16 @@ export const stopSignal: Effect.Effect<Stop, never, Scope.Scope> = Effect.gen(fu
   )
   const leader = groupLeader()
   if (leader !== undefined) {
+    // Only while the parent that started this process is still there: a leader gone while the parent still waits
+    // means the stop was lost on the way (a shim that does not forward it); a parent gone too means this process
+    // was deliberately left running (`cmd &` in a script, `nohup`), and it keeps running.
+    const parent = process.ppid
     yield* Effect.forkScoped(
-      Effect.sync(() => isRunning(leader)).pipe(
-        Effect.repeat({ while: (running) => running, schedule: Schedule.spaced("250 millis") }),
-        Effect.andThen(Effect.sync(() => request("SIGHUP")))
+      Effect.sync(() => isRunning(leader) && process.ppid === parent).pipe(
+        Effect.repeat({ while: (watching) => watching, schedule: Schedule.spaced("250 millis") }),
+        Effect.andThen(Effect.sync(() => {
+          if (process.ppid === parent) request("SIGHUP")
+        }))
       )
     )
   }
