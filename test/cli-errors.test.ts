@@ -10,7 +10,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { type Outcome, runCli } from "./support/cli.ts"
 
-const cli = (args: ReadonlyArray<string>) => runCli(args, { timeout: 20_000 })
+const cli = (args: ReadonlyArray<string>) => runCli(args, { timeout: 90_000 })
 
 const dir = mkdtempSync(join(tmpdir(), "async-ops-cli-errors-"))
 const urls = join(dir, "urls.txt")
@@ -35,7 +35,7 @@ const expectUsage = (outcome: Outcome, pattern: RegExp) => {
   expect(outcome.stderr).not.toMatch(/\n\s+at /)
 }
 
-describe("async-ops bad input (process)", () => {
+describe("async-ops bad input (process)", { timeout: 120_000 }, () => {
   it.live("an unknown flag exits 2 naming the flag", () =>
     Effect.map(cli(["fetch", "--bogus", urls]), (o) => expectUsage(o, /^async-ops fetch: .*--bogus/)))
 

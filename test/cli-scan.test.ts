@@ -14,9 +14,9 @@ const clean = "packages/cli/test/fixtures/scan/clean"
 
 /** Runs the scan command in a child process (the real node binary, cwd = the repository root). */
 const scanProcess = (args: ReadonlyArray<string>, cwd: string = root) =>
-  runCli(["scan", ...args], { cwd, timeout: 60_000, maxBuffer: 16 * 1024 * 1024 })
+  runCli(["scan", ...args], { cwd, timeout: 90_000, maxBuffer: 16 * 1024 * 1024 })
 
-describe("async-ops scan (process)", () => {
+describe("async-ops scan (process)", { timeout: 120_000 }, () => {
   it.live("exits 0 and prints the summary when nothing is found", () =>
     Effect.gen(function*() {
       const outcome = yield* scanProcess([clean])

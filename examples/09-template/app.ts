@@ -54,7 +54,7 @@ export const configFromEnv = (env: NodeJS.ProcessEnv): Config => ({
 const ItemPath = Schema.Struct({ id: Schema.FiniteFromString.check(Schema.isInt(), Schema.isGreaterThanOrEqualTo(0)) })
 const WorkQuery = Schema.Struct({
   ms: Schema.optional(
-    Schema.FiniteFromString.check(Schema.isGreaterThanOrEqualTo(0), Schema.isLessThanOrEqualTo(5_000))
+    Schema.FiniteFromString.check(Schema.isGreaterThanOrEqualTo(0), Schema.isLessThanOrEqualTo(3_600_000))
   )
 })
 
