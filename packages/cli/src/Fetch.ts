@@ -12,7 +12,9 @@
  * (SIGINT) or **143** (SIGTERM); a second signal exits at once. `--resume` then reads the output file, drops a cut-off
  * last line, and fetches only the inputs without a record. The guarantee: a recorded input is never fetched again; a
  * request cut off at the grace deadline may already have reached the server, and `--resume` fetches it again
- * (at-least-once). The stop line on stderr counts the cut-off ones.
+ * (at-least-once). The stop line on stderr counts the cut-off ones. When the process group's leader goes away while
+ * the process that started `fetch` still waits (a SIGTERM to `npx` that pnpm's shims do not pass on), it stops the
+ * same way and exits 129; a `fetch` whose parent is gone too (`cmd &` in a script, `nohup`) keeps running.
  *
  * Output: a closed stdout (`fetch urls.txt | head -2`) stops the run quietly (in-flight requests interrupted, no
  * message, exit 141 as for SIGPIPE); a full disk or another write error is one line naming the file and the OS
