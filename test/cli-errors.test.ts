@@ -57,6 +57,22 @@ describe("async-ops bad input (process)", { timeout: 120_000 }, () => {
       (o) => expectUsage(o, /^async-ops: --concurrency must be an integer >= 1, got -1$/m)
     ))
 
+  it.live("a negative value after a space is read as the flag's value and named, not 'Missing value'", () =>
+    Effect.gen(function*() {
+      expectUsage(
+        yield* cli(["fetch", urls, "--timeout", "-5s"]),
+        /^async-ops: --timeout must not be negative, got -5s$/m
+      )
+      expectUsage(
+        yield* cli(["fetch", urls, "--concurrency", "-3"]),
+        /^async-ops: --concurrency must be an integer >= 1, got -3$/m
+      )
+      expectUsage(
+        yield* cli(["fetch", urls, "--retries", "1000000000"]),
+        /^async-ops: --retries must be an integer from 0 to 100, got 1000000000$/m
+      )
+    }))
+
   it.live("a non-numeric concurrency exits 2", () =>
     Effect.map(cli(["fetch", "--concurrency", "many", urls]), (o) => expectUsage(o, /^async-ops fetch: .*many/)))
 

@@ -5,6 +5,7 @@ import { TestConsole } from "effect/testing"
 import { readFileSync } from "node:fs"
 import { vi } from "vitest"
 import * as Cli from "../src/Cli.ts"
+import { joinNegativeValues } from "../src/internal/cli.ts"
 
 /** Runs the tool in-process and captures what it writes to stdout and stderr. */
 const runCaptured = (args: ReadonlyArray<string>) =>
@@ -75,4 +76,13 @@ describe("Cli.run", () => {
         stderr: "async-ops: cannot read /no/such/dir/urls.txt: no such file\n"
       })
     }))
+})
+
+describe("joinNegativeValues", () => {
+  it("joins a flag with a following negative number or duration, and leaves everything else", () => {
+    expect(joinNegativeValues(["fetch", "u.txt", "--timeout", "-5s", "-c", "-3", "--grace", "1s", "-q"])).toStrictEqual(
+      ["fetch", "u.txt", "--timeout=-5s", "-c", "-3", "--grace", "1s", "-q"]
+    )
+    expect(joinNegativeValues(["--retries=-1", "--quiet", "-"])).toStrictEqual(["--retries=-1", "--quiet", "-"])
+  })
 })
