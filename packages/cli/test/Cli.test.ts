@@ -52,6 +52,19 @@ describe("Cli.run", () => {
       expect(r.stderr).toBe("")
     }))
 
+  it.effect("--help of each command shows every flag's default", () =>
+    Effect.gen(function*() {
+      const fetch = (yield* runCaptured(["fetch", "--help"])).stdout
+      expect(fetch).toMatch(/--concurrency, -c integer +Requests in flight at once \(>= 1\) \(default: 50\)/)
+      expect(fetch).toMatch(/--timeout string +.*\(default: 10s\)/)
+      expect(fetch).toMatch(/--max-redirects integer +.*\(default: 10\)/)
+      expect(fetch).toMatch(/--resume +.*fetched again \(at least once\)/)
+      const demo = (yield* runCaptured(["demo", "--help"])).stdout
+      expect(demo).toMatch(/--urls integer +URLs to fetch \(>= 1\) \(default: 3000\)/)
+      const serve = (yield* runCaptured(["serve", "--help"])).stdout
+      expect(serve).toMatch(/--budget string +The whole shutdown's budget \(default: 10s\)/)
+    }))
+
   it.effect("a parse error gives one line on stderr, no help on stdout, and 2", () =>
     Effect.gen(function*() {
       const r = yield* runCaptured(["demo", "--urls", "lots"])

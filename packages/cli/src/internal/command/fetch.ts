@@ -8,6 +8,7 @@ import { Argument, Command, Flag } from "effect/cli"
 import * as Effect from "effect/Effect"
 import { MAX_REDIRECTS, MAX_RETRIES } from "../limits.ts"
 import { StoppedError } from "../usage.ts"
+import { withDefault } from "./described.ts"
 
 const load = Effect.promise(() => import("../fetch.ts"))
 
@@ -31,30 +32,26 @@ export const command = Command.make("fetch", {
   ),
   concurrency: Flag.Int("concurrency").pipe(
     Flag.withAlias("c"),
-    Flag.withDescription("Requests in flight at once (>= 1; default: 50)"),
-    Flag.withDefault(50)
+    withDefault("Requests in flight at once (>= 1)", 50)
   ),
   perHost: Flag.Int("per-host").pipe(
-    Flag.withDescription("Connections per host (>= 1; default: 8)"),
-    Flag.withDefault(8)
+    withDefault("Connections per host (>= 1)", 8)
   ),
   timeout: Flag.String("timeout").pipe(
-    Flag.withDescription("Timeout of each attempt: 500ms, 2s, 1m or milliseconds (> 0; default: 10s)"),
-    Flag.withDefault("10s")
+    withDefault("Timeout of each attempt: 500ms, 2s, 1m or milliseconds (> 0)", "10s")
   ),
   retries: Flag.Int("retries").pipe(
-    Flag.withDescription(
-      `Retries of a failed idempotent request: connection errors, timeouts, 408/429/5xx (0-${MAX_RETRIES}; default: 2)`
-    ),
-    Flag.withDefault(2)
+    withDefault(
+      `Retries of a failed idempotent request: connection errors, timeouts, 408/429/5xx (0-${MAX_RETRIES})`,
+      2
+    )
   ),
   rate: Flag.Int("rate").pipe(
     Flag.withDescription("Requests per second per host (>= 1; default: no limit)"),
     Flag.optional
   ),
   maxBytes: Flag.Int("max-bytes").pipe(
-    Flag.withDescription("Largest body accepted, bytes (larger: BodyTooLargeError; default: 10485760, 10 MiB)"),
-    Flag.withDefault(10 * 1024 * 1024)
+    withDefault("Largest body accepted, bytes (larger: BodyTooLargeError)", 10 * 1024 * 1024, "10485760, 10 MiB")
   ),
   headers: Flag.String("header").pipe(
     Flag.withAlias("H"),
@@ -63,8 +60,7 @@ export const command = Command.make("fetch", {
   ),
   method: Flag.String("method").pipe(
     Flag.withAlias("X"),
-    Flag.withDescription("HTTP method: GET, HEAD, POST, PUT, PATCH, DELETE or OPTIONS (default: GET)"),
-    Flag.withDefault("GET")
+    withDefault("HTTP method: GET, HEAD, POST, PUT, PATCH, DELETE or OPTIONS", "GET")
   ),
   resume: Flag.Boolean("resume").pipe(
     Flag.withDescription(
@@ -75,16 +71,13 @@ export const command = Command.make("fetch", {
   ),
   quiet: Flag.Boolean("quiet").pipe(Flag.withAlias("q"), Flag.withDescription("No progress"), Flag.withDefault(false)),
   maxRedirects: Flag.Int("max-redirects").pipe(
-    Flag.withDescription(
-      `Redirects followed per request; 0 turns following off and a 3xx is then recorded as not ok (0-${MAX_REDIRECTS}; default: 10)`
-    ),
-    Flag.withDefault(10)
+    withDefault(
+      `Redirects followed per request; 0 turns following off and a 3xx is then recorded as not ok (0-${MAX_REDIRECTS})`,
+      10
+    )
   ),
   grace: Flag.String("grace").pipe(
-    Flag.withDescription(
-      "After SIGINT/SIGTERM, how long requests in flight may finish before they are cut off (default: 5s)"
-    ),
-    Flag.withDefault("5s")
+    withDefault("After SIGINT/SIGTERM, how long requests in flight may finish before they are cut off", "5s")
   )
 }, (flags) =>
   Effect.gen(function*() {
