@@ -6,7 +6,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { runCli } from "./support/cli.ts"
 
-const cli = (args: ReadonlyArray<string>) => runCli(args, { timeout: 25_000 })
+const cli = (args: ReadonlyArray<string>) => runCli(args, { timeout: 90_000 })
 
 /** The summary's numbers: outcome rows, total, and the per-host rows. */
 const parse = (stdout: string) => {
@@ -52,9 +52,16 @@ describe("async-ops demo (process)", () => {
       // the server saw every attempt that reached it (fast-failed calls never left the client)
       const reached = s.hosts.reduce((n, h) => n + h.requests, 0)
       expect(reached).toBeLessThanOrEqual(Number(attempts[1]))
+      // the 429 line agrees with the outcomes: the final 429s are the "StatusError 429" row, the rest were retried
+      const rateLimited =
+        /^429 Retry-After\s+(\d+) responses: (\d+) retried after the wait, (\d+) final \(StatusError 429\)$/m
+          .exec(o.stdout)!
+      const final429 = s.outcomes.find(([label]) => label === "StatusError 429")?.[1] ?? 0
+      expect(Number(rateLimited[3])).toBe(final429)
+      expect(Number(rateLimited[2]) + Number(rateLimited[3])).toBe(Number(rateLimited[1]))
       // not a terminal: a few plain progress lines on stderr at most
       expect(o.stderr.split("\n").filter((l) => l !== "").every((l) => l.startsWith("progress: "))).toBe(true)
-    }))
+    }), 120_000)
 
   it.live("without faults every URL succeeds on its first attempt", () =>
     Effect.gen(function*() {
@@ -66,5 +73,5 @@ describe("async-ops demo (process)", () => {
       expect(o.stdout).toMatch(/^attempts\s+300 \(0 retries\)$/m)
       expect(o.stdout).toMatch(/^breaker openings\s+0$/m)
       expect(s.hosts.reduce((n, h) => n + h.requests, 0)).toBe(300)
-    }))
+    }), 120_000)
 })

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { type Outcome, runCli } from "./support/cli.ts"
 
-const cli = (args: ReadonlyArray<string>) => runCli(args, { timeout: 20_000 })
+const cli = (args: ReadonlyArray<string>) => runCli(args, { timeout: 90_000 })
 
 const dir = mkdtempSync(join(tmpdir(), "async-ops-cli-errors-"))
 const urls = join(dir, "urls.txt")
@@ -35,7 +35,7 @@ const expectUsage = (outcome: Outcome, pattern: RegExp) => {
   expect(outcome.stderr).not.toMatch(/\n\s+at /)
 }
 
-describe("async-ops bad input (process)", () => {
+describe("async-ops bad input (process)", { timeout: 120_000 }, () => {
   it.live("an unknown flag exits 2 naming the flag", () =>
     Effect.map(cli(["fetch", "--bogus", urls]), (o) => expectUsage(o, /^async-ops fetch: .*--bogus/)))
 
@@ -56,6 +56,22 @@ describe("async-ops bad input (process)", () => {
       cli(["fetch", "--concurrency=-1", urls]),
       (o) => expectUsage(o, /^async-ops: --concurrency must be an integer >= 1, got -1$/m)
     ))
+
+  it.live("a negative value after a space is read as the flag's value and named, not 'Missing value'", () =>
+    Effect.gen(function*() {
+      expectUsage(
+        yield* cli(["fetch", urls, "--timeout", "-5s"]),
+        /^async-ops: --timeout must not be negative, got -5s$/m
+      )
+      expectUsage(
+        yield* cli(["fetch", urls, "--concurrency", "-3"]),
+        /^async-ops: --concurrency must be an integer >= 1, got -3$/m
+      )
+      expectUsage(
+        yield* cli(["fetch", urls, "--retries", "1000000000"]),
+        /^async-ops: --retries must be an integer from 0 to 100, got 1000000000$/m
+      )
+    }))
 
   it.live("a non-numeric concurrency exits 2", () =>
     Effect.map(cli(["fetch", "--concurrency", "many", urls]), (o) => expectUsage(o, /^async-ops fetch: .*many/)))

@@ -7,7 +7,7 @@ import { FaultServer } from "@async-ops/testing"
 import { describe, expect, it } from "@effect/vitest"
 import { Data, Effect, Schedule } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs"
+import { appendFileSync, closeSync, existsSync, mkdtempSync, openSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -30,13 +30,16 @@ interface Running {
 }
 
 /** Starts the CLI; `done` waits for its exit (and kills it if the waiting fiber is interrupted). */
-const start = (args: ReadonlyArray<string>, stdin?: string): Running => {
-  const child = spawn(process.execPath, [bin, ...args], { cwd: root, stdio: ["pipe", "pipe", "pipe"] })
+const start = (args: ReadonlyArray<string>, stdin?: string, stdoutTo?: number): Running => {
+  const child = spawn(process.execPath, [bin, ...args], {
+    cwd: root,
+    stdio: ["pipe", stdoutTo ?? "pipe", "pipe"]
+  })
   let stdout = ""
   let stderr = ""
-  child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()))
-  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
-  child.stdin.end(stdin ?? "")
+  child.stdout?.on("data", (chunk: Buffer) => (stdout += chunk.toString()))
+  child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
+  child.stdin!.end(stdin ?? "")
   const done = Effect.callback<Outcome, SpawnError>((resume) => {
     if (child.exitCode !== null || child.signalCode !== null) {
       resume(Effect.succeed({ code: child.exitCode, signal: child.signalCode, stdout, stderr }))
@@ -47,7 +50,7 @@ const start = (args: ReadonlyArray<string>, stdin?: string): Running => {
     return Effect.sync(() => child.kill("SIGKILL"))
   }).pipe(
     Effect.timeoutOrElse({
-      duration: "25 seconds",
+      duration: "90 seconds",
       orElse: () => Effect.fail(new SpawnError({ message: `timed out: ${args.join(" ")}\n${stderr}` }))
     })
   )
@@ -130,7 +133,7 @@ describe("async-ops fetch (process)", () => {
       }
       const requests = yield* server.requests
       expect(requests.every((r) => r.headers["x-test"] === "yes")).toBe(true)
-    }).pipe(Effect.scoped))
+    }).pipe(Effect.scoped), 120_000)
 
   it.live("--ordered reads stdin and writes stdout in input order", () =>
     Effect.gen(function*() {
@@ -146,59 +149,63 @@ describe("async-ops fetch (process)", () => {
       expect(records.map((r) => r.line)).toStrictEqual(lines.map((_, i) => i + 1))
       expect(records.map((r) => r.url)).toStrictEqual(lines)
       expect(records[7]).toMatchObject({ ok: false, error: "InvalidUrlError" })
-    }).pipe(Effect.scoped))
+    }).pipe(Effect.scoped), 120_000)
 
   it.live("an empty input writes nothing and exits 0", () =>
     Effect.gen(function*() {
       const o = yield* cli(["fetch", "-"], "# nothing here\n\n")
       expect(o).toMatchObject({ code: 0, stdout: "", stderr: "" })
-    }))
+    }), 120_000)
 
-  it.live("SIGINT half-way drains and exits 130; --resume finishes with one record per input, none fetched twice", () =>
-    Effect.gen(function*() {
-      const server = yield* FaultServer.make({ routes: { "/item/*": { latency: 150 } } })
-      const dir = tempDir()
-      const urls = join(dir, "urls.txt")
-      const out = join(dir, "out.jsonl")
-      const lines = Array.from({ length: 60 }, (_, i) => server.url(`/item/${i}`))
-      lines.splice(10, 0, "not a url", "# comment")
-      writeFileSync(urls, lines.join("\n") + "\n")
-      const inputs = lines.flatMap((l, i) => l.startsWith("#") ? [] : [i + 1])
+  it.live(
+    "SIGINT half-way drains and exits 130; --resume finishes with one record per input, none fetched twice",
+    () =>
+      Effect.gen(function*() {
+        const server = yield* FaultServer.make({ routes: { "/item/*": { latency: 150 } } })
+        const dir = tempDir()
+        const urls = join(dir, "urls.txt")
+        const out = join(dir, "out.jsonl")
+        const lines = Array.from({ length: 60 }, (_, i) => server.url(`/item/${i}`))
+        lines.splice(10, 0, "not a url", "# comment")
+        writeFileSync(urls, lines.join("\n") + "\n")
+        const inputs = lines.flatMap((l, i) => l.startsWith("#") ? [] : [i + 1])
 
-      const first = start(["fetch", urls, "--out", out, "-c", "4", "--per-host", "4", "--grace", "5s"])
-      // wait for a few records on disk, then interrupt
-      yield* Effect.sync(() => existsSync(out) ? parseRecords(readFileSync(out, "utf8")).length : 0).pipe(
-        Effect.repeat({ until: (n) => n >= 8, schedule: Schedule.spaced("20 millis") }),
-        Effect.timeout("20 seconds")
-      )
-      first.child.kill("SIGINT")
-      const stopped = yield* first.done
-      expect(stopped.code).toBe(130)
-      expect(stopped.stderr).toMatch(
-        /^async-ops: stopped by SIGINT: \d+ records written, \d+ inputs left for --resume\n$/
-      )
-      const before = parseRecords(readFileSync(out, "utf8"))
-      expect(before.length).toBeGreaterThanOrEqual(8)
-      expect(before.length).toBeLessThan(inputs.length)
-      // what was in flight at the signal was drained, not dropped: every request the server answered is recorded
-      const answered = (yield* server.requests).filter((r) => r.state === "completed").map((r) => r.url)
-      const recordedPaths = before.filter((r) => r.ok).map((r) => new URL(r.url).pathname)
-      expect(recordedPaths.toSorted()).toStrictEqual(answered.toSorted())
-      // a cut-off last line is dropped and its input fetched again
-      appendFileSync(out, `{"line":${inputs.at(-1)},"url":"`)
+        const first = start(["fetch", urls, "--out", out, "-c", "4", "--per-host", "4", "--grace", "5s"])
+        // wait for a few records on disk, then interrupt
+        yield* Effect.sync(() => existsSync(out) ? parseRecords(readFileSync(out, "utf8")).length : 0).pipe(
+          Effect.repeat({ until: (n) => n >= 8, schedule: Schedule.spaced("20 millis") }),
+          Effect.timeout("60 seconds")
+        )
+        first.child.kill("SIGINT")
+        const stopped = yield* first.done
+        expect(stopped.code).toBe(130)
+        expect(stopped.stderr).toMatch(
+          /^async-ops: stopped by SIGINT: \d+ records written, \d+ inputs left for --resume, 0 of them cut off at the grace deadline \(they may have reached the server; --resume fetches them again\)\n$/
+        )
+        const before = parseRecords(readFileSync(out, "utf8"))
+        expect(before.length).toBeGreaterThanOrEqual(8)
+        expect(before.length).toBeLessThan(inputs.length)
+        // what was in flight at the signal was drained, not dropped: every request the server answered is recorded
+        const answered = (yield* server.requests).filter((r) => r.state === "completed").map((r) => r.url)
+        const recordedPaths = before.filter((r) => r.ok).map((r) => new URL(r.url).pathname)
+        expect(recordedPaths.toSorted()).toStrictEqual(answered.toSorted())
+        // a cut-off last line is dropped and its input fetched again
+        appendFileSync(out, `{"line":${inputs.at(-1)},"url":"`)
 
-      const resumed = yield* cli(["fetch", urls, "--out", out, "--resume", "-c", "16", "--per-host", "16"])
-      expect(resumed.code).toBe(0)
-      expect(resumed.stderr).toBe("")
-      const after = parseRecords(readFileSync(out, "utf8"))
-      expect(after.slice(0, before.length)).toStrictEqual(before)
-      expect(after.map((r) => r.line).toSorted((a, b) => a - b)).toStrictEqual(inputs)
-      // no URL was fetched again after its successful record: one request per URL in all
-      const counts = new Map<string, number>()
-      for (const r of yield* server.requests) counts.set(r.url, (counts.get(r.url) ?? 0) + 1)
-      expect(Array.from(counts.values()).every((n) => n === 1)).toBe(true)
-      expect(counts.size).toBe(60)
-    }).pipe(Effect.scoped))
+        const resumed = yield* cli(["fetch", urls, "--out", out, "--resume", "-c", "16", "--per-host", "16"])
+        expect(resumed.code).toBe(0)
+        expect(resumed.stderr).toBe("")
+        const after = parseRecords(readFileSync(out, "utf8"))
+        expect(after.slice(0, before.length)).toStrictEqual(before)
+        expect(after.map((r) => r.line).toSorted((a, b) => a - b)).toStrictEqual(inputs)
+        // no URL was fetched again after its successful record: one request per URL in all
+        const counts = new Map<string, number>()
+        for (const r of yield* server.requests) counts.set(r.url, (counts.get(r.url) ?? 0) + 1)
+        expect(Array.from(counts.values()).every((n) => n === 1)).toBe(true)
+        expect(counts.size).toBe(60)
+      }).pipe(Effect.scoped),
+    120_000
+  )
 
   it.live("SIGTERM exits 143 after flushing the records of finished requests", () =>
     Effect.gen(function*() {
@@ -217,5 +224,113 @@ describe("async-ops fetch (process)", () => {
       const completed = (yield* server.requests).filter((r) => r.state === "completed")
       expect(records.length).toBe(completed.length)
       expect(records.length).toBeGreaterThanOrEqual(4)
-    }).pipe(Effect.scoped))
+    }).pipe(Effect.scoped), 120_000)
+
+  it.live(
+    "a request cut off at the grace deadline is counted in the stop line and fetched again by --resume",
+    () =>
+      Effect.gen(function*() {
+        const server = yield* FaultServer.make({ routes: { "/slow/*": { latency: 3000 }, "/fast/*": {} } })
+        const dir = tempDir()
+        const urls = join(dir, "urls.txt")
+        const out = join(dir, "out.jsonl")
+        const lines = [
+          ...Array.from({ length: 3 }, (_, i) => server.url(`/fast/${i}`)),
+          ...Array.from({ length: 3 }, (_, i) => server.url(`/slow/${i}`))
+        ]
+        writeFileSync(urls, lines.join("\n") + "\n")
+        const run = start(["fetch", urls, "-o", out, "-c", "6", "--per-host", "6", "--grace", "100ms"])
+        yield* server.awaitRequests(6)
+        yield* Effect.sync(() => existsSync(out) ? parseRecords(readFileSync(out, "utf8")).length : 0).pipe(
+          Effect.repeat({ until: (n) => n >= 3, schedule: Schedule.spaced("20 millis") }),
+          Effect.timeout("60 seconds")
+        )
+        run.child.kill("SIGINT")
+        const stopped = yield* run.done
+        expect(stopped.code).toBe(130)
+        expect(stopped.stderr).toContain("3 records written, 3 inputs left for --resume, 3 of them cut off")
+        // the cut-off requests reached the server: --resume sends them again (at least once), the recorded never
+        const resumed = yield* cli(["fetch", urls, "-o", out, "--resume", "-c", "6", "--per-host", "6"])
+        expect(resumed.code).toBe(0)
+        const counts = new Map<string, number>()
+        for (const r of yield* server.requests) counts.set(r.path, (counts.get(r.path) ?? 0) + 1)
+        expect(Object.fromEntries(counts)).toStrictEqual({
+          "/fast/0": 1,
+          "/fast/1": 1,
+          "/fast/2": 1,
+          "/slow/0": 2,
+          "/slow/1": 2,
+          "/slow/2": 2
+        })
+        expect(parseRecords(readFileSync(out, "utf8")).map((r) => r.line).toSorted()).toStrictEqual([1, 2, 3, 4, 5, 6])
+      }).pipe(Effect.scoped),
+    120_000
+  )
+
+  it.live(
+    "a closed stdout (| head) ends the run quietly: no trace, exit 141, in-flight work stopped",
+    () =>
+      Effect.gen(function*() {
+        const server = yield* FaultServer.make({ routes: { "/r/*": { latency: 2 } }, maxRecorded: 10 })
+        const n = 20_000
+        const lines = Array.from({ length: n }, (_, i) => server.url(`/r/${i}`))
+        const run = start(["fetch", "-", "-q", "-c", "8", "--per-host", "8"], lines.join("\n"))
+        // the reader takes the first records and closes its end, as `head -2` does
+        yield* Effect.callback<void>((resume) => {
+          run.child.stdout!.once("data", () => {
+            run.child.stdout!.destroy()
+            resume(Effect.void)
+          })
+        })
+        const o = yield* run.done
+        expect(o.code).toBe(141)
+        expect(o.stderr).toBe("")
+        expect((yield* server.stats).total).toBeLessThan(n)
+      }).pipe(Effect.scoped),
+    120_000
+  )
+
+  it.live("a full stdout or --out is one line naming the file and the OS reason, exit 2", () =>
+    Effect.gen(function*() {
+      const server = yield* FaultServer.make({ routes: { "/r/*": {} } })
+      const dir = tempDir()
+      const urls = join(dir, "urls.txt")
+      writeFileSync(urls, Array.from({ length: 5 }, (_, i) => server.url(`/r/${i}`)).join("\n"))
+      const full = openSync("/dev/full", "w")
+      const toStdout = yield* start(["fetch", urls, "-q"], undefined, full).done
+      closeSync(full)
+      expect(toStdout.code).toBe(2)
+      expect(toStdout.stderr).toBe("async-ops: cannot write to stdout: no space left on device (ENOSPC)\n")
+      const toFile = yield* cli(["fetch", urls, "-q", "--out", "/dev/full"])
+      expect(toFile.code).toBe(2)
+      expect(toFile.stderr).toBe("async-ops: cannot write to /dev/full: no space left on device (ENOSPC)\n")
+    }).pipe(Effect.scoped), 120_000)
+
+  it.live(
+    "redirects are followed up to --max-redirects; past it, or with 0, the 3xx is recorded as not ok",
+    () =>
+      Effect.gen(function*() {
+        const server = yield* FaultServer.make({
+          routes: {
+            "/hop": { reply: { status: 302, headers: { location: "/target" } } },
+            "/loop": { reply: { status: 302, headers: { location: "/loop" } } },
+            "/target": { reply: { status: 200, body: "here" } }
+          }
+        })
+        const input = [server.url("/hop"), server.url("/loop")].join("\n")
+        const followed = parseRecords((yield* cli(["fetch", "-", "--ordered"], input)).stdout)
+        expect(followed).toMatchObject([
+          { line: 1, ok: true, status: 200, bytes: 4 },
+          { line: 2, ok: false, status: 302, error: "RedirectNotFollowedError" }
+        ])
+        const off = parseRecords((yield* cli(["fetch", "-", "--ordered", "--max-redirects", "0"], input)).stdout)
+        expect(off).toMatchObject([
+          { line: 1, ok: false, status: 302, error: "RedirectNotFollowedError" },
+          { line: 2, ok: false, status: 302, error: "RedirectNotFollowedError" }
+        ])
+        const hits = (yield* server.requests).filter((r) => r.path === "/loop").length
+        expect(hits).toBe(11 + 1) // the first call: the request and 10 redirects; the second: one request
+      }).pipe(Effect.scoped),
+    120_000
+  )
 })

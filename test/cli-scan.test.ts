@@ -14,9 +14,9 @@ const clean = "packages/cli/test/fixtures/scan/clean"
 
 /** Runs the scan command in a child process (the real node binary, cwd = the repository root). */
 const scanProcess = (args: ReadonlyArray<string>, cwd: string = root) =>
-  runCli(["scan", ...args], { cwd, timeout: 60_000, maxBuffer: 16 * 1024 * 1024 })
+  runCli(["scan", ...args], { cwd, timeout: 90_000, maxBuffer: 16 * 1024 * 1024 })
 
-describe("async-ops scan (process)", () => {
+describe("async-ops scan (process)", { timeout: 120_000 }, () => {
   it.live("exits 0 and prints the summary when nothing is found", () =>
     Effect.gen(function*() {
       const outcome = yield* scanProcess([clean])
@@ -68,6 +68,7 @@ describe("async-ops scan (process)", () => {
       const parsed = JSON.parse(outcome.stdout)
       expect(parsed.summary).toStrictEqual({
         filesScanned: 1,
+        filesNotParsed: 0,
         problems: 2_000,
         filesWithProblems: 1,
         byRule: { "blocking-fs": 2_000 }
@@ -84,4 +85,22 @@ describe("async-ops scan (process)", () => {
         stderr: "async-ops scan: path not found: no/such/dir\n"
       })
     }))
+
+  it.live("exits 2 for a path with nothing to scan and for a file it cannot parse", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const dir = yield* fs.makeTempDirectoryScoped()
+      yield* fs.makeDirectory(join(dir, "dist"), { recursive: true })
+      yield* fs.writeFileString(join(dir, "dist/index.js"), "export {}\n")
+      const skipped = yield* scanProcess([dir])
+      expect(skipped.code).toBe(2)
+      expect(skipped.stderr).toMatch(
+        /^async-ops scan: nothing to scan in .*: no JavaScript or TypeScript files outside/
+      )
+      yield* fs.writeFileString(join(dir, "broken.ts"), "export const x = (\n")
+      const broken = yield* scanProcess([dir])
+      expect(broken.code).toBe(2)
+      expect(broken.stdout).toContain("broken.ts:1:19 syntax error: Expression expected. (not scanned)")
+      expect(broken.stdout).toContain("0 files scanned, 1 file not parsed (syntax errors)")
+    }).pipe(Effect.scoped, Effect.provide(NodeServices.layer)), 120_000)
 })

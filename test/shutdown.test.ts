@@ -193,7 +193,7 @@ describe("SIGTERM on the 09-template service", () => {
         expect(service.lines().filter((l) => /shutdown\.phase=/.test(l)).map((l) => phaseLine("\\w+").exec(l)?.[0]))
           .toEqual(["shutdown.phase=draining", "shutdown.phase=stopping", "shutdown.phase=stopped"])
       })),
-    30_000
+    120_000
   )
 
   it.live(
@@ -227,7 +227,7 @@ describe("SIGTERM on the 09-template service", () => {
         )
         expect(answer._tag).toBe("Failure")
       })),
-    30_000
+    120_000
   )
 
   it.live(
@@ -247,6 +247,6 @@ describe("SIGTERM on the 09-template service", () => {
         )
           .toBe(true)
       })),
-    30_000
+    120_000
   )
 })

@@ -33,7 +33,11 @@ export interface Config {
   readonly drainDelayMs: number
   /** The whole shutdown's budget. */
   readonly budgetMs: number
-  /** Where `/aggregate` fetches items from; default: this service itself. */
+  /**
+   * Where `/aggregate` fetches items from (a base URL such as `http://items.internal:8080`); default: this service
+   * itself, at the address its listener is bound to. Never taken from the request (its `Host` header is the
+   * client's to choose: building an upstream URL from it lets any client make the server fetch from any address).
+   */
   readonly upstream: string | undefined
 }
 
@@ -46,8 +50,14 @@ export const configFromEnv = (env: NodeJS.ProcessEnv): Config => ({
   upstream: env["UPSTREAM_URL"]
 })
 
-const ItemPath = Schema.Struct({ id: Schema.FiniteFromString })
-const WorkQuery = Schema.Struct({ ms: Schema.optional(Schema.FiniteFromString) })
+// Parameters are decoded with Schema; a value that does not decode fails with `SchemaError`, which `problemJson`
+// (below) answers as a 400 problem+json naming the parameter.
+const ItemPath = Schema.Struct({ id: Schema.FiniteFromString.check(Schema.isInt(), Schema.isGreaterThanOrEqualTo(0)) })
+const WorkQuery = Schema.Struct({
+  ms: Schema.optional(
+    Schema.FiniteFromString.check(Schema.isGreaterThanOrEqualTo(0), Schema.isLessThanOrEqualTo(3_600_000))
+  )
+})
 
 /** `GET /work`: the typical request, 50-200 ms of (simulated) work, a deterministic spread. */
 const work = (counter: { n: number }) =>
@@ -64,11 +74,14 @@ const item = Effect.gen(function*() {
   return HttpServerResponse.jsonUnsafe({ id, name: `item-${id}` })
 })
 
-/** `GET /aggregate`: fetches five items through the shared resilient client, at most 2 at a time. */
-const aggregate = (upstream: string | undefined) =>
+/**
+ * `GET /aggregate`: fetches five items through the shared resilient client, at most 2 at a time, from the
+ * configured upstream (`self.url`: the configured one, else this server's own bound address, set at start).
+ */
+const aggregate = (self: { url: string | undefined }) =>
   Effect.gen(function*() {
-    const request = yield* HttpServerRequest.HttpServerRequest
-    const base = upstream ?? `http://${request.headers["host"] ?? "127.0.0.1"}`
+    const base = self.url
+    if (base === undefined) return HttpServerResponse.text("Service Unavailable", { status: 503 })
     const urls = [1, 2, 3, 4, 5].map((id) => `${base}/items/${id}`)
     const settled = yield* FetchAll.fetchAll(urls, { concurrency: 2 })
     return HttpServerResponse.jsonUnsafe({
@@ -89,19 +102,34 @@ const ServerLive = (config: Config) =>
     const accessLog = yield* ServerKit.accessLog({ level: "Debug" })
     const closeOnShutdown = yield* Shutdown.middleware
     const counter = { n: 0 }
+    const upstream = { url: config.upstream }
     const Routes = Layer.mergeAll(
       HttpRouter.add("GET", "/work", work(counter)),
       HttpRouter.add("GET", "/items/:id", item),
-      HttpRouter.add("GET", "/aggregate", aggregate(config.upstream)),
+      HttpRouter.add("GET", "/aggregate", aggregate(upstream)),
       Health.routes,
       Prometheus.layer(),
       Introspection.routes,
       HttpRouter.middleware(
-        flow(ServerKit.problemJson(), timeout, shedding.middleware, inFlight.middleware, closeOnShutdown, accessLog),
+        flow(
+          ServerKit.problemJson({ errors: { SchemaError: 400 } }),
+          timeout,
+          shedding.middleware,
+          inFlight.middleware,
+          closeOnShutdown,
+          accessLog
+        ),
         { global: true }
       )
     )
+    // without a configured upstream, `/aggregate` calls this server at the address its listener is bound to
+    const SelfUpstream = Layer.effectDiscard(HttpServer.addressFormattedWith((url) =>
+      Effect.sync(() => {
+        upstream.url ??= url
+      })
+    ))
     const server = HttpRouter.serve(Routes, { disableLogger: true, disableListenLog: true }).pipe(
+      Layer.merge(SelfUpstream),
       Layer.provideMerge(NodeHttpServer.layer(createServer, { port: config.port, host: config.host }))
     )
     return Shutdown.layerServer(server, { inFlight })

@@ -15,13 +15,13 @@
 import { Command } from "effect/cli"
 import type * as Effect from "effect/Effect"
 import { readFileSync } from "node:fs"
-import * as Demo from "./Demo.ts"
-import * as Fetch from "./Fetch.ts"
 import * as internal from "./internal/cli.ts"
+import * as Demo from "./internal/command/demo.ts"
+import * as Fetch from "./internal/command/fetch.ts"
+import * as Scan from "./internal/command/scan.ts"
+import * as Serve from "./internal/command/serve.ts"
+import * as Top from "./internal/command/top.ts"
 import * as usage from "./internal/usage.ts"
-import * as Scan from "./Scan.ts"
-import * as Serve from "./Serve.ts"
-import * as Top from "./Top.ts"
 
 /**
  * The version `--version` prints: the package's own, read from its `package.json` (one directory above both `src/`

@@ -12,102 +12,13 @@
  * server, the way a Python team would show aiohttp + tenacity + pybreaker working against toxiproxy.
  *
  * Ctrl-C (or SIGTERM) stops starting requests, lets the ones in flight finish (at most 2 s), prints the summary of
- * what was done and exits with 130 (143).
+ * what was done and exits with 130 (143). When the process that started it goes away (a SIGTERM to `npx` in
+ * `npx pnpm start` reaches neither pnpm nor the demo), it stops the same way and exits with 129. The summary's
+ * helpers (percentiles, breaker openings, the text layout) are internal: the command is the interface.
  *
  * @since 0.1.0
  */
-import { Command, Flag } from "effect/cli"
-import * as Effect from "effect/Effect"
-import * as Option from "effect/Option"
-import * as internal from "./internal/demo.ts"
-
-/**
- * Nearest-rank percentiles of a set of durations: `p50`, `p95`, `p99` and `max` (zeros for none).
- *
- * @category models
- * @since 0.1.0
- */
-export type Percentiles = internal.Percentiles
-
-/**
- * Nearest-rank percentiles: the smallest value with at least p % of the values at or below it.
- *
- * @example
- * ```ts
- * import { Demo } from "@async-ops/cli"
- *
- * Demo.percentiles([5, 1, 4, 2, 3]) // { p50: 3, p95: 5, p99: 5, max: 5 }
- * ```
- *
- * @category statistics
- * @since 0.1.0
- */
-export const percentiles: (values: ReadonlyArray<number>) => Percentiles = internal.percentiles
-
-/**
- * Counts how many times circuits opened, from the calls they failed fast: each `CircuitOpenError` carries the
- * time left open, so `at + retryAfterMs - openDurationMs` is when its circuit opened; per host, opening times closer
- * than a quarter of `openDurationMs` are the same opening.
- *
- * **Gotchas**: an opening that rejected no call is not seen (the client does not report state changes).
- *
- * @example
- * ```ts
- * import { Demo } from "@async-ops/cli"
- *
- * Demo.countOpenings([
- *   { host: "a", at: 1_000, retryAfterMs: 900 },  // opened at 900
- *   { host: "a", at: 1_050, retryAfterMs: 850 },  // the same opening
- *   { host: "a", at: 3_000, retryAfterMs: 1_000 } // opened again at 3_000
- * ], 1_000) // 2
- * ```
- *
- * @category statistics
- * @since 0.1.0
- */
-export const countOpenings: (
-  rejections: ReadonlyArray<{ readonly host: string; readonly at: number; readonly retryAfterMs: number }>,
-  openDurationMs: number
-) => number = internal.countOpenings
-
-/**
- * One host's line in the summary: its `address:port`, its role in the demo (`normal`, `flaky`, `slow`), the
- * requests the server received on it, and the peak concurrency it saw against the client's cap per host.
- *
- * @category models
- * @since 0.1.0
- */
-export type HostLine = internal.HostLine
-
-/**
- * What a demo run measured. `outcomes` are `[label, count]` pairs, most frequent first (`"200 ok"`,
- * `"StatusError 503"`, `"CircuitOpenError"`, `"RequestTimeoutError (headers)"`...); `done + notRun` is `urls`.
- *
- * @category models
- * @since 0.1.0
- */
-export type Summary = internal.Summary
-
-/**
- * Renders the summary as printed at the end of the demo (the `total` line is the number of URLs).
- *
- * @example
- * ```ts
- * import { Demo } from "@async-ops/cli"
- *
- * const text = Demo.formatSummary({
- *   urls: 2, hosts: 1, done: 2, notRun: 0, stoppedBy: undefined, elapsedMs: 1000,
- *   outcomes: [["200 ok", 2]], ok: 2, failed: 0, attempts: 2, retries: 0, rateLimited: 0, breakerOpenings: 0,
- *   latency: { p50: 1, p95: 2, p99: 2, max: 2 },
- *   perHost: [{ host: "127.0.0.1:8080", role: "normal", requests: 2, peak: 1, cap: 4 }]
- * })
- * text.split("\n")[0] // "async-ops demo: 2 URLs over 1 hosts in 1.00 s"
- * ```
- *
- * @category formatting
- * @since 0.1.0
- */
-export const formatSummary: (summary: Summary) => string = internal.formatSummary
+import { command as commandDefinition } from "./internal/command/demo.ts"
 
 /**
  * The `demo` command. Flags: `--urls N` (default 3000), `--hosts N` (loopback addresses, 1-254, default 4; with 2
@@ -133,37 +44,4 @@ export const formatSummary: (summary: Summary) => string = internal.formatSummar
  * @category commands
  * @since 0.1.0
  */
-export const command = Command.make("demo", {
-  urls: Flag.Int("urls").pipe(Flag.withDescription("URLs to fetch (>= 1)"), Flag.withDefault(3000)),
-  hosts: Flag.Int("hosts").pipe(
-    Flag.withDescription("Hosts (loopback addresses 127.0.0.1...; 1-254)"),
-    Flag.withDefault(4)
-  ),
-  concurrency: Flag.Int("concurrency").pipe(
-    Flag.withAlias("c"),
-    Flag.withDescription("Requests in flight at once (>= 1)"),
-    Flag.withDefault(128)
-  ),
-  perHost: Flag.Int("per-host").pipe(Flag.withDescription("Connections per host (>= 1)"), Flag.withDefault(16)),
-  faults: Flag.Finite("faults").pipe(
-    Flag.withDescription("Scale of the fault mix: 0 = no faults, 1 = default, 2 = twice as many (0-10)"),
-    Flag.withDefault(1)
-  ),
-  latency: Flag.Finite("latency").pipe(
-    Flag.withDescription("Median latency of a normal host, ms (the slow host: 3x, long tail)"),
-    Flag.withDefault(10)
-  ),
-  timeout: Flag.String("timeout").pipe(Flag.withDescription("Timeout of each attempt"), Flag.withDefault("1s")),
-  deadline: Flag.String("deadline").pipe(
-    Flag.withDescription("Deadline of each URL, retries included"),
-    Flag.withDefault("5s")
-  ),
-  retries: Flag.Int("retries").pipe(Flag.withDescription("Retries per URL"), Flag.withDefault(3)),
-  seed: Flag.Int("seed").pipe(Flag.withDescription("Seed of the server's fault decisions"), Flag.withDefault(1)),
-  report: Flag.String("report").pipe(Flag.withDescription("Write an HTML report of the run here"), Flag.optional)
-}, (flags) => Effect.asVoid(internal.run({ ...flags, report: Option.getOrUndefined(flags.report) }))).pipe(
-  Command.withDescription(
-    "Fetch a few thousand URLs from a local fault server (slow, flaky, rate-limiting hosts) with live progress " +
-      "and a measured summary"
-  )
-)
+export const command: typeof commandDefinition = commandDefinition

@@ -1,25 +1,34 @@
 /**
  * `async-ops fetch <file|->`: the seed's `fetch_all` / `fetch_with_limit` as a command. It reads URLs (one per line,
  * blank lines and `#` comments skipped), fetches them through the resilient client (`@async-ops/http`: connection
- * caps per host, timeouts, retries with `Retry-After`, an optional rate limit per host, a body size cap) with
- * `FetchAll.stream`, and writes **exactly one JSON Lines record per input**, malformed URLs included, in completion
- * order (or input order with `--ordered`). Each record is written and flushed as soon as it is known.
+ * caps per host, timeouts, retries with `Retry-After`, an optional rate limit per host, a body size cap, redirects
+ * followed up to `--max-redirects`, 10 by default as in aiohttp) with `Gather.asCompleted`, and writes **exactly one
+ * JSON Lines record per input**, malformed URLs included, in completion order (or input order with `--ordered`).
+ * Each record is written as soon as it is known; a response's body is dropped as soon as its record is encoded, so
+ * memory holds what is in flight plus one short line per input (what `--resume` and the summary need), never bodies.
  *
  * Stopping: the first SIGINT or SIGTERM stops starting new requests, lets the ones in flight finish for at most
  * `--grace` (default 5 s; the rest are cut off and get no record), writes what finished and exits with **130**
  * (SIGINT) or **143** (SIGTERM); a second signal exits at once. `--resume` then reads the output file, drops a cut-off
- * last line, and fetches only the inputs without a record, so a stopped run finishes without fetching anything twice.
+ * last line, and fetches only the inputs without a record. The guarantee: a recorded input is never fetched again; a
+ * request cut off at the grace deadline may already have reached the server, and `--resume` fetches it again
+ * (at-least-once). The stop line on stderr counts the cut-off ones. When the process group's leader goes away while
+ * the process that started `fetch` still waits (a SIGTERM to `npx` that pnpm's shims do not pass on), it stops the
+ * same way and exits 129; a `fetch` whose parent is gone too (`cmd &` in a script, `nohup`) keeps running.
  *
- * Exit codes: 0 when every input has a record (whatever its outcome), 2 for bad input (a one-line error on stderr),
- * 130/143 after a stop by signal, 1 for an unexpected failure.
+ * Output: a closed stdout (`fetch urls.txt | head -2`) stops the run quietly (in-flight requests interrupted, no
+ * message, exit 141 as for SIGPIPE); a full disk or another write error is one line naming the file and the OS
+ * reason, exit 2, with every record written before it intact.
+ *
+ * Exit codes: 0 when every input has a record (whatever its outcome), 2 for bad input or an output that cannot be
+ * written (a one-line error on stderr), 130/143 after a stop by signal, 141 when stdout was closed, 1 for an
+ * unexpected failure.
  *
  * @since 0.1.0
  */
-import { Argument, Command, Flag } from "effect/cli"
-import * as Effect from "effect/Effect"
 import type * as Result from "effect/Result"
+import { command as commandDefinition } from "./internal/command/fetch.ts"
 import * as internal from "./internal/fetch.ts"
-import { StoppedError } from "./internal/usage.ts"
 
 /**
  * One input of a URL list: its 1-based line number and the trimmed text (not validated: a malformed URL gets an
@@ -172,87 +181,4 @@ export const encodeRecord: (record: FetchRecord) => string = internal.encodeReco
  * @category commands
  * @since 0.1.0
  */
-export const command = Command.make("fetch", {
-  input: Argument.String("input").pipe(
-    Argument.withDescription(
-      "The URL list: a file with one URL per line (# comments, blank lines skipped), or - for stdin"
-    )
-  ),
-  out: Flag.String("out").pipe(
-    Flag.withAlias("o"),
-    Flag.withDescription("Write the JSON Lines records to this file (default: stdout)"),
-    Flag.optional
-  ),
-  ordered: Flag.Boolean("ordered").pipe(
-    Flag.withDescription("Write records in input order instead of completion order"),
-    Flag.withDefault(false)
-  ),
-  concurrency: Flag.Int("concurrency").pipe(
-    Flag.withAlias("c"),
-    Flag.withDescription("Requests in flight at once (>= 1)"),
-    Flag.withDefault(50)
-  ),
-  perHost: Flag.Int("per-host").pipe(Flag.withDescription("Connections per host (>= 1)"), Flag.withDefault(8)),
-  timeout: Flag.String("timeout").pipe(
-    Flag.withDescription("Timeout of each attempt: 500ms, 2s, 1m or milliseconds"),
-    Flag.withDefault("10s")
-  ),
-  retries: Flag.Int("retries").pipe(
-    Flag.withDescription("Retries of a failed idempotent request (connection errors, timeouts, 408/429/5xx)"),
-    Flag.withDefault(2)
-  ),
-  rate: Flag.Int("rate").pipe(Flag.withDescription("Requests per second per host (>= 1)"), Flag.optional),
-  maxBytes: Flag.Int("max-bytes").pipe(
-    Flag.withDescription("Largest body accepted, bytes (larger: BodyTooLargeError)"),
-    Flag.withDefault(10 * 1024 * 1024)
-  ),
-  headers: Flag.String("header").pipe(
-    Flag.withAlias("H"),
-    Flag.withDescription(`A request header "Name: value" (repeatable)`),
-    Flag.atLeast(0)
-  ),
-  method: Flag.String("method").pipe(
-    Flag.withAlias("X"),
-    Flag.withDescription("HTTP method: GET, HEAD, POST, PUT, PATCH, DELETE or OPTIONS"),
-    Flag.withDefault("GET")
-  ),
-  resume: Flag.Boolean("resume").pipe(
-    Flag.withDescription("Skip inputs that already have a record in --out and append the rest"),
-    Flag.withDefault(false)
-  ),
-  quiet: Flag.Boolean("quiet").pipe(Flag.withAlias("q"), Flag.withDescription("No progress"), Flag.withDefault(false)),
-  grace: Flag.String("grace").pipe(
-    Flag.withDescription("After SIGINT/SIGTERM, how long requests in flight may finish"),
-    Flag.withDefault("5s")
-  ),
-  report: Flag.String("report").pipe(Flag.withDescription("Write an HTML report of the run here"), Flag.optional)
-}, (flags) =>
-  Effect.gen(function*() {
-    const summary = yield* internal.run({
-      input: flags.input,
-      out: flags.out._tag === "Some" ? flags.out.value : undefined,
-      ordered: flags.ordered,
-      concurrency: flags.concurrency,
-      perHost: flags.perHost,
-      timeout: flags.timeout,
-      retries: flags.retries,
-      rate: flags.rate._tag === "Some" ? flags.rate.value : undefined,
-      maxBytes: flags.maxBytes,
-      headers: flags.headers,
-      method: flags.method,
-      resume: flags.resume,
-      quiet: flags.quiet,
-      grace: flags.grace,
-      report: flags.report._tag === "Some" ? flags.report.value : undefined
-    })
-    if (summary.stoppedBy !== undefined) {
-      return yield* new StoppedError({
-        signal: summary.stoppedBy,
-        exitCode: summary.exitCode,
-        reason: `stopped by ${summary.stoppedBy}: ${summary.written} records written, ` +
-          `${summary.inputs - summary.skipped - summary.written} inputs left for --resume`
-      })
-    }
-  })).pipe(
-    Command.withDescription("Fetch a list of URLs through the resilient client; one JSON Lines record per input")
-  )
+export const command: typeof commandDefinition = commandDefinition

@@ -36,12 +36,12 @@
  * @since 0.1.0
  */
 import type { InvalidOptionError } from "@async-ops/core/Options"
-import { Argument, Command, Flag } from "effect/cli"
 import * as Data from "effect/Data"
 import type * as Effect from "effect/Effect"
 import type * as FileSystem from "effect/FileSystem"
 import type * as Path from "effect/Path"
 import * as Runtime from "effect/Runtime"
+import { command as commandDefinition } from "./internal/command/scan.ts"
 import * as internal from "./internal/scan.ts"
 
 /**
@@ -120,7 +120,23 @@ export interface Finding {
 }
 
 /**
- * The result of {@link scan}: the findings (sorted by file, line and column) and how many files were parsed.
+ * A file that could not be parsed (a syntax error): it is not scanned, and not counted in `filesScanned`.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Unparsable {
+  readonly file: string
+  /** 1-based line and column of the first syntax error. */
+  readonly line: number
+  readonly column: number
+  /** The parser's message. */
+  readonly message: string
+}
+
+/**
+ * The result of {@link scan}: the findings (sorted by file, line and column), how many files were parsed and
+ * scanned, and the files that could not be parsed.
  *
  * @category models
  * @since 0.1.0
@@ -128,6 +144,8 @@ export interface Finding {
 export interface Report {
   readonly findings: ReadonlyArray<Finding>
   readonly filesScanned: number
+  /** Files with a syntax error, which were not scanned (the `scan` command then exits 2: the scan is incomplete). */
+  readonly unparsable: ReadonlyArray<Unparsable>
 }
 
 /**
@@ -158,6 +176,28 @@ export class PathNotFoundError extends Data.TaggedError("PathNotFoundError")<{
   override readonly [Runtime.errorExitCode] = 2
   override get message(): string {
     return `path not found: ${this.path}`
+  }
+}
+
+/**
+ * A path given to {@link scan} holds no file it scans: a file that is not JavaScript or TypeScript (or is a
+ * declaration file), or a directory whose scannable files are all under `node_modules`, `dist` or `.git`, which
+ * the walk skips. Scanning nothing and reporting "no problems" would read as a clean bill of health.
+ *
+ * **When to use**: match it to tell the user; the `scan` command prints its message on one line and exits 2.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class NothingToScanError extends Data.TaggedError("NothingToScanError")<{
+  readonly path: string
+  /** Why nothing was found there, in a few words. */
+  readonly reason: string
+}> {
+  /** Exit code 2 when it ends a `runMain` program. */
+  override readonly [Runtime.errorExitCode] = 2
+  override get message(): string {
+    return `nothing to scan in ${this.path}: ${this.reason}`
   }
 }
 
@@ -268,7 +308,7 @@ export const scan: (
   options?: Options
 ) => Effect.Effect<
   Report,
-  PathNotFoundError | FileReadError | InvalidOptionError,
+  PathNotFoundError | FileReadError | NothingToScanError | InvalidOptionError,
   FileSystem.FileSystem | Path.Path
 > = internal.scan
 
@@ -297,8 +337,8 @@ export const formatText: (input: Report | ReadonlyArray<Finding>) => string = in
  * ```ts
  * import { Scan } from "@async-ops/cli"
  *
- * Scan.toJson({ findings: [], filesScanned: 3 }).summary
- * // { filesScanned: 3, problems: 0, filesWithProblems: 0, byRule: {} }
+ * Scan.toJson({ findings: [], filesScanned: 3, unparsable: [] }).summary
+ * // { filesScanned: 3, filesNotParsed: 0, problems: 0, filesWithProblems: 0, byRule: {} }
  * ```
  *
  * @category formatting
@@ -306,8 +346,10 @@ export const formatText: (input: Report | ReadonlyArray<Finding>) => string = in
  */
 export const toJson: (report: Report) => {
   readonly findings: ReadonlyArray<Finding>
+  readonly unparsable: ReadonlyArray<Unparsable>
   readonly summary: {
     readonly filesScanned: number
+    readonly filesNotParsed: number
     readonly problems: number
     readonly filesWithProblems: number
     readonly byRule: Partial<Record<RuleId, number>>
@@ -321,7 +363,7 @@ export const toJson: (report: Report) => {
  * ```ts
  * import { Scan } from "@async-ops/cli"
  *
- * JSON.parse(Scan.formatJson({ findings: [], filesScanned: 0 })).summary.problems // 0
+ * JSON.parse(Scan.formatJson({ findings: [], filesScanned: 0, unparsable: [] })).summary.problems // 0
  * ```
  *
  * @category formatting
@@ -354,15 +396,4 @@ export const formatJson: (report: Report) => string = internal.formatJson
  * @category commands
  * @since 0.1.0
  */
-export const command = Command.make("scan", {
-  paths: Argument.String("paths").pipe(
-    Argument.withDescription("Files or directories to scan (default: the current directory)"),
-    Argument.variadic()
-  ),
-  json: Flag.Boolean("json").pipe(Flag.withDescription("Print the report as JSON"), Flag.withDefault(false))
-}, ({ json, paths }) => internal.runCommand(paths, json)).pipe(
-  Command.withDescription(
-    "Find calls that block the event loop (fs/child_process/crypto/zlib *Sync, Atomics.wait, busy-waits) " +
-      "inside Effect and async code, and dropped fibers; exit 1 when anything is found"
-  )
-)
+export const command: typeof commandDefinition = commandDefinition

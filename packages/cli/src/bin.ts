@@ -6,16 +6,25 @@
  *
  * @since 0.1.0
  */
-import { NodeServices } from "@effect/platform-node"
+import * as NodeServices from "@effect/platform-node/NodeServices"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Runtime from "effect/Runtime"
 import * as Cli from "./Cli.ts"
 
+// A closed or failing stdout/stderr (EPIPE from `| head`, ENOSPC from `> /dev/full`) is reported to the writer's
+// callback, where the commands handle it; without a listener Node would also throw it as an uncaught exception.
+const ignoreStreamError = (): void => {}
+process.stdout.on("error", ignoreStreamError)
+process.stderr.on("error", ignoreStreamError)
+
+const flush = (stream: NodeJS.WriteStream, then: () => void): void => {
+  if (stream.destroyed || stream.writableEnded) return then()
+  stream.write("", () => then())
+}
+
 const flushAndExit = (code: number): void => {
-  process.stdout.write("", () => {
-    process.stderr.write("", () => process.exit(code))
-  })
+  flush(process.stdout, () => flush(process.stderr, () => process.exit(code)))
 }
 
 const runMain = Runtime.makeRunMain(({ fiber }) => {

@@ -5,6 +5,7 @@ import { TestConsole } from "effect/testing"
 import { readFileSync } from "node:fs"
 import { vi } from "vitest"
 import * as Cli from "../src/Cli.ts"
+import { joinNegativeValues } from "../src/internal/cli.ts"
 
 /** Runs the tool in-process and captures what it writes to stdout and stderr. */
 const runCaptured = (args: ReadonlyArray<string>) =>
@@ -51,6 +52,19 @@ describe("Cli.run", () => {
       expect(r.stderr).toBe("")
     }))
 
+  it.effect("--help of each command shows every flag's default", () =>
+    Effect.gen(function*() {
+      const fetch = (yield* runCaptured(["fetch", "--help"])).stdout
+      expect(fetch).toMatch(/--concurrency, -c integer +Requests in flight at once \(>= 1\) \(default: 50\)/)
+      expect(fetch).toMatch(/--timeout string +.*\(default: 10s\)/)
+      expect(fetch).toMatch(/--max-redirects integer +.*\(default: 10\)/)
+      expect(fetch).toMatch(/--resume +.*fetched again \(at least once\)/)
+      const demo = (yield* runCaptured(["demo", "--help"])).stdout
+      expect(demo).toMatch(/--urls integer +URLs to fetch \(>= 1\) \(default: 3000\)/)
+      const serve = (yield* runCaptured(["serve", "--help"])).stdout
+      expect(serve).toMatch(/--budget string +The whole shutdown's budget \(default: 10s\)/)
+    }))
+
   it.effect("a parse error gives one line on stderr, no help on stdout, and 2", () =>
     Effect.gen(function*() {
       const r = yield* runCaptured(["demo", "--urls", "lots"])
@@ -75,4 +89,13 @@ describe("Cli.run", () => {
         stderr: "async-ops: cannot read /no/such/dir/urls.txt: no such file\n"
       })
     }))
+})
+
+describe("joinNegativeValues", () => {
+  it("joins a flag with a following negative number or duration, and leaves everything else", () => {
+    expect(joinNegativeValues(["fetch", "u.txt", "--timeout", "-5s", "-c", "-3", "--grace", "1s", "-q"])).toStrictEqual(
+      ["fetch", "u.txt", "--timeout=-5s", "-c", "-3", "--grace", "1s", "-q"]
+    )
+    expect(joinNegativeValues(["--retries=-1", "--quiet", "-"])).toStrictEqual(["--retries=-1", "--quiet", "-"])
+  })
 })

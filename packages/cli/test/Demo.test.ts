@@ -2,36 +2,35 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, Ref } from "effect"
 import { TestClock } from "effect/testing"
 import { vi } from "vitest"
-import * as Demo from "../src/Demo.ts"
 import * as internal from "../src/internal/demo.ts"
 import * as Progress from "../src/internal/progress.ts"
 
-describe("Demo.percentiles", () => {
+describe("demo percentiles", () => {
   it("uses the nearest rank", () => {
-    expect(Demo.percentiles([5, 1, 4, 2, 3])).toStrictEqual({ p50: 3, p95: 5, p99: 5, max: 5 })
+    expect(internal.percentiles([5, 1, 4, 2, 3])).toStrictEqual({ p50: 3, p95: 5, p99: 5, max: 5 })
     const hundred = Array.from({ length: 100 }, (_, i) => 100 - i) // 100..1
-    expect(Demo.percentiles(hundred)).toStrictEqual({ p50: 50, p95: 95, p99: 99, max: 100 })
+    expect(internal.percentiles(hundred)).toStrictEqual({ p50: 50, p95: 95, p99: 99, max: 100 })
     const thousand = Array.from({ length: 1000 }, (_, i) => i + 1)
-    expect(Demo.percentiles(thousand)).toStrictEqual({ p50: 500, p95: 950, p99: 990, max: 1000 })
+    expect(internal.percentiles(thousand)).toStrictEqual({ p50: 500, p95: 950, p99: 990, max: 1000 })
   })
 
   it("gives zeros for no values and the value for one", () => {
-    expect(Demo.percentiles([])).toStrictEqual({ p50: 0, p95: 0, p99: 0, max: 0 })
-    expect(Demo.percentiles([7.5])).toStrictEqual({ p50: 7.5, p95: 7.5, p99: 7.5, max: 7.5 })
+    expect(internal.percentiles([])).toStrictEqual({ p50: 0, p95: 0, p99: 0, max: 0 })
+    expect(internal.percentiles([7.5])).toStrictEqual({ p50: 7.5, p95: 7.5, p99: 7.5, max: 7.5 })
   })
 
   it("does not reorder its input", () => {
     const values = [3, 1, 2]
-    Demo.percentiles(values)
+    internal.percentiles(values)
     expect(values).toStrictEqual([3, 1, 2])
   })
 })
 
-describe("Demo.countOpenings", () => {
+describe("demo countOpenings", () => {
   it("counts one opening per burst of rejections and host", () => {
-    expect(Demo.countOpenings([], 1000)).toBe(0)
+    expect(internal.countOpenings([], 1000)).toBe(0)
     expect(
-      Demo.countOpenings([
+      internal.countOpenings([
         { host: "a", at: 1_000, retryAfterMs: 900 },
         { host: "a", at: 1_050, retryAfterMs: 850 },
         { host: "b", at: 1_060, retryAfterMs: 1_000 },
@@ -42,7 +41,7 @@ describe("Demo.countOpenings", () => {
   })
 })
 
-const summary: Demo.Summary = {
+const summary: internal.Summary = {
   urls: 10,
   hosts: 2,
   done: 10,
@@ -54,7 +53,8 @@ const summary: Demo.Summary = {
   failed: 3,
   attempts: 12,
   retries: 2,
-  rateLimited: 1,
+  rateLimited: 3,
+  rateLimitedFinal: 1,
   breakerOpenings: 1,
   latency: { p50: 12.25, p95: 150, p99: 1020, max: 2000 },
   perHost: [
@@ -63,9 +63,9 @@ const summary: Demo.Summary = {
   ]
 }
 
-describe("Demo.formatSummary", () => {
+describe("demo formatSummary", () => {
   it("prints every measured number, with a total equal to the URLs", () => {
-    expect(Demo.formatSummary(summary).split("\n")).toStrictEqual([
+    expect(internal.formatSummary(summary).split("\n")).toStrictEqual([
       "async-ops demo: 10 URLs over 2 hosts in 2.50 s",
       "",
       "outcomes",
@@ -77,7 +77,7 @@ describe("Demo.formatSummary", () => {
       "succeeded          7",
       "failed             3",
       "attempts           12 (2 retries)",
-      "429 Retry-After    1 responses waited out",
+      "429 Retry-After    3 responses: 2 retried after the wait, 1 final (StatusError 429)",
       "breaker openings   1",
       "latency ms         p50 12.3  p95 150  p99 1020  max 2000",
       "throughput         4 URLs/s",
@@ -90,7 +90,13 @@ describe("Demo.formatSummary", () => {
   })
 
   it("says when a signal stopped the run and counts what never ran", () => {
-    const lines = Demo.formatSummary({ ...summary, done: 6, notRun: 4, stoppedBy: "SIGINT", outcomes: [["200 ok", 6]] })
+    const lines = internal.formatSummary({
+      ...summary,
+      done: 6,
+      notRun: 4,
+      stoppedBy: "SIGINT",
+      outcomes: [["200 ok", 6]]
+    })
       .split("\n")
     expect(lines[0]).toBe("async-ops demo: stopped by SIGINT after 2.50 s, 6 of 10 URLs done")
     expect(lines).toContain("  not run (stopped)             4")

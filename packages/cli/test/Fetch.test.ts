@@ -1,7 +1,16 @@
+import { HttpResilience } from "@async-ops/http"
+import { FaultServer } from "@async-ops/testing"
+import { NodeServices } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect, Result } from "effect"
+import { Context, Duration, Effect, Layer, Result, Stream } from "effect"
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import * as v8 from "node:v8"
+import * as vm from "node:vm"
 import * as Fetch from "../src/Fetch.ts"
 import * as internal from "../src/internal/fetch.ts"
+import * as Meter from "../src/internal/meter.ts"
 
 const ok = <A, E>(r: Result.Result<A, E>): A => {
   if (Result.isFailure(r)) throw new Error(`expected success, got ${String(r.failure)}`)
@@ -142,7 +151,8 @@ describe("fetch options", () => {
     method: "get",
     resume: false,
     quiet: true,
-    grace: "0"
+    grace: "0",
+    maxRedirects: 10
   }
 
   it.effect("parses durations, headers and the method", () =>
@@ -163,8 +173,9 @@ describe("fetch options", () => {
       120_000,
       3000
     ])
-    expect(err(internal.parseDuration("timeout", "-1s")).message).toBe(
-      "--timeout must be a duration like 500ms, 2s or 1m, got -1s"
+    expect(err(internal.parseDuration("timeout", "-1s")).message).toBe("--timeout must not be negative, got -1s")
+    expect(err(internal.parseDuration("timeout", "soon")).message).toBe(
+      "--timeout must be a duration like 500ms, 2s or 1m, got soon"
     )
   })
 
@@ -174,7 +185,11 @@ describe("fetch options", () => {
         [{ concurrency: 0 }, "--concurrency must be an integer >= 1, got 0"],
         [{ concurrency: 1.5 }, "--concurrency must be an integer >= 1, got 1.5"],
         [{ perHost: -2 }, "--per-host must be an integer >= 1, got -2"],
-        [{ retries: -1 }, "--retries must be an integer >= 0, got -1"],
+        [{ retries: -1 }, "--retries must be an integer from 0 to 100, got -1"],
+        [{ retries: 1_000_000_000 }, "--retries must be an integer from 0 to 100, got 1000000000"],
+        [{ maxRedirects: -1 }, "--max-redirects must be an integer from 0 to 100, got -1"],
+        [{ maxRedirects: 101 }, "--max-redirects must be an integer from 0 to 100, got 101"],
+        [{ timeout: "-5s" }, "--timeout must not be negative, got -5s"],
         [{ rate: 0 }, "--rate must be an integer >= 1, got 0"],
         [{ maxBytes: -1 }, "--max-bytes must be an integer >= 0, got -1"],
         [{ timeout: "0" }, "--timeout must be > 0"],
@@ -188,4 +203,100 @@ describe("fetch options", () => {
         expect(error.message).toBe(message)
       }
     }))
+})
+
+describe("fetch memory", () => {
+  // `gc` for this test only: the check is about what stays reachable, so it must collect what is not
+  v8.setFlagsFromString("--expose-gc")
+  const gc = vm.runInNewContext("gc") as () => void
+  const live = (): number => {
+    gc()
+    const m = process.memoryUsage()
+    return m.heapUsed + m.external
+  }
+
+  it.live(
+    "keeps no body of a finished request while the batch runs (what resume needs is the line number)",
+    () =>
+      Effect.gen(function*() {
+        const server = yield* FaultServer.Service
+        const n = 120
+        const todo = Array.from({ length: n }, (_, i) => ({ line: i + 1, url: server.url(`/big?i=${i}`) }))
+        const client = yield* Layer.build(Meter.layer({ maxConnectionsPerHost: 4 }, Meter.makeCounters())).pipe(
+          Effect.map((context) => Context.get(context, HttpResilience.ResilientClient))
+        )
+        const batch = { inFlight: 0 }
+        let seen = 0
+        let baseline = 0
+        let growth = 0
+        yield* internal.records(todo, client, new WeakMap(), {
+          concurrency: 4,
+          maxRedirects: 0,
+          method: "GET",
+          headers: {}
+        }, batch).pipe(
+          Stream.runForEach((finished) =>
+            Effect.sync(() => {
+              expect(finished.ok).toBe(true)
+              seen++
+              if (seen === 10) baseline = live()
+              if (seen === n) growth = live() - baseline
+            })
+          )
+        )
+        expect(seen).toBe(n)
+        expect(batch.inFlight).toBe(0)
+        // 110 more bodies of 1 MiB went through: kept, they would add 110 MiB; dropped, only what is in flight remains
+        expect(growth).toBeLessThan(40 * 1024 * 1024)
+      }).pipe(
+        Effect.scoped,
+        Effect.provide(FaultServer.layer({ routes: { "/big": { reply: { kind: "large", bytes: 1024 * 1024 } } } }))
+      ),
+    120_000
+  )
+})
+
+describe("fetch --resume onto an existing output", () => {
+  const entries = [
+    { line: 1, url: "http://a.test/1" },
+    { line: 2, url: "http://a.test/2" },
+    { line: 3, url: "http://a.test/3" }
+  ]
+  const rec = (line: number) =>
+    Fetch.encodeRecord({
+      line,
+      url: `http://a.test/${line}`,
+      ok: true,
+      status: 200,
+      error: null,
+      message: null,
+      bytes: 0,
+      ms: 1.25,
+      attempts: 1
+    })
+
+  it.effect("keeps the complete records byte for byte, removes the cut-off tail and appends after them", () =>
+    Effect.gen(function*() {
+      const dir = mkdtempSync(join(tmpdir(), "async-ops-resume-"))
+      const out = join(dir, "out.jsonl")
+      // records as another version might have written them: spacing and key order differ from ours, kept as they are
+      const complete = rec(2) + `{ "url": "http://a.test/1", "line": 1, "ok": false }\n`
+      writeFileSync(out, complete + `{"line":3,"url":"http://a.te`)
+      const { done, writer } = yield* internal.openOutput(out, true, entries)
+      expect(Array.from(done).toSorted()).toStrictEqual([1, 2])
+      expect(readFileSync(out, "utf8")).toBe(complete)
+      yield* writer.write(rec(3))
+      expect(readFileSync(out, "utf8")).toBe(complete + rec(3))
+    }).pipe(Effect.scoped, Effect.provide(NodeServices.layer)))
+
+  it.effect("a missing output is nothing done, and an output without a cut-off tail is not touched", () =>
+    Effect.gen(function*() {
+      const dir = mkdtempSync(join(tmpdir(), "async-ops-resume-"))
+      const missing = yield* internal.prepareResume(join(dir, "none.jsonl"), entries)
+      expect(missing.size).toBe(0)
+      const out = join(dir, "out.jsonl")
+      writeFileSync(out, rec(3))
+      expect(Array.from(yield* internal.prepareResume(out, entries))).toStrictEqual([3])
+      expect(readFileSync(out, "utf8")).toBe(rec(3))
+    }).pipe(Effect.provide(NodeServices.layer)))
 })

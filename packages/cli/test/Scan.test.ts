@@ -161,6 +161,45 @@ describe("Scan.scan", () => {
       expect(report.filesScanned).toBe(3)
     }))))
 
+  it.effect("a path with nothing it scans fails with NothingToScanError instead of reporting a clean 0 files", () =>
+    run(Effect.scoped(Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const dir = yield* fs.makeTempDirectoryScoped()
+      yield* fs.makeDirectory(nodePath.join(dir, "app/node_modules/pkg"), { recursive: true })
+      yield* fs.makeDirectory(nodePath.join(dir, "app/dist"), { recursive: true })
+      yield* fs.writeFileString(nodePath.join(dir, "app/node_modules/pkg/index.ts"), "export {}\n")
+      yield* fs.writeFileString(nodePath.join(dir, "app/dist/index.js"), "export {}\n")
+      yield* fs.writeFileString(nodePath.join(dir, "notes.md"), "# notes\n")
+      const skipped = yield* Effect.flip(Scan.scan([nodePath.join(dir, "app")]))
+      expect(skipped).toBeInstanceOf(Scan.NothingToScanError)
+      expect(skipped.message).toBe(
+        `nothing to scan in ${nodePath.join(dir, "app")}: no JavaScript or TypeScript files outside node_modules, ` +
+          "dist, .git (skipped; name a directory inside them to scan it)"
+      )
+      const notCode = yield* Effect.flip(Scan.scan([nodePath.join(dir, "notes.md")]))
+      expect(notCode.message).toMatch(/^nothing to scan in .*notes\.md: not a JavaScript or TypeScript file/)
+      // named directly, a directory under node_modules is scanned
+      const named = yield* Scan.scan([nodePath.join(dir, "app/node_modules/pkg")])
+      expect(named.filesScanned).toBe(1)
+    }))))
+
+  it.effect("a file with a syntax error is reported as not parsed, and not counted as scanned", () =>
+    run(Effect.scoped(Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const dir = yield* fs.makeTempDirectoryScoped()
+      yield* fs.writeFileString(nodePath.join(dir, "good.ts"), "export const x = 1\n")
+      yield* fs.writeFileString(nodePath.join(dir, "broken.ts"), "export const x = (\n")
+      const report = yield* Scan.scan([dir])
+      expect(report.filesScanned).toBe(1)
+      expect(report.unparsable).toStrictEqual([
+        { file: nodePath.join(dir, "broken.ts"), line: 1, column: 19, message: "Expression expected." }
+      ])
+      expect(Scan.formatText(report).split("\n")).toStrictEqual([
+        `${nodePath.join(dir, "broken.ts")}:1:19 syntax error: Expression expected. (not scanned)`,
+        "no problems found, 1 file scanned, 1 file not parsed (syntax errors)"
+      ])
+    }))))
+
   it.effect("a missing path fails with PathNotFoundError", () =>
     run(Effect.gen(function*() {
       const missing = nodePath.join(fixtures, "no-such-dir")
@@ -318,7 +357,8 @@ describe("Scan.formatText / Scan.toJson", () => {
   }
   const report: Scan.Report = {
     findings: [finding, { ...finding, line: 9, rule: "orphaned-fiber", call: "yield* Effect.forkDetach(w)" }],
-    filesScanned: 4
+    filesScanned: 4,
+    unparsable: []
   }
 
   it("one line per finding and a summary line", () => {
@@ -330,14 +370,16 @@ describe("Scan.formatText / Scan.toJson", () => {
     expect(Scan.formatText([finding])).toBe(
       `src/a.ts:3:5 blocking-fs readFileSync("x") → use FileSystem.readFile\n1 problem (1 blocking-fs) in 1 file`
     )
-    expect(Scan.formatText({ findings: [], filesScanned: 1 })).toBe("no problems found, 1 file scanned")
+    expect(Scan.formatText({ findings: [], filesScanned: 1, unparsable: [] })).toBe("no problems found, 1 file scanned")
   })
 
   it("the JSON output parses back to the findings and a summary", () => {
     expect(JSON.parse(Scan.formatJson(report))).toStrictEqual({
       findings: report.findings,
+      unparsable: [],
       summary: {
         filesScanned: 4,
+        filesNotParsed: 0,
         problems: 2,
         filesWithProblems: 1,
         byRule: { "blocking-fs": 1, "orphaned-fiber": 1 }

@@ -19,6 +19,29 @@ const webHandler = (routes: Layer.Layer<never, unknown, HttpRouter.HttpRouter>) 
   )
 
 describe("Prometheus", () => {
+  it.effect("a family measured in milliseconds is exposed in seconds (promtool's base-unit rule)", () =>
+    Effect.gen(function*() {
+      const histogram = Metric.histogram("prom_test_latency_ms", {
+        description: "Test latency, in milliseconds",
+        boundaries: [1, 250, 1000]
+      })
+      const gauge = Metric.gauge("prom_test_age_ms", { description: "Test age in milliseconds" })
+      yield* Metric.update(histogram, 200)
+      yield* Metric.update(histogram, 500)
+      yield* Metric.update(gauge, 1500)
+      const text = yield* Prometheus.format({ processMetrics: false })
+      expect(text).not.toMatch(/^(# (HELP|TYPE) )?prom_test_\w*_ms\b/m)
+      expect(text).toContain("# HELP prom_test_latency_seconds Test latency, in seconds")
+      expect(text).toContain("# TYPE prom_test_latency_seconds histogram")
+      expect(text).toMatch(/^prom_test_latency_seconds_bucket\{le="0\.001"\} 0$/m)
+      expect(text).toMatch(/^prom_test_latency_seconds_bucket\{le="0\.25"\} 1$/m)
+      expect(text).toMatch(/^prom_test_latency_seconds_bucket\{le="1"\} 2$/m)
+      expect(text).toMatch(/^prom_test_latency_seconds_bucket\{le="\+Inf"\} 2$/m)
+      expect(text).toMatch(/^prom_test_latency_seconds_sum 0\.7$/m)
+      expect(text).toMatch(/^prom_test_latency_seconds_count 2$/m)
+      expect(text).toMatch(/^prom_test_age_seconds 1\.5$/m)
+    }))
+
   it.live("the route shows a Limiter's in-flight gauge labelled with primitive and name", () =>
     Effect.scoped(Effect.gen(function*() {
       const get = yield* webHandler(Prometheus.layer())

@@ -40,13 +40,35 @@ const presenter = (name: string): CliOutput.Presenter => ({
   }
 })
 
+/**
+ * Joins `--flag -5s` into `--flag=-5s`: a value that starts with `-` and a digit is a negative number or duration
+ * (no flag of ours starts with a digit), but the parser would take it for a flag and report "Missing value"; joined,
+ * the command's own check names the flag and the value.
+ *
+ * @internal
+ */
+export const joinNegativeValues = (args: ReadonlyArray<string>): Array<string> => {
+  const out: Array<string> = []
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!
+    const next = args[i + 1]
+    if (arg.startsWith("--") && arg.length > 2 && !arg.includes("=") && next !== undefined && /^-\d/.test(next)) {
+      out.push(`${arg}=${next}`)
+      i++
+    } else {
+      out.push(arg)
+    }
+  }
+  return out
+}
+
 /** @internal */
 export const run = <Name extends string, Input, E, R, CI>(
   command: Command.Command<Name, Input, CI, E, R>,
   args: ReadonlyArray<string>,
   version: string
 ) =>
-  Command.runWith(command, { version })(args).pipe(
+  Command.runWith(command, { version })(joinNegativeValues(args)).pipe(
     Effect.provideService(CliOutput.Presenter, presenter(command.name)),
     Effect.exit,
     Effect.map((exit): number => {

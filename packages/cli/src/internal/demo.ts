@@ -25,7 +25,7 @@ import { checkInt, parseDuration } from "./fetch.ts"
 import * as Meter from "./meter.ts"
 import * as Progress from "./progress.ts"
 import * as Report from "./report.ts"
-import { exitCodeOf, stopSignal } from "./signals.ts"
+import { exitCodeOf, type StopSignal, stopSignal } from "./signals.ts"
 import { StoppedError, UsageError } from "./usage.ts"
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -108,7 +108,10 @@ export interface Summary {
   readonly failed: number
   readonly attempts: number
   readonly retries: number
+  /** 429 responses the transport saw (every attempt). */
   readonly rateLimited: number
+  /** URLs whose final outcome was a 429 (`StatusError 429`): the rest of the 429s were followed by a retry. */
+  readonly rateLimitedFinal: number
   readonly breakerOpenings: number
   readonly latency: Percentiles
   readonly perHost: ReadonlyArray<HostLine>
@@ -136,7 +139,10 @@ export const formatSummary = (s: Summary): string => {
   lines.push(`succeeded          ${s.ok}`)
   lines.push(`failed             ${s.failed}`)
   lines.push(`attempts           ${s.attempts} (${s.retries} retries)`)
-  lines.push(`429 Retry-After    ${s.rateLimited} responses waited out`)
+  lines.push(
+    `429 Retry-After    ${s.rateLimited} responses: ${Math.max(0, s.rateLimited - s.rateLimitedFinal)} ` +
+      `retried after the wait, ${s.rateLimitedFinal} final (StatusError 429)`
+  )
   lines.push(`breaker openings   ${s.breakerOpenings}`)
   lines.push(
     `latency ms         p50 ${fmt(s.latency.p50)}  p95 ${fmt(s.latency.p95)}  p99 ${fmt(s.latency.p99)}  ` +
@@ -344,11 +350,11 @@ export const run = (
 
     const signal = yield* stopSignal
     const hardStop = yield* Deferred.make<void>()
-    let stoppedBy: "SIGINT" | "SIGTERM" | undefined
+    let stoppedBy: StopSignal | undefined
     yield* Effect.forkScoped(Effect.gen(function*() {
-      stoppedBy = yield* Deferred.await(signal)
+      stoppedBy = yield* Deferred.await(signal.first)
       control.stopping = true
-      yield* Effect.sleep("2 seconds")
+      yield* Effect.raceFirst(Effect.sleep("2 seconds"), Deferred.await(signal.force))
       yield* Deferred.succeed(hardStop, undefined)
     }))
 
@@ -358,6 +364,7 @@ export const run = (
     const tty = yield* stdio.stderrIsTerminal
     let done = 0
     let failed = 0
+    let rateLimitedFinal = 0
     const outcomes = new Map<string, number>()
     const durations: Array<number> = []
     const rejections: Array<{ host: string; at: number; retryAfterMs: number }> = []
@@ -384,6 +391,9 @@ export const run = (
               if (label === undefined) continue
               done++
               if (outcome._tag !== "Success") failed++
+              if (outcome._tag === "Failure" && outcome.error._tag === "StatusError" && outcome.error.status === 429) {
+                rateLimitedFinal++
+              }
               outcomes.set(label, (outcomes.get(label) ?? 0) + 1)
               if (meter !== undefined) durations.push(meter.ms)
               const open = outcome._tag === "Failure" && outcome.error._tag === "CircuitOpenError"
@@ -413,6 +423,7 @@ export const run = (
       attempts: counters.attempts,
       retries: counters.attempts - counters.calls,
       rateLimited: counters.byStatus.get(429) ?? 0,
+      rateLimitedFinal,
       breakerOpenings: countOpenings(rejections, OPEN_DURATION_MS),
       latency: percentiles(durations),
       perHost: server.hosts.map((host, i) => ({

@@ -4,26 +4,29 @@
  *
  * @internal
  */
-import type * as Gather from "@async-ops/core/Gather"
-import * as FetchAll from "@async-ops/http/FetchAll"
+import * as Gather from "@async-ops/core/Gather"
 import * as HttpResilience from "@async-ops/http/HttpResilience"
+import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as FileSystem from "effect/FileSystem"
 import * as HttpClientRequest from "effect/http/HttpClientRequest"
 import * as Layer from "effect/Layer"
 import * as Result from "effect/Result"
+import * as Runtime from "effect/Runtime"
 import * as Stdio from "effect/Stdio"
 import * as Stream from "effect/Stream"
-import * as SubscriptionRef from "effect/SubscriptionRef"
+import { getSystemErrorMessage } from "node:util"
+import { MAX_REDIRECTS, MAX_RETRIES } from "./limits.ts"
 import * as Meter from "./meter.ts"
 import * as Progress from "./progress.ts"
 import * as Report from "./report.ts"
-import { exitCodeOf, stopSignal } from "./signals.ts"
+import { exitCodeOf, type StopSignal, stopSignal } from "./signals.ts"
 import { UsageError } from "./usage.ts"
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -116,19 +119,27 @@ export const recordOf = (
     | { readonly _tag: "Success"; readonly response: HttpResilience.Response }
     | { readonly _tag: "Failure"; readonly error: HttpResilience.HttpError }
     | { readonly _tag: "Defect"; readonly defect: unknown },
-  meter: Meter.CallMeter | undefined
+  meter: Meter.CallMeter | undefined,
+  maxRedirects = 0
 ): FetchRecord => {
   const base = { line: entry.line, url: entry.url, ms: meter?.ms ?? 0, attempts: meter?.attempts ?? 0 }
   switch (result._tag) {
-    case "Success":
+    case "Success": {
+      const status = result.response.status
+      // a 3xx reaching here was not followed (--max-redirects 0, the limit reached, or no usable Location)
+      const redirect = status >= 300 && status < 400
       return {
         ...base,
-        ok: true,
-        status: result.response.status,
-        error: null,
-        message: null,
+        ok: !redirect,
+        status,
+        error: redirect ? "RedirectNotFollowedError" : null,
+        message: redirect
+          ? `${status} redirect to ${result.response.headers["location"] ?? "(no Location)"} not followed` +
+            (maxRedirects === 0 ? " (redirects off)" : ` (limit of ${maxRedirects} redirects)`)
+          : null,
         bytes: result.response.body.length
       }
+    }
     case "Failure": {
       const e = result.error
       return {
@@ -234,9 +245,13 @@ export interface FetchOptions {
   readonly resume: boolean
   readonly quiet: boolean
   readonly grace: string
+  /** Redirects followed per request (0: none, a 3xx is then the record's status). */
+  readonly maxRedirects: number
   /** Write an HTML report of the run to this path. */
   readonly report?: string | undefined
 }
+
+export { MAX_REDIRECTS, MAX_RETRIES } from "./limits.ts"
 
 const METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] as const
 type Method = typeof METHODS[number]
@@ -249,6 +264,9 @@ type Method = typeof METHODS[number]
  */
 export const parseDuration = (flag: string, value: string): Result.Result<Duration.Duration, UsageError> => {
   const trimmed = value.trim()
+  if (trimmed.startsWith("-")) {
+    return Result.fail(new UsageError({ reason: `--${flag} must not be negative, got ${value}` }))
+  }
   const short = /^(\d+(?:\.\d+)?)\s*(ms|s|m)?$/.exec(trimmed)
   if (short !== null) {
     const n = Number(short[1])
@@ -263,10 +281,21 @@ export const parseDuration = (flag: string, value: string): Result.Result<Durati
 }
 
 /** @internal */
-export const checkInt = (flag: string, value: number, min: number): Result.Result<number, UsageError> =>
-  Number.isInteger(value) && value >= min
+export const checkInt = (
+  flag: string,
+  value: number,
+  min: number,
+  max: number = Number.MAX_SAFE_INTEGER
+): Result.Result<number, UsageError> =>
+  Number.isInteger(value) && value >= min && value <= max
     ? Result.succeed(value)
-    : Result.fail(new UsageError({ reason: `--${flag} must be an integer >= ${min}, got ${value}` }))
+    : Result.fail(
+      new UsageError({
+        reason: max === Number.MAX_SAFE_INTEGER
+          ? `--${flag} must be an integer >= ${min}, got ${value}`
+          : `--${flag} must be an integer from ${min} to ${max}, got ${value}`
+      })
+    )
 
 const parseHeader = (raw: string): Result.Result<readonly [string, string], UsageError> => {
   const colon = raw.indexOf(":")
@@ -290,6 +319,7 @@ interface Resolved {
   readonly headers: Record<string, string>
   readonly method: Method
   readonly grace: Duration.Duration
+  readonly maxRedirects: number
 }
 
 /** @internal */
@@ -297,7 +327,8 @@ export const resolveOptions = (o: FetchOptions): Effect.Effect<Resolved, UsageEr
   Effect.gen(function*() {
     const concurrency = yield* fromResult(checkInt("concurrency", o.concurrency, 1))
     const perHost = yield* fromResult(checkInt("per-host", o.perHost, 1))
-    const retries = yield* fromResult(checkInt("retries", o.retries, 0))
+    const retries = yield* fromResult(checkInt("retries", o.retries, 0, MAX_RETRIES))
+    const maxRedirects = yield* fromResult(checkInt("max-redirects", o.maxRedirects, 0, MAX_REDIRECTS))
     const maxBytes = yield* fromResult(checkInt("max-bytes", o.maxBytes, 0))
     const rate = o.rate === undefined ? undefined : yield* fromResult(checkInt("rate", o.rate, 1))
     const timeout = yield* fromResult(parseDuration("timeout", o.timeout))
@@ -313,26 +344,92 @@ export const resolveOptions = (o: FetchOptions): Effect.Effect<Resolved, UsageEr
       return yield* new UsageError({ reason: `--method must be one of ${METHODS.join(", ")}, got ${o.method}` })
     }
     if (o.resume && o.out === undefined) return yield* new UsageError({ reason: "--resume needs --out <file>" })
-    return { concurrency, perHost, timeout, retries, rate, maxBytes, headers, method: method as Method, grace }
+    return {
+      concurrency,
+      perHost,
+      timeout,
+      retries,
+      rate,
+      maxBytes,
+      headers,
+      method: method as Method,
+      grace,
+      maxRedirects
+    }
   })
 
 // ---------------------------------------------------------------------------------------------------------------
 // Output
 // ---------------------------------------------------------------------------------------------------------------
 
+/**
+ * The reader of stdout went away (EPIPE, as in `fetch urls.txt | head -2`): the run stops at once, in-flight
+ * requests are interrupted, and the process exits quietly with 141 (128 + SIGPIPE, what a shell reports for a
+ * tool stopped by a closed pipe), printing nothing.
+ *
+ * @internal
+ */
+export class OutputClosedError extends Data.TaggedError("OutputClosedError")<{ readonly target: string }> {
+  override readonly [Runtime.errorExitCode] = 141
+  override readonly [Runtime.errorReported] = false
+  override get message(): string {
+    return `${this.target} was closed by its reader`
+  }
+}
+
 interface Writer {
-  readonly write: (text: string) => Effect.Effect<void, UsageError>
+  readonly write: (text: string) => Effect.Effect<void, UsageError | OutputClosedError>
+}
+
+const errnoOf = (error: unknown): { readonly code?: unknown; readonly errno?: unknown } | undefined => {
+  if (typeof error !== "object" || error === null) return undefined
+  const e = error as {
+    readonly code?: unknown
+    readonly errno?: unknown
+    readonly reason?: { readonly cause?: unknown }
+  }
+  if (typeof e.code === "string") return e
+  const cause = e.reason?.cause
+  return typeof cause === "object" && cause !== null ? errnoOf(cause) : undefined
+}
+
+/**
+ * The operating system's reason for a failed read or write, in one line: `no space left on device (ENOSPC)`.
+ *
+ * @internal
+ */
+export const osReason = (error: unknown): string => {
+  const e = errnoOf(error)
+  if (e !== undefined && typeof e.code === "string") {
+    let text: string | undefined
+    if (typeof e.errno === "number") {
+      try {
+        text = getSystemErrorMessage(e.errno)
+      } catch {
+        text = undefined
+      }
+    }
+    return text === undefined ? e.code : `${text} (${e.code})`
+  }
+  return describeError(error)
+}
+
+const isClosed = (error: unknown): boolean => {
+  const code = errnoOf(error)?.code
+  return code === "EPIPE" || code === "ERR_STREAM_DESTROYED" || code === "ERR_STREAM_WRITE_AFTER_END"
 }
 
 const stdoutWriter: Writer = {
   write: (text) =>
-    Effect.callback<void, UsageError>((resume) => {
+    Effect.callback<void, UsageError | OutputClosedError>((resume) => {
+      if (process.stdout.destroyed) return resume(Effect.fail(new OutputClosedError({ target: "stdout" })))
       process.stdout.write(text, (error) => {
-        resume(
-          error === null || error === undefined
-            ? Effect.void
-            : Effect.fail(new UsageError({ reason: `cannot write to stdout: ${error.message}` }))
-        )
+        if (error === null || error === undefined) return resume(Effect.void)
+        resume(Effect.fail(
+          isClosed(error)
+            ? new OutputClosedError({ target: "stdout" })
+            : new UsageError({ reason: `cannot write to stdout: ${osReason(error)}` })
+        ))
       })
     })
 }
@@ -346,20 +443,63 @@ const describeError = (error: unknown): string => {
   return e.reason?.description ?? (error instanceof Error ? error.message : String(error))
 }
 
-const fileWriter = (path: string, append: boolean) =>
+/**
+ * Opens the output file: appended to under `--resume` (the complete records already there are kept byte for byte),
+ * truncated otherwise.
+ *
+ * @internal
+ */
+export const fileWriter = (path: string, append: boolean) =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const file = yield* fs.open(path, { flag: append ? "a" : "w" }).pipe(
-      Effect.mapError((e) => new UsageError({ reason: `cannot open ${path} for writing: ${describeError(e)}` }))
+      Effect.mapError((e) => new UsageError({ reason: `cannot open ${path} for writing: ${osReason(e)}` }))
     )
     const writer: Writer = {
       write: (text) =>
         // one write(2) per batch of finished records: once it returns, a killed process loses nothing of it
         file.writeAll(encoder.encode(text)).pipe(
-          Effect.mapError((e) => new UsageError({ reason: `cannot write to ${path}: ${describeError(e)}` }))
+          Effect.mapError((e) => new UsageError({ reason: `cannot write to ${path}: ${osReason(e)}` }))
         )
     }
     return writer
+  })
+
+/**
+ * Prepares `out` for `--resume` against `entries`: reads the records already there, drops a cut-off last line
+ * (a run killed mid-write) and returns the input lines that have a record. A missing file is nothing done.
+ *
+ * @internal
+ */
+export const prepareResume = (out: string, entries: ReadonlyArray<UrlEntry>) =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    if (!(yield* fs.exists(out).pipe(Effect.orElseSucceed(() => false)))) return new Set<number>()
+    const previous = yield* fs.readFile(out).pipe(
+      Effect.mapError((e) => new UsageError({ reason: `cannot read ${out}: ${osReason(e)}` }))
+    )
+    const state = yield* fromResult(readResume(previous, entries)).pipe(
+      Effect.mapError((e) => new UsageError({ reason: `${out}: ${e.message}` }))
+    )
+    if (state.truncatedTail) {
+      yield* fs.truncate(out, state.validBytes).pipe(
+        Effect.mapError((e) => new UsageError({ reason: `cannot truncate ${out}: ${osReason(e)}` }))
+      )
+    }
+    return state.done
+  })
+
+/**
+ * Opens `--out`: under `--resume` the records already there are read, a cut-off tail dropped and the file appended
+ * to; otherwise it is truncated and nothing counts as done.
+ *
+ * @internal
+ */
+export const openOutput = (out: string, resume: boolean, entries: ReadonlyArray<UrlEntry>) =>
+  Effect.gen(function*() {
+    const done: ReadonlySet<number> = resume ? yield* prepareResume(out, entries) : new Set()
+    const writer = yield* fileWriter(out, resume)
+    return { done, writer }
   })
 
 const readInput = (input: string) =>
@@ -368,7 +508,7 @@ const readInput = (input: string) =>
       const stdio = yield* Stdio.Stdio
       const chunks = yield* stdio.stdin.pipe(
         Stream.runCollect,
-        Effect.mapError((e) => new UsageError({ reason: `cannot read stdin: ${describeError(e)}` }))
+        Effect.mapError((e) => new UsageError({ reason: `cannot read stdin: ${osReason(e)}` }))
       )
       const size = chunks.reduce((n, c) => n + c.length, 0)
       const all = new Uint8Array(size)
@@ -386,6 +526,104 @@ const readInput = (input: string) =>
   })
 
 // ---------------------------------------------------------------------------------------------------------------
+// Records of a batch
+// ---------------------------------------------------------------------------------------------------------------
+
+/**
+ * One finished input as the run keeps it until it is written: its index in the batch, the encoded record and
+ * whether it succeeded. The response (and its body) is dropped as soon as the record is encoded, and the record
+ * goes to a buffer of the run's own, not through `Gather.asCompleted`'s outcome (whose value is `void`): whatever
+ * the gather keeps per input, it is never a body or a record.
+ *
+ * @internal
+ */
+export interface Finished {
+  readonly index: number
+  readonly text: string
+  readonly ok: boolean
+  /** The outcome's kind (`200 ok`, `RequestTimeoutError`...) and the call's wall time, for `--report`. */
+  readonly label: string
+  readonly ms: number | undefined
+}
+
+/** @internal */
+export interface BatchOptions {
+  readonly concurrency: number
+  readonly maxRedirects: number
+  readonly method: Method
+  readonly headers: Record<string, string>
+}
+
+/**
+ * Counters of a batch while it runs: calls started and not yet recorded (`inFlight`). After a hard stop, the
+ * calls still in flight are the ones cut off at the grace deadline.
+ *
+ * @internal
+ */
+export interface BatchCounters {
+  inFlight: number
+}
+
+/**
+ * The records of `todo` in completion order, each computed from its response as soon as it ends. Calls that do
+ * not start (a stop was requested) end as interruptions and give no record.
+ *
+ * @internal
+ */
+export const records = (
+  todo: ReadonlyArray<UrlEntry>,
+  client: HttpResilience.Client,
+  meters: Meter.Meters,
+  options: BatchOptions,
+  counters: BatchCounters
+): Stream.Stream<Finished, UsageError> => {
+  const init = Object.keys(options.headers).length > 0 ? { headers: options.headers } : {}
+  // finished records not yet handed to the consumer: one per successful item, taken in order below
+  const ready: Array<Finished> = []
+  const item = (entry: UrlEntry, index: number): Effect.Effect<void> =>
+    Effect.suspend(() => {
+      // the request is made when its turn comes and dropped with its response: nothing per input outlives it
+      const request = HttpClientRequest.make(options.method)(entry.url, init)
+      const finished = (result: Parameters<typeof recordOf>[1]): Effect.Effect<void> =>
+        Effect.sync(() => {
+          const meter = meters.get(request)
+          const record = recordOf(entry, result, meter, options.maxRedirects)
+          ready.push({
+            index,
+            text: encodeRecord(record),
+            ok: record.ok,
+            label: record.ok ? `${record.status} ok` : record.error ?? `status ${record.status}`,
+            ms: meter?.ms
+          })
+        })
+      counters.inFlight++
+      return client.execute(request).pipe(
+        Effect.matchCauseEffect({
+          onSuccess: (response) => finished({ _tag: "Success", response }),
+          onFailure: (cause): Effect.Effect<void> => {
+            const error = Cause.findErrorOption(cause)
+            if (error._tag === "Some") return finished({ _tag: "Failure", error: error.value })
+            const die = cause.reasons.find(Cause.isDieReason)
+            if (die !== undefined) return finished({ _tag: "Defect", defect: die.defect })
+            return Effect.failCause(cause as Cause.Cause<never>)
+          }
+        }),
+        Effect.onExit((exit) =>
+          Effect.sync(() => {
+            // a call interrupted after it started (the grace deadline) stays counted: it was cut off
+            if (Exit.isSuccess(exit) || meters.get(request) === undefined) counters.inFlight--
+          })
+        )
+      )
+    })
+  return Gather.asCompleted(todo, item, { concurrency: options.concurrency }).pipe(
+    Stream.mapError((e) => new UsageError({ reason: e.message })),
+    Stream.filter((outcome) => outcome._tag === "Success"),
+    Stream.map(() => ready.shift()!)
+  )
+}
+
+// ---------------------------------------------------------------------------------------------------------------
 // The run
 // ---------------------------------------------------------------------------------------------------------------
 
@@ -394,47 +632,30 @@ export interface FetchSummary {
   readonly inputs: number
   readonly skipped: number
   readonly written: number
-  readonly stoppedBy: "SIGINT" | "SIGTERM" | undefined
+  /** Requests still in flight at the grace deadline: their outcome is unknown and `--resume` fetches them again. */
+  readonly cutOff: number
+  readonly stoppedBy: StopSignal | undefined
   readonly exitCode: number
 }
 
 /** @internal */
 export const run = (
   options: FetchOptions
-): Effect.Effect<FetchSummary, UsageError, FileSystem.FileSystem | Stdio.Stdio> =>
+): Effect.Effect<FetchSummary, UsageError | OutputClosedError, FileSystem.FileSystem | Stdio.Stdio> =>
   Effect.scoped(Effect.gen(function*() {
     const resolved = yield* resolveOptions(options)
-    const bytes = yield* readInput(options.input)
-    const entries = yield* fromResult(parseUrlList(bytes)).pipe(
+    const entries = yield* readInput(options.input).pipe(
+      Effect.flatMap((bytes) => fromResult(parseUrlList(bytes))),
       Effect.mapError((e) =>
-        new UsageError({ reason: `${options.input === "-" ? "stdin" : options.input}: ${e.message}` })
+        e._tag === "UsageError"
+          ? e
+          : new UsageError({ reason: `${options.input === "-" ? "stdin" : options.input}: ${e.message}` })
       )
     )
-    const fs = yield* FileSystem.FileSystem
-    let done: ReadonlySet<number> = new Set()
-    const out = options.out
-    if (options.resume && out !== undefined && (yield* fs.exists(out).pipe(Effect.orElseSucceed(() => false)))) {
-      const previous = yield* fs.readFile(out).pipe(
-        Effect.mapError((e) => new UsageError({ reason: `cannot read ${out}: ${describeError(e)}` }))
-      )
-      const state = yield* fromResult(readResume(previous, entries)).pipe(
-        Effect.mapError((e) => new UsageError({ reason: `${out}: ${e.message}` }))
-      )
-      if (state.truncatedTail) {
-        yield* fs.truncate(out, state.validBytes).pipe(
-          Effect.mapError((e) => new UsageError({ reason: `cannot truncate ${out}: ${describeError(e)}` }))
-        )
-      }
-      done = state.done
-    }
-    const writer = out === undefined ? stdoutWriter : yield* fileWriter(out, options.resume)
-    const todo = entries.filter((e) => !done.has(e.line))
-    const requests = todo.map((e) =>
-      HttpClientRequest.make(resolved.method)(
-        e.url,
-        Object.keys(resolved.headers).length > 0 ? { headers: resolved.headers } : {}
-      )
-    )
+    const { done, writer } = options.out === undefined
+      ? { done: new Set<number>(), writer: stdoutWriter }
+      : yield* openOutput(options.out, options.resume, entries)
+    const todo = done.size === 0 ? entries : entries.filter((e) => !done.has(e.line))
 
     const counters = Meter.makeCounters()
     const recorder = options.report === undefined ? undefined : yield* Report.make({
@@ -448,16 +669,20 @@ export const run = (
     const meters: Meter.Meters = new WeakMap()
     const control: Meter.Control = { stopping: false }
     const client = yield* Layer.build(
-      Meter.layer({
-        maxConnections: Number.POSITIVE_INFINITY,
-        maxConnectionsPerHost: resolved.perHost,
-        requestTimeout: resolved.timeout,
-        headersTimeout: resolved.timeout,
-        poolWaitTimeout: Number.POSITIVE_INFINITY,
-        maxResponseBytes: resolved.maxBytes,
-        retry: { maxAttempts: resolved.retries + 1, maxDelay: "10 seconds" },
-        ...(resolved.rate !== undefined ? { rateLimit: { limit: resolved.rate, window: "1 second" } } : {})
-      }, counters)
+      Meter.layer(
+        {
+          maxConnections: Number.POSITIVE_INFINITY,
+          maxConnectionsPerHost: resolved.perHost,
+          requestTimeout: resolved.timeout,
+          headersTimeout: resolved.timeout,
+          poolWaitTimeout: Number.POSITIVE_INFINITY,
+          maxResponseBytes: resolved.maxBytes,
+          retry: { maxAttempts: resolved.retries + 1, maxDelay: "10 seconds" },
+          ...(resolved.rate !== undefined ? { rateLimit: { limit: resolved.rate, window: "1 second" } } : {})
+        },
+        counters,
+        { maxRedirects: resolved.maxRedirects }
+      )
     ).pipe(
       Effect.map((context) => Context.get(context, HttpResilience.ResilientClient)),
       Effect.mapError((e) => new UsageError({ reason: e.message }))
@@ -467,27 +692,27 @@ export const run = (
     // stop: the first signal stops new calls; after the grace period the calls still running are cut off
     const signal = yield* stopSignal
     const hardStop = yield* Deferred.make<void>()
-    let stoppedBy: "SIGINT" | "SIGTERM" | undefined
+    let stoppedBy: StopSignal | undefined
     yield* Effect.forkScoped(Effect.gen(function*() {
-      stoppedBy = yield* Deferred.await(signal)
+      stoppedBy = yield* Deferred.await(signal.first)
       control.stopping = true
-      yield* Effect.sleep(resolved.grace)
+      yield* Effect.raceFirst(Effect.sleep(resolved.grace), Deferred.await(signal.force))
       yield* Deferred.succeed(hardStop, undefined)
     }))
 
     // progress on a terminal only
-    const progressRef = yield* FetchAll.makeProgress
+    const batch: BatchCounters = { inFlight: 0 }
     const startedAt = yield* Clock.currentTimeMillis
     let written = 0
     let failed = 0
     const stdio = yield* Stdio.Stdio
     const tty = !options.quiet && (yield* stdio.stderrIsTerminal)
     yield* Progress.show(
-      Effect.map(Effect.all([SubscriptionRef.get(progressRef), Clock.currentTimeMillis]), ([p, now]) => ({
+      Effect.map(Clock.currentTimeMillis, (now) => ({
         total: todo.length,
         done: written,
         failed,
-        inFlight: p.inFlight,
+        inFlight: batch.inFlight,
         retrying: counters.retrying,
         elapsedMs: now - startedAt
       })),
@@ -497,44 +722,16 @@ export const run = (
     // ordered output keeps finished records until every earlier input has one
     const pending = new Map<number, string>()
     let nextIndex = 0
-    const encode = (
-      outcome: Gather.Outcome<FetchAll.Input, HttpResilience.Response, HttpResilience.HttpError>
-    ): string | undefined => {
-      const entry = todo[outcome.index]!
-      const meter = meters.get(outcome.input as HttpClientRequest.HttpClientRequest)
-      let record: FetchRecord
-      switch (outcome._tag) {
-        case "Success":
-          record = recordOf(entry, { _tag: "Success", response: outcome.value }, meter)
-          break
-        case "Failure":
-          record = recordOf(entry, { _tag: "Failure", error: outcome.error }, meter)
-          break
-        case "Defect":
-          record = recordOf(entry, { _tag: "Defect", defect: outcome.defect }, meter)
-          break
-        default:
-          return undefined
-      }
-      written++
-      if (!record.ok) failed++
-      recorder?.outcomeNow(record.ok ? `${record.status} ok` : record.error ?? `status ${record.status}`, meter?.ms)
-      return encodeRecord(record)
-    }
-
-    yield* FetchAll.stream(requests, { concurrency: resolved.concurrency, progress: progressRef }).pipe(
-      Stream.provideService(HttpResilience.ResilientClient, wrapped),
+    yield* records(todo, wrapped, meters, resolved, batch).pipe(
       Stream.interruptWhen(Deferred.await(hardStop)),
       Stream.runForEachArray((chunk) => {
         let text = ""
-        for (const outcome of chunk) {
-          const line = encode(outcome)
-          if (line === undefined) continue
-          if (!options.ordered) {
-            text += line
-            continue
-          }
-          pending.set(outcome.index, line)
+        for (const finished of chunk) {
+          written++
+          if (!finished.ok) failed++
+          recorder?.outcomeNow(finished.label, finished.ms)
+          if (!options.ordered) text += finished.text
+          else pending.set(finished.index, finished.text)
         }
         if (options.ordered) {
           while (nextIndex < todo.length) {
@@ -546,8 +743,7 @@ export const run = (
           }
         }
         return text === "" ? Effect.void : writer.write(text)
-      }),
-      Effect.catchTag("InvalidOptionError", (e) => Effect.fail(new UsageError({ reason: e.message })))
+      })
     )
     // a stopped ordered run: records after a gap are still written (resume needs them, order is lost at the end)
     if (pending.size > 0) {
@@ -558,6 +754,7 @@ export const run = (
       inputs: entries.length,
       skipped: entries.length - todo.length,
       written,
+      cutOff: batch.inFlight,
       stoppedBy,
       exitCode: stoppedBy === undefined ? 0 : exitCodeOf(stoppedBy)
     }

@@ -96,15 +96,26 @@ const instrument = (counters: AttemptCounters) => (client: HttpClient.HttpClient
  */
 export const layer = (
   options: HttpResilience.Options,
-  counters: AttemptCounters
+  counters: AttemptCounters,
+  transportOptions?: {
+    /** Redirects (3xx with a `Location`) followed per attempt, each hop not counted as an attempt. Default: 0. */
+    readonly maxRedirects?: number | undefined
+  }
 ): Layer.Layer<HttpResilience.ResilientClient, InvalidOptionError> => {
+  const maxRedirects = transportOptions?.maxRedirects ?? 0
   const perHost = options.maxConnectionsPerHost
   const connect = options.connectTimeout
   const transport = NodeHttpClient.layerUndiciOptions({
     ...(perHost !== undefined && Number.isFinite(perHost) ? { connections: perHost } : {}),
     ...(connect !== undefined ? { connect: { timeout: Duration.toMillis(Duration.fromInputUnsafe(connect)) } } : {})
   })
-  const metered = Layer.effect(HttpClient.HttpClient, Effect.map(HttpClient.HttpClient, instrument(counters)))
+  const metered = Layer.effect(
+    HttpClient.HttpClient,
+    Effect.map(
+      HttpClient.HttpClient,
+      (client) => instrument(counters)(maxRedirects > 0 ? HttpClient.followRedirects(client, maxRedirects) : client)
+    )
+  )
   return HttpResilience.layer(options).pipe(Layer.provide(Layer.provide(metered, transport)))
 }
 

@@ -5,8 +5,8 @@ import * as Effect from "effect/Effect"
 import * as FileSystem from "effect/FileSystem"
 import * as Path from "effect/Path"
 import ts from "typescript"
-import type { Finding, FindingContext, Options, Report, RuleId } from "../Scan.ts"
-import { FileReadError, PathNotFoundError, ScanExitError } from "../Scan.ts"
+import type { Finding, FindingContext, Options, Report, RuleId, Unparsable } from "../Scan.ts"
+import { FileReadError, NothingToScanError, PathNotFoundError, ScanExitError } from "../Scan.ts"
 
 // ---------------------------------------------------------------------------------------------------------------
 // rules
@@ -364,9 +364,35 @@ const collapse = (text: string): string => {
   return out.length > MAX_CALL_TEXT ? `${out.slice(0, MAX_CALL_TEXT - 1)}…` : out
 }
 
-/** @internal */
-export const analyze = (fileName: string, text: string, rules: ReadonlySet<RuleId>): Array<Finding> => {
+/**
+ * The first syntax error of a parsed file, if any. TypeScript's parser keeps them on the source file
+ * (`parseDiagnostics`, not in its public typings but what `ts.transpileModule` reports from).
+ */
+const syntaxError = (sourceFile: ts.SourceFile): Unparsable | undefined => {
+  const diagnostics = (sourceFile as unknown as { readonly parseDiagnostics?: ReadonlyArray<ts.Diagnostic> })
+    .parseDiagnostics
+  const first = diagnostics?.[0]
+  if (first === undefined) return undefined
+  const { character, line } = sourceFile.getLineAndCharacterOfPosition(first.start ?? 0)
+  return {
+    file: sourceFile.fileName,
+    line: line + 1,
+    column: character + 1,
+    message: ts.flattenDiagnosticMessageText(first.messageText, " ")
+  }
+}
+
+/** Parses and analyzes one file: its findings, or its first syntax error (then it is not analyzed). */
+const analyzeFile = (fileName: string, text: string, rules: ReadonlySet<RuleId>): Array<Finding> | Unparsable => {
   const sourceFile = ts.createSourceFile(fileName, text, ts.ScriptTarget.Latest, true, scriptKindOf(fileName))
+  return syntaxError(sourceFile) ?? analyzeSource(sourceFile, rules)
+}
+
+/** @internal */
+export const analyze = (fileName: string, text: string, rules: ReadonlySet<RuleId>): Array<Finding> =>
+  analyzeSource(ts.createSourceFile(fileName, text, ts.ScriptTarget.Latest, true, scriptKindOf(fileName)), rules)
+
+const analyzeSource = (sourceFile: ts.SourceFile, rules: ReadonlySet<RuleId>): Array<Finding> => {
   const bindings = collectBindings(sourceFile)
   const findings: Array<Finding> = []
 
@@ -375,7 +401,7 @@ export const analyze = (fileName: string, text: string, rules: ReadonlySet<RuleI
     const start = node.getStart(sourceFile)
     const { character, line } = sourceFile.getLineAndCharacterOfPosition(start)
     findings.push({
-      file: fileName,
+      file: sourceFile.fileName,
       line: line + 1,
       column: character + 1,
       rule,
@@ -746,6 +772,9 @@ const collectFiles = (paths: ReadonlyArray<string>) =>
     const path = yield* Path.Path
     const files: Array<string> = []
     const seen = new Set<string>()
+    const directories = new Set<string>()
+    const skipped = new Set<string>()
+    let matched = 0
 
     const walk = (target: string, explicit: boolean): Effect.Effect<void, PathNotFoundError | FileReadError> =>
       Effect.gen(function*() {
@@ -766,16 +795,21 @@ const collectFiles = (paths: ReadonlyArray<string>) =>
           const real = yield* fs.realPath(target).pipe(
             Effect.mapError((error) => new FileReadError({ path: target, reason: reasonOf(error) }))
           )
+          if (explicit) directories.add(target)
           if (seen.has(real)) return
           seen.add(real)
           const names = yield* fs.readDirectory(target).pipe(
             Effect.mapError((error) => new FileReadError({ path: target, reason: reasonOf(error) }))
           )
           for (const name of names.toSorted()) {
-            if (skippedDirectories.has(name)) continue
+            if (skippedDirectories.has(name)) {
+              skipped.add(path.join(target, name))
+              continue
+            }
             yield* walk(path.join(target, name), false)
           }
         } else if (info.type === "File" && isScannable(target)) {
+          matched++
           const resolved = path.resolve(target)
           if (seen.has(resolved)) return
           seen.add(resolved)
@@ -783,7 +817,25 @@ const collectFiles = (paths: ReadonlyArray<string>) =>
         }
       })
 
-    for (const target of paths) yield* walk(target, true)
+    for (const target of paths) {
+      const before = matched
+      const skippedBefore = skipped.size
+      yield* walk(target, true)
+      if (matched > before) continue
+      if (!directories.has(target)) {
+        return yield* new NothingToScanError({
+          path: target,
+          reason: "not a JavaScript or TypeScript file (.ts .tsx .mts .cts .js .jsx .mjs .cjs, not .d.ts)"
+        })
+      }
+      return yield* new NothingToScanError({
+        path: target,
+        reason: skipped.size > skippedBefore
+          ? `no JavaScript or TypeScript files outside ${Array.from(skippedDirectories).join(", ")} ` +
+            `(skipped; name a directory inside them to scan it)`
+          : "no JavaScript or TypeScript files"
+      })
+    }
     return files
   })
 
@@ -823,7 +875,7 @@ export const scan = (
   options?: Options
 ): Effect.Effect<
   Report,
-  PathNotFoundError | FileReadError | InvalidOptionError,
+  PathNotFoundError | FileReadError | NothingToScanError | InvalidOptionError,
   FileSystem.FileSystem | Path.Path
 > =>
   Effect.gen(function*() {
@@ -835,11 +887,17 @@ export const scan = (
       (file) =>
         fs.readFileString(file).pipe(
           Effect.mapError((error) => new FileReadError({ path: file, reason: reasonOf(error) })),
-          Effect.map((text) => analyze(file, text, rules))
+          Effect.map((text) => analyzeFile(file, text, rules))
         ),
       { concurrency }
     )
-    return { findings: perFile.flat(), filesScanned: files.length }
+    const findings: Array<Finding> = []
+    const unparsable: Array<Unparsable> = []
+    for (const result of perFile) {
+      if (Array.isArray(result)) findings.push(...result)
+      else unparsable.push(result as Unparsable)
+    }
+    return { findings, filesScanned: files.length - unparsable.length, unparsable }
   })
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -857,8 +915,13 @@ const countByRule = (findings: ReadonlyArray<Finding>): Partial<Record<RuleId, n
   return counts
 }
 
-const summary = (findings: ReadonlyArray<Finding>, filesScanned: number | undefined): string => {
-  const scanned = filesScanned === undefined ? "" : `, ${plural(filesScanned, "file")} scanned`
+const summary = (
+  findings: ReadonlyArray<Finding>,
+  filesScanned: number | undefined,
+  unparsable: ReadonlyArray<Unparsable> = []
+): string => {
+  const scanned = (filesScanned === undefined ? "" : `, ${plural(filesScanned, "file")} scanned`) +
+    (unparsable.length === 0 ? "" : `, ${plural(unparsable.length, "file")} not parsed (syntax errors)`)
   if (findings.length === 0) return `no problems found${scanned}`
   const byRule = Object.entries(countByRule(findings)).map(([rule, n]) => `${n} ${rule}`).join(", ")
   const files = new Set(findings.map((finding) => finding.file)).size
@@ -870,16 +933,20 @@ const isReport = (input: Report | ReadonlyArray<Finding>): input is Report => "f
 /** @internal */
 export const formatText = (input: Report | ReadonlyArray<Finding>): string => {
   const findings = isReport(input) ? input.findings : input
+  const unparsable = isReport(input) ? input.unparsable : []
   const lines = findings.map((f) => `${f.file}:${f.line}:${f.column} ${f.rule} ${f.call} → ${f.fix}`)
-  lines.push(summary(findings, isReport(input) ? input.filesScanned : undefined))
+  for (const u of unparsable) lines.push(`${u.file}:${u.line}:${u.column} syntax error: ${u.message} (not scanned)`)
+  lines.push(summary(findings, isReport(input) ? input.filesScanned : undefined, unparsable))
   return lines.join("\n")
 }
 
 /** @internal */
 export const toJson = (report: Report) => ({
   findings: report.findings,
+  unparsable: report.unparsable,
   summary: {
     filesScanned: report.filesScanned,
+    filesNotParsed: report.unparsable.length,
     problems: report.findings.length,
     filesWithProblems: new Set(report.findings.map((finding) => finding.file)).size,
     byRule: countByRule(report.findings)
@@ -923,6 +990,13 @@ export const runCommand = (
     )
     yield* Console.log(json ? formatJson(report) : formatText(report))
     yield* flushStdio
+    if (report.unparsable.length > 0) {
+      // an incomplete scan is not a pass, whatever the other files gave
+      return yield* new ScanExitError({
+        exitCode: 2,
+        reason: summary(report.findings, report.filesScanned, report.unparsable)
+      })
+    }
     if (report.findings.length > 0) {
       return yield* new ScanExitError({ exitCode: 1, reason: summary(report.findings, report.filesScanned) })
     }

@@ -14,12 +14,18 @@ import * as Console from "effect/Console"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as HttpRouter from "effect/http/HttpRouter"
 import * as HttpServer from "effect/http/HttpServer"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Result from "effect/Result"
+import * as Scope from "effect/Scope"
+import * as SubscriptionRef from "effect/SubscriptionRef"
+import * as Diagnostics from "node:diagnostics_channel"
+import type * as Http from "node:http"
 import { createServer } from "node:http"
+import * as Net from "node:net"
 import { checkInt, parseDuration } from "./fetch.ts"
 import { StoppedError, UsageError } from "./usage.ts"
 
@@ -115,8 +121,9 @@ export const resolveOptions = (o: ServeOptions) =>
     return { ...o, port, adminPort, profile: o.profile as Profile, drainDelay, budget }
   })
 
-const requestsGauge = Metric.gauge("async_ops_fault_server_requests", {
-  description: "Requests the fault server received since start, by outcome (status code or reply kind)"
+const requestsCounter = Metric.counter("async_ops_fault_server_requests_total", {
+  description: "Requests the fault server received since start, by outcome (status code or reply kind)",
+  incremental: true
 })
 const inFlightGauge = Metric.gauge("async_ops_fault_server_in_flight", {
   description: "Requests the fault server is answering now"
@@ -125,18 +132,63 @@ const peakGauge = Metric.gauge("async_ops_fault_server_peak_concurrency", {
   description: "The most requests the fault server answered at once since start"
 })
 
-/** Copies the fault server's counters into the gauges (run at each scrape, so `/metrics` is current). */
-const updateGauges = (server: FaultServer.FaultServer) =>
+/**
+ * Copies the fault server's numbers into the metrics (run at each scrape, so `/metrics` is current): the request
+ * count only rises, so it is a counter, raised by what arrived since the last scrape.
+ */
+const updateMetrics = (server: FaultServer.FaultServer, reported: Map<string, number>) =>
   Effect.flatMap(server.stats, (stats) =>
     Effect.all([
       Metric.update(inFlightGauge, stats.inFlight),
       Metric.update(peakGauge, stats.peakConcurrency),
       Effect.forEach(
         Object.entries(stats.byOutcome),
-        ([outcome, count]) => Metric.update(Metric.withAttributes(requestsGauge, { outcome }), count),
+        ([outcome, count]) => {
+          const delta = count - (reported.get(outcome) ?? 0)
+          reported.set(outcome, count)
+          return delta > 0 ? Metric.update(Metric.withAttributes(requestsCounter, { outcome }), delta) : Effect.void
+        },
         { discard: true }
       )
     ], { discard: true }))
+
+/**
+ * Makes every response of the server on `host:port` carry `Connection: close` (and close its connection after
+ * it) once `phase()` is no longer `running`. The fault server's Node listener is reached through Node's
+ * `http.server.request.start` diagnostics channel, which runs before the request handler; the holder it returns
+ * gets that listener with the first request.
+ */
+const closeConnectionsOnShutdown = (host: string, port: number, phase: () => Shutdown.Phase) =>
+  Effect.acquireRelease(
+    Effect.sync(() => {
+      const holder: { server: Http.Server | undefined } = { server: undefined }
+      const onRequest = (message: unknown): void => {
+        const { response, server } = message as { readonly server: Http.Server; readonly response: Http.ServerResponse }
+        if (server !== holder.server) {
+          const address = server.address()
+          if (address === null || typeof address === "string" || address.port !== port || address.address !== host) {
+            return
+          }
+          holder.server = server
+        }
+        if (phase() !== "running") response.shouldKeepAlive = false
+      }
+      Diagnostics.subscribe("http.server.request.start", onRequest)
+      return { holder, onRequest }
+    }),
+    ({ onRequest }) => Effect.sync(() => Diagnostics.unsubscribe("http.server.request.start", onRequest))
+  ).pipe(Effect.map(({ holder }) => holder))
+
+/**
+ * Stops accepting connections without touching the open ones (`net.Server#close`: Node's `http.Server#close`
+ * would also drop the connections that were just accepted and whose request is still on its way, resetting
+ * them), then waits until every connection has ended: each answers its request with `Connection: close`, and an
+ * idle keep-alive connection ends by the server's keep-alive timeout (5 s by default).
+ */
+const stopAccepting = (server: Http.Server | undefined): Effect.Effect<void> =>
+  server === undefined || !server.listening ? Effect.void : Effect.callback<void>((resume) => {
+    Net.Server.prototype.close.call(server, () => resume(Effect.void))
+  })
 
 const describe = (cause: unknown): string => {
   let current: unknown = cause
@@ -156,6 +208,10 @@ export const run = (options: ServeOptions): Effect.Effect<void, UsageError | Sto
     const o = yield* resolveOptions(options)
     const { defaultRoute, routes } = routesFor(o.profile, o.latency)
     const program = Effect.scoped(Effect.gen(function*() {
+      const shutdown = yield* Shutdown.Shutdown
+      // the fault server lives in a scope of its own, closed by the shutdown's `stopping` phase (below)
+      const serverScope = yield* Scope.make()
+      yield* Effect.addFinalizer((exit) => Scope.close(serverScope, exit))
       const server = yield* FaultServer.make({
         hosts: [o.host],
         port: o.port,
@@ -165,14 +221,26 @@ export const run = (options: ServeOptions): Effect.Effect<void, UsageError | Sto
         maxRecorded: 1_000,
         shutdownGrace: o.budget
       }).pipe(
+        Scope.provide(serverScope),
         Effect.mapError((e) =>
           e._tag === "ListenError"
             ? new UsageError({ reason: `cannot listen on ${e.address}:${e.port}: ${describe(e.cause)}` })
             : new UsageError({ reason: e.message })
         )
       )
-      // the fault server's in-flight requests finish before the program's scope (and the server) closes
-      yield* Shutdown.register("fault-server", server.awaitIdle)
+      // once the shutdown starts, every response says `Connection: close`: keep-alive clients leave during the
+      // drain delay instead of sending more requests on connections the listener's close cannot end
+      const listener = yield* closeConnectionsOnShutdown(
+        o.host,
+        server.port,
+        () => SubscriptionRef.getUnsafe(shutdown.phase)
+      )
+      // stopping: the listener stops accepting, every connection ends after its answer (the budget bounds the
+      // wait), then the fault server's scope closes (what is still open then is destroyed)
+      yield* Shutdown.register(
+        "fault-server",
+        Effect.suspend(() => stopAccepting(listener.server)).pipe(Effect.andThen(Scope.close(serverScope, Exit.void)))
+      )
       yield* Health.register({
         name: "fault-server",
         kinds: ["liveness", "readiness", "startup"],
@@ -180,8 +248,12 @@ export const run = (options: ServeOptions): Effect.Effect<void, UsageError | Sto
       }).pipe(Effect.orDie)
 
       const metrics = yield* Prometheus.handler().pipe(Effect.orDie)
+      const reported = new Map<string, number>()
       const admin = HttpRouter.serve(
-        Layer.mergeAll(Health.routes, HttpRouter.add("GET", "/metrics", Effect.andThen(updateGauges(server), metrics))),
+        Layer.mergeAll(
+          Health.routes,
+          HttpRouter.add("GET", "/metrics", Effect.andThen(updateMetrics(server, reported), metrics))
+        ),
         { disableLogger: true, disableListenLog: true }
       ).pipe(Layer.provideMerge(NodeHttpServer.layer(createServer, { port: o.adminPort, host: o.host })))
       const context = yield* Layer.build(Shutdown.layerServer(admin, { name: "admin" })).pipe(

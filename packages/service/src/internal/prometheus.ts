@@ -78,10 +78,46 @@ const validate = (module: string, options: Options | undefined): Resolved | Inva
   return { path: path as HttpRouter.PathInput, prefix, processMetrics }
 }
 
+const SAMPLE = /^([a-zA-Z_:][a-zA-Z0-9_:]*?)_ms(_bucket|_sum|_count|_total)?(\{.*\})? (\S+)(.*)$/
+const META = /^# (HELP|TYPE) ([a-zA-Z_:][a-zA-Z0-9_:]*?)_ms( .*)$/
+
+const scaled = (value: string): string => {
+  const n = Number(value)
+  return Number.isFinite(n) ? String(n / 1000) : value
+}
+
+/**
+ * Rewrites the metric families measured in milliseconds (named `*_ms`, as several of this project's histograms
+ * are) into Prometheus base units: the name ends in `_seconds`, bucket bounds, sums, quantile values and gauge or
+ * counter values are divided by 1000, counts are kept. `promtool check metrics` rejects abbreviated units, and
+ * dashboards expect seconds.
+ *
+ * @internal
+ */
+export const toBaseUnits = (text: string): string =>
+  text.split("\n").map((line) => {
+    const meta = META.exec(line)
+    if (meta !== null) {
+      const rest = meta[1] === "HELP" ? meta[3]!.replace(/\bmilliseconds\b/g, "seconds") : meta[3]
+      return `# ${meta[1]} ${meta[2]}_seconds${rest}`
+    }
+    const sample = SAMPLE.exec(line)
+    if (sample === null) return line
+    const [, name, suffix = "", labels = "", value, tail] = sample
+    const newLabels = suffix === "_bucket"
+      ? labels.replace(/le="([^"]+)"/, (_, le: string) => `le="${scaled(le)}"`)
+      : labels
+    const newValue = suffix === "_count" || suffix === "_bucket" ? value! : scaled(value!)
+    return `${name}_seconds${suffix}${newLabels} ${newValue}${tail}`
+  }).join("\n")
+
 const formatResolved = (resolved: Resolved): Effect.Effect<string> =>
   Effect.andThen(
     resolved.processMetrics ? sampleProcess : Effect.void,
-    PrometheusMetrics.format(resolved.prefix === undefined ? undefined : { prefix: resolved.prefix })
+    Effect.map(
+      PrometheusMetrics.format(resolved.prefix === undefined ? undefined : { prefix: resolved.prefix }),
+      toBaseUnits
+    )
   )
 
 /** @internal */
