@@ -1,4 +1,4 @@
-import { Metrics, Mutex } from "@async-ops/core"
+import { Deadline, Metrics, Mutex } from "@async-ops/core"
 import { Chaos, ConcurrencyProbe, LeakCheck, VirtualTime } from "@async-ops/testing"
 import { describe, expect, it } from "@effect/vitest"
 import { Clock, Data, Deferred, Effect, Exit, Fiber, Metric, Option, Ref, Scope } from "effect"
@@ -135,19 +135,46 @@ describe("Mutex", () => {
       expect((yield* Mutex.stats(mutex)).locked).toBe(false)
     }))
 
-  it.effect("a fiber forked inside the section is another fiber: it waits instead of dying", () =>
+  it.effect("a fiber forked inside the section that runs after the section ended waits its turn like any other", () =>
     Effect.gen(function*() {
       const mutex = yield* Mutex.make
-      const result = yield* Mutex.withLock(
-        mutex,
-        Effect.gen(function*() {
-          const child = yield* start(Mutex.withLock(mutex, Effect.succeed("child")))
-          expect((yield* Mutex.stats(mutex)).waiting).toBe(1)
-          return child
-        })
-      ).pipe(Effect.flatMap(Fiber.join))
-      expect(result).toBe("child")
+      const release = yield* Deferred.make<void>()
+      const other = yield* start(Deferred.await(release))
+      const child = yield* Mutex.withLock(mutex, Effect.forkChild(Mutex.withLock(mutex, Effect.succeed("child"))))
+      // the section is over: the child, which has not run yet, is not its holder any more
+      const holder = yield* start(Mutex.withLock(mutex, Fiber.join(other)))
+      yield* Effect.yieldNow
+      expect(yield* Mutex.stats(mutex)).toMatchObject({ locked: true, waiting: 1 })
+      yield* Deferred.succeed(release, undefined)
+      yield* Fiber.join(holder)
+      expect(yield* Fiber.join(child)).toBe("child")
+      expect(yield* Mutex.stats(mutex)).toMatchObject({ locked: false, waiting: 0 })
     }))
+
+  for (
+    const [name, inChild] of [
+      ["Effect.timeout", (effect: Effect.Effect<void>) => Effect.timeout(effect, "1 second")],
+      ["Effect.race", (effect: Effect.Effect<void>) => Effect.race(effect, Effect.sleep("1 second"))],
+      ["Deadline.within", (effect: Effect.Effect<void>) => Deadline.within(effect, "1 second")],
+      ["Effect.forkChild + Fiber.join", (effect: Effect.Effect<void>) => Effect.flatMap(Effect.forkChild(effect), Fiber.join)]
+    ] as const
+  ) {
+    it.effect(`locking again inside ${name} (another fiber of the holder) dies with MutexReentryError`, () =>
+      Effect.gen(function*() {
+        const mutex = yield* Mutex.make
+        for (const again of [Mutex.withLock(mutex, Effect.void), Effect.scoped(Mutex.lockScoped(mutex))]) {
+          const exit = yield* Effect.exit(Mutex.withLock(mutex, inChild(again))).pipe(VirtualTime.autojump)
+          expect(defectOf(exit)).toBeInstanceOf(Mutex.MutexReentryError)
+          expect(yield* Mutex.stats(mutex)).toMatchObject({ locked: false, waiting: 0 })
+        }
+        const scoped = yield* Effect.exit(Effect.scoped(Effect.andThen(
+          Mutex.lockScoped(mutex),
+          inChild(Effect.asVoid(Mutex.withLockIfAvailable(mutex, Effect.void)))
+        ))).pipe(VirtualTime.autojump)
+        expect(defectOf(scoped)).toBeInstanceOf(Mutex.MutexReentryError)
+        expect(yield* Mutex.stats(mutex)).toMatchObject({ locked: false, waiting: 0 })
+      }))
+  }
 
   it.effect("withLockIfAvailable runs the effect when the lock is free and returns none at once when it is held", () =>
     Effect.gen(function*() {
