@@ -2,7 +2,7 @@ import { Deadline, Metrics, Mutex } from "@async-ops/core"
 import { Chaos, ConcurrencyProbe, LeakCheck, VirtualTime } from "@async-ops/testing"
 import { describe, expect, it } from "@effect/vitest"
 import { Clock, Data, Deferred, Effect, Exit, Fiber, Metric, Option, Ref, Scope } from "effect"
-import { awaitWithInterrupters, defectOf, isInterrupted, maybeInterruptAnother, start } from "./support.ts"
+import { awaitWithInterrupters, defectOf, holdUntilReleased, isInterrupted, maybeInterruptAnother, start } from "./support.ts"
 
 class Boom extends Data.TaggedError("Boom")<{}> {}
 
@@ -154,7 +154,8 @@ describe("Mutex", () => {
   for (
     const [name, inChild] of [
       ["Effect.timeout", (effect: Effect.Effect<void>) => Effect.timeout(effect, "1 second")],
-      ["Effect.race", (effect: Effect.Effect<void>) => Effect.race(effect, Effect.sleep("1 second"))],
+      // race keeps waiting for another racer when one fails: return the exit to see the defect
+      ["Effect.race", (effect: Effect.Effect<void>) => Effect.flatten(Effect.race(Effect.exit(effect), Effect.never))],
       ["Deadline.within", (effect: Effect.Effect<void>) => Deadline.within(effect, "1 second")],
       ["Effect.forkChild + Fiber.join", (effect: Effect.Effect<void>) => Effect.flatMap(Effect.forkChild(effect), Fiber.join)]
     ] as const
@@ -280,24 +281,23 @@ describe("Mutex", () => {
       const mutex = yield* Mutex.make
       let next = 0
       let outOfOrder = 0
-      const fibers = yield* Mutex.withLock(
-        mutex,
-        Effect.gen(function*() {
-          const fibers: Array<Fiber.Fiber<void>> = []
-          for (let i = 0; i < n; i++) {
-            fibers.push(
-              yield* start(Mutex.withLock(
-                mutex,
-                Effect.sync(() => {
-                  if (next++ !== i) outOfOrder++
-                })
-              ))
-            )
-          }
-          expect((yield* Mutex.stats(mutex)).waiting).toBe(n)
-          return fibers
-        })
-      )
+      // a holder keeps the lock while the waiters queue (forked from outside its section: a fiber forked inside
+      // would be part of the section, and taking the lock there dies with MutexReentryError)
+      const { release, fiber: holder } = yield* holdUntilReleased(Mutex.withLock(mutex))
+      const fibers: Array<Fiber.Fiber<void>> = []
+      for (let i = 0; i < n; i++) {
+        fibers.push(
+          yield* start(Mutex.withLock(
+            mutex,
+            Effect.sync(() => {
+              if (next++ !== i) outOfOrder++
+            })
+          ))
+        )
+      }
+      expect((yield* Mutex.stats(mutex)).waiting).toBe(n)
+      yield* release
+      yield* Fiber.join(holder)
       yield* Fiber.joinAll(fibers)
       expect(next).toBe(n)
       expect(outOfOrder).toBe(0)
