@@ -286,6 +286,26 @@ describe("Condition", () => {
       expect(yield* Mutex.stats(condition.mutex)).toMatchObject({ locked: false, waiting: 0 })
     }))
 
+  it.effect("waitFor and notify have data-last forms that behave as the data-first ones", () =>
+    Effect.gen(function*() {
+      const condition = yield* Condition.make()
+      const ready = yield* Ref.make(false)
+      const waiters = [
+        yield* start(Condition.withLock(condition, Condition.waitFor(Ref.get(ready))(condition))),
+        yield* start(Condition.withLock(condition, Condition.waitFor(() => true)(condition)))
+      ]
+      expect(yield* Condition.stats(condition)).toEqual({ waiting: 1 })
+      yield* Condition.withLock(condition, Effect.andThen(Ref.set(ready, true), Condition.notify(1)(condition)))
+      yield* Fiber.joinAll(waiters)
+      expect(yield* Effect.flip(Condition.withLock(condition, Condition.notify(0)(condition)))).toMatchObject({
+        _tag: "InvalidOptionError",
+        option: "n"
+      })
+      expect(defectOf(yield* Effect.exit(Condition.notify(2)(condition)))).toBeInstanceOf(Condition.LockNotHeldError)
+      expect(Condition.isCondition(condition)).toBe(true)
+      expect(Condition.isCondition(condition.mutex)).toBe(false)
+    }))
+
   it.effect("a fiber forked under the lock that runs after the lock was released does not hold it", () =>
     Effect.gen(function*() {
       const condition = yield* Condition.make()

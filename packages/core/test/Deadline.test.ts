@@ -57,12 +57,12 @@ describe("Deadline", () => {
   it.effect("nesting: an outer deadline passing inside an inner scope cannot be caught between the scopes", () =>
     Effect.gen(function*() {
       let innerFinalized = false
-      for (
-        const recover of [
-          Effect.catchTag("DeadlineExceededError", () => Effect.succeed("moved on")),
-          Effect.catch(() => Effect.succeed("moved on"))
-        ]
-      ) {
+      type Inner = Effect.Effect<never, Deadline.DeadlineExceededError | Options.InvalidOptionError>
+      const recovers: ReadonlyArray<(inner: Inner) => Effect.Effect<string, Options.InvalidOptionError>> = [
+        (inner) => Effect.catchTag(inner, "DeadlineExceededError", () => Effect.succeed("moved on")),
+        (inner) => Effect.catch(inner, () => Effect.succeed("moved on"))
+      ]
+      for (const recover of recovers) {
         const [result, elapsed] = yield* timed(Effect.result(
           Effect.never.pipe(
             Effect.ensuring(Effect.sync(() => innerFinalized = true)),

@@ -143,7 +143,9 @@ describe("KeyedMutex", () => {
         <A, E>(effect: Effect.Effect<A, E>) => Effect.flatMap(Effect.forkChild(effect), Fiber.join)
       ]
       for (const wrap of inChild) {
-        const exit = yield* Effect.exit(KeyedMutex.withLock(locks, "a", wrap(KeyedMutex.withLock(locks, "a", Effect.void))))
+        const exit = yield* Effect.exit(
+          KeyedMutex.withLock(locks, "a", wrap(KeyedMutex.withLock(locks, "a", Effect.void)))
+        )
           .pipe(VirtualTime.autojump)
         expect(defectOf(exit)).toMatchObject({ _tag: "KeyedMutexReentryError", key: "a" })
         // another key from the same child is fine

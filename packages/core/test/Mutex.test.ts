@@ -2,7 +2,14 @@ import { Deadline, Metrics, Mutex } from "@async-ops/core"
 import { Chaos, ConcurrencyProbe, LeakCheck, VirtualTime } from "@async-ops/testing"
 import { describe, expect, it } from "@effect/vitest"
 import { Clock, Data, Deferred, Effect, Exit, Fiber, Metric, Option, Ref, Scope } from "effect"
-import { awaitWithInterrupters, defectOf, holdUntilReleased, isInterrupted, maybeInterruptAnother, start } from "./support.ts"
+import {
+  awaitWithInterrupters,
+  defectOf,
+  holdUntilReleased,
+  isInterrupted,
+  maybeInterruptAnother,
+  start
+} from "./support.ts"
 
 class Boom extends Data.TaggedError("Boom")<{}> {}
 
@@ -151,15 +158,18 @@ describe("Mutex", () => {
       expect(yield* Mutex.stats(mutex)).toMatchObject({ locked: false, waiting: 0 })
     }))
 
-  for (
-    const [name, inChild] of [
+  const inChildren: ReadonlyArray<readonly [string, (effect: Effect.Effect<void>) => Effect.Effect<unknown, unknown>]> =
+    [
       ["Effect.timeout", (effect: Effect.Effect<void>) => Effect.timeout(effect, "1 second")],
       // race keeps waiting for another racer when one fails: return the exit to see the defect
       ["Effect.race", (effect: Effect.Effect<void>) => Effect.flatten(Effect.race(Effect.exit(effect), Effect.never))],
       ["Deadline.within", (effect: Effect.Effect<void>) => Deadline.within(effect, "1 second")],
-      ["Effect.forkChild + Fiber.join", (effect: Effect.Effect<void>) => Effect.flatMap(Effect.forkChild(effect), Fiber.join)]
-    ] as const
-  ) {
+      [
+        "Effect.forkChild + Fiber.join",
+        (effect: Effect.Effect<void>) => Effect.flatMap(Effect.forkChild(effect), Fiber.join)
+      ]
+    ]
+  for (const [name, inChild] of inChildren) {
     it.effect(`locking again inside ${name} (another fiber of the holder) dies with MutexReentryError`, () =>
       Effect.gen(function*() {
         const mutex = yield* Mutex.make

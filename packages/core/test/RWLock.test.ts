@@ -211,7 +211,7 @@ describe("RWLock", () => {
   it.effect("taking the lock again inside Effect.timeout, Deadline.within or a joined child dies with RWLockReentryError", () =>
     Effect.gen(function*() {
       const lock = yield* RWLock.make
-      const inChild = [
+      const inChild: ReadonlyArray<(effect: Effect.Effect<void>) => Effect.Effect<unknown, unknown>> = [
         (effect: Effect.Effect<void>) => Effect.timeout(effect, "1 second"),
         (effect: Effect.Effect<void>) => Deadline.within(effect, "1 second"),
         (effect: Effect.Effect<void>) => Effect.flatMap(Effect.forkChild(effect), Fiber.join)
