@@ -32,17 +32,20 @@ export type Mode = typeof EXCLUSIVE | typeof READ | typeof WRITE
 export class Hold {
   readonly lock: object
   readonly mode: Mode
-  /** The holds of the context this one was taken in (an immutable list, innermost first). */
-  readonly parent: Hold | undefined
+  /**
+   * The context this hold was taken in: the holds it is nested in are that context's (read only when a chain is
+   * walked, so taking a lock does not pay for the lookup).
+   */
+  readonly context: Context.Context<never>
   /** The fiber that took the lock with this hold. */
   readonly fiberId: number
   /** Whether the lock is held with this hold now. */
   active = false
 
-  constructor(lock: object, mode: Mode, parent: Hold | undefined, fiberId: number) {
+  constructor(lock: object, mode: Mode, context: Context.Context<never>, fiberId: number) {
     this.lock = lock
     this.mode = mode
-    this.parent = parent
+    this.context = context
     this.fiberId = fiberId
   }
 }
@@ -60,11 +63,13 @@ export const CurrentHolds: Context.Reference<Hold | undefined> = Context.Referen
 
 /** A new, not yet active hold of `lock` for `fiber`, nested in the holds of its context. */
 export const make = (fiber: Fiber.Fiber<unknown, unknown>, lock: object, mode: Mode): Hold =>
-  new Hold(lock, mode, fiber.getRef(CurrentHolds), fiber.id)
+  new Hold(lock, mode, fiber.context, fiber.id)
+
+const outer = (hold: Hold): Hold | undefined => Context.get(hold.context, CurrentHolds)
 
 /** Whether `hold` is in `fiber`'s context (the fiber took it or was forked while it was held). */
 export const inContext = (fiber: Fiber.Fiber<unknown, unknown>, hold: Hold): boolean => {
-  for (let h = fiber.getRef(CurrentHolds); h !== undefined; h = h.parent) {
+  for (let h = fiber.getRef(CurrentHolds); h !== undefined; h = outer(h)) {
     if (h === hold) return true
   }
   return false
@@ -72,7 +77,7 @@ export const inContext = (fiber: Fiber.Fiber<unknown, unknown>, hold: Hold): boo
 
 /** The active hold of `lock` in `fiber`'s context, if any (for locks with several holders: RWLock readers). */
 export const activeIn = (fiber: Fiber.Fiber<unknown, unknown>, lock: object): Hold | undefined => {
-  for (let h = fiber.getRef(CurrentHolds); h !== undefined; h = h.parent) {
+  for (let h = fiber.getRef(CurrentHolds); h !== undefined; h = outer(h)) {
     if (h.active && h.lock === lock) return h
   }
   return undefined
