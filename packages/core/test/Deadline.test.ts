@@ -94,6 +94,19 @@ describe("Deadline", () => {
       expect(elapsed).toBe(15)
     }))
 
+  it.effect("a within in a detached fiber that inherited an earlier deadline cuts its work there, ending interrupted", () =>
+    Effect.gen(function*() {
+      // the detached fiber outlives the scope whose deadline it inherited: no scope of its own owns that deadline
+      const fiber = yield* Effect.forkDetach(Effect.never.pipe(Deadline.within("10 seconds")), {
+        startImmediately: true
+      }).pipe(Deadline.within("1 second"))
+      yield* TestClock.adjust("999 millis")
+      expect(fiber.pollUnsafe()).toBeUndefined()
+      yield* TestClock.adjust("1 millis")
+      const exit = yield* Fiber.await(fiber)
+      expect(Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause)).toBe(true)
+    }))
+
   it.effect("moveOnAfter: Some with the value in time, None at its own expiry after the work's finalizers ran", () =>
     Effect.gen(function*() {
       const [quick] = yield* timed(Effect.as(Effect.sleep("1 second"), "done").pipe(Deadline.moveOnAfter("2 seconds")))
