@@ -3,7 +3,7 @@ import { Clock, Effect } from "effect"
 import { program } from "../../01-core/timeout.ts"
 import { runExample } from "../runExample.ts"
 
-it.effect("01-core/timeout falls back on expiry, keeps early results and lets the earlier nested deadline win", () =>
+it.effect("01-core/timeout moves on at expiry, keeps early results, and the earlier nested deadline wins and reports", () =>
   Effect.gen(function*() {
     const lines = yield* runExample(program)
     expect(lines).toEqual([
@@ -17,8 +17,11 @@ it.effect("01-core/timeout falls back on expiry, keeps early results and lets th
       "remaining inside the inner deadline: 200ms",
       "after 50 ms of work: 150ms",
       "slow operation interrupted, its cleanup ran",
-      "result: the outer deadline expired (budget 200ms)"
+      "result: the outer deadline expired (budget 200ms)",
+      "-- a 1 s move-on inside a 100 ms deadline: the outer deadline fails, the move-on cannot hide it",
+      "slow operation interrupted, its cleanup ran",
+      "result: the outer deadline expired at 450 ms"
     ])
-    // 100 ms + 50 ms + 200 ms of virtual time: nothing waited for a deadline that no longer mattered
-    expect(yield* Clock.currentTimeMillis).toBe(350)
+    // 100 ms + 50 ms + 200 ms + 100 ms of virtual time: nothing waited for a deadline that no longer mattered
+    expect(yield* Clock.currentTimeMillis).toBe(450)
   }))

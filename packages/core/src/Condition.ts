@@ -5,12 +5,17 @@
  * returns, also when it is interrupted while waiting: the interruption propagates only once the lock is held
  * again, so the finalizers inside the caller's `withLock` see the lock held, as in asyncio.
  *
+ * The lock is held by a section, not by one fiber (see `Mutex`): `wait` and `notify` work in fibers forked inside
+ * the section, so `Effect.timeout`, `Effect.race`, `Deadline.within` or a forked and joined child can wrap them
+ * (asyncio's `async with timeout(…): await cond.wait()` inside the lock).
+ *
  * @see https://docs.python.org/3/library/asyncio-sync.html#asyncio.Condition
  * @see Effect's `Latch` for a one-shot or re-armable gate (Python's `asyncio.Event`), which needs no lock
  * @since 0.1.0
  */
 import * as Data from "effect/Data"
 import type * as Effect from "effect/Effect"
+import { dual } from "effect/Function"
 import * as internal from "./internal/condition.ts"
 import type { MetricsOptions } from "./Metrics.ts"
 import type { Mutex } from "./Mutex.ts"
@@ -67,8 +72,9 @@ export interface Condition {
 }
 
 /**
- * `wait`, `waitFor`, `notify` or `notifyAll` was called by a fiber that does not hold the condition's lock. A
- * defect (a programming error), raised with `Effect.die`; asyncio raises `RuntimeError` in the same case.
+ * `wait`, `waitFor`, `notify` or `notifyAll` was called outside a section holding the condition's lock (neither the
+ * fiber that took it nor a fiber forked inside its section while it is held). A defect (a programming error),
+ * raised with `Effect.die`; asyncio raises `RuntimeError` in the same case.
  *
  * @category errors
  * @since 0.1.0
@@ -163,15 +169,19 @@ export const withLock: {
 
 /**
  * Releases the lock, waits until notified, then takes the lock back (waiting in the lock's FIFO queue) before
- * returning. Must be called by the fiber holding the lock; otherwise dies with {@link LockNotHeldError}.
+ * returning. Must be called inside a section holding the lock; otherwise dies with {@link LockNotHeldError}.
  *
  * **When to use**: rarely directly: prefer {@link waitFor}, which loops on the predicate for you. Use `wait` when
  * the loop needs to do more than re-check a predicate.
  *
  * **Gotchas**:
  * - Interrupted while waiting, the fiber still takes the lock back (uninterruptibly) before the interruption
- *   propagates, so an interrupted waiter may wait for the lock first. A notification it received but never
- *   observed passes to the next waiter.
+ *   propagates, so an interrupted waiter may wait for the lock first. A notification it received passes to the
+ *   next waiter when `wait` does not return normally: interrupted before it woke, or while taking the lock back
+ *   (asyncio 3.13 does the same for any exception leaving `wait`; it may wake another waiter spuriously, this
+ *   passes a notification on only when one was received).
+ * - To bound the wait, wrap `wait` itself inside the lock: `Condition.withLock(c, Deadline.within(Condition.wait(c),
+ *   "1 second"))` (or `Effect.timeout`); whichever way it ends, the lock is held again when it returns.
  * - A woken waiter is not guaranteed the state it waited for (another fiber may take the lock first and change
  *   it): re-check after `wait`, which is what `waitFor` does.
  *
@@ -194,7 +204,7 @@ export const wait = (self: Condition): Effect.Effect<void> => self.wait
 
 /**
  * Waits until `predicate` holds: checks it, and while it is false, `wait`s and checks again. The lock is held
- * whenever the predicate runs and when `waitFor` returns. Must be called by the fiber holding the lock; otherwise
+ * whenever the predicate runs and when `waitFor` returns. Must be called inside a section holding the lock; otherwise
  * dies with {@link LockNotHeldError}.
  *
  * **When to use**: Python's `await condition.wait_for(predicate)`; the usual way to wait on a condition.
@@ -216,6 +226,9 @@ export const wait = (self: Condition): Effect.Effect<void> => self.wait
  *   )
  *   yield* Ref.set(ready, true).pipe(Effect.andThen(Condition.notifyAll(condition)), Condition.withLock(condition))
  *   yield* Fiber.join(waiter) // returns once ready is true
+ *   // data-last: the same wait as a function of the condition
+ *   const untilReady = Condition.waitFor(Ref.get(ready))
+ *   yield* Condition.withLock(condition, untilReady(condition)) // holds already: returns at once
  * })
  * ```
  *
@@ -223,14 +236,19 @@ export const wait = (self: Condition): Effect.Effect<void> => self.wait
  * @since 0.1.0
  */
 export const waitFor: {
+  (predicate: () => boolean): (self: Condition) => Effect.Effect<void>
+  <E, R>(predicate: Effect.Effect<boolean, E, R>): (self: Condition) => Effect.Effect<void, E, R>
   (self: Condition, predicate: () => boolean): Effect.Effect<void>
   <E, R>(self: Condition, predicate: Effect.Effect<boolean, E, R>): Effect.Effect<void, E, R>
-} = ((self: Condition, predicate: any) => self.waitFor(predicate)) as any
+} = dual(
+  (args) => internal.isCondition(args[0]),
+  (self: Condition, predicate: any) => self.waitFor(predicate)
+) as any
 
 /**
  * Wakes the longest-waiting fiber, or the `n` longest in the order they started waiting (fewer if fewer wait).
- * Each woken fiber then takes the lock back in FIFO order once the notifier releases it. Must be called by the
- * fiber holding the lock; otherwise dies with {@link LockNotHeldError}. An `n` that is not an integer >= 1 fails
+ * Each woken fiber then takes the lock back in FIFO order once the notifier releases it. Must be called inside a
+ * section holding the lock; otherwise dies with {@link LockNotHeldError}. An `n` that is not an integer >= 1 fails
  * with `InvalidOptionError`.
  *
  * **When to use**: after changing the state so that one (or `n`) waiters can proceed, e.g. one item was added.
@@ -243,6 +261,9 @@ export const waitFor: {
  * const program = Effect.gen(function*() {
  *   const condition = yield* Condition.make()
  *   yield* Condition.withLock(condition, Condition.notify(condition, 2)) // nobody waits: a no-op
+ *   // data-last: a function of the condition, e.g. to notify several conditions alike
+ *   const notifyOne = Condition.notify(1)
+ *   yield* Condition.withLock(condition, notifyOne(condition))
  * })
  * ```
  *
@@ -250,13 +271,17 @@ export const waitFor: {
  * @since 0.1.0
  */
 export const notify: {
+  (n: number): (self: Condition) => Effect.Effect<void, InvalidOptionError>
   (self: Condition): Effect.Effect<void>
   (self: Condition, n: number): Effect.Effect<void, InvalidOptionError>
-} = ((self: Condition, n?: number) => n === undefined ? self.notify() : self.notify(n)) as any
+} = ((first: Condition | number, n?: number) =>
+  internal.isCondition(first)
+    ? (n === undefined ? first.notify() : first.notify(n))
+    : (self: Condition) => self.notify(first)) as any
 
 /**
  * Wakes every waiting fiber; they take the lock back one at a time, in the order they started waiting. Must be
- * called by the fiber holding the lock; otherwise dies with {@link LockNotHeldError}.
+ * called inside a section holding the lock; otherwise dies with {@link LockNotHeldError}.
  *
  * **When to use**: after a change every waiter must see (a shared resource became ready, shutdown started).
  *

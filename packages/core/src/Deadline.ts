@@ -1,9 +1,26 @@
 /**
  * Absolute deadlines that nest: Python's `async with asyncio.timeout(5)` / `asyncio.timeout_at(when)` and trio's
- * `fail_after` / `fail_at` (`move_on_after` is `within` plus a `catchTag`). The deadline in force is an absolute time
- * on the `Clock`, kept in the fiber's context, so it flows into forked fibers and into the modules that spend a budget
- * (retries, outbound HTTP) through {@link remaining}. A nested deadline can only shorten it: the effective deadline is
- * always the earliest of the enclosing ones.
+ * `fail_after` / `fail_at`, with `move_on_after` / `move_on_at` as {@link moveOnAfter} / {@link moveOnAt}. The
+ * deadline in force is an absolute time on the `Clock`, kept in the fiber's context, so it flows into forked fibers
+ * and into the modules that spend a budget (retries, outbound HTTP) through {@link remaining}. A nested deadline can
+ * only shorten it: the effective deadline is always the earliest of the enclosing ones.
+ *
+ * An expiry belongs to the scope that set the deadline, as in trio and asyncio: inside nested scopes it travels as
+ * an interruption (which `catchTag`/`catch` do not see) until it reaches that scope, which alone turns it into its
+ * result (a `DeadlineExceededError`, or `None` for `moveOnAfter`). Code between the scopes cannot swallow it.
+ *
+ * Where asyncio and trio disagree, and what this module follows:
+ * - Cancellation that code swallows: trio's is level-triggered (every later checkpoint in the cancelled scope raises
+ *   `Cancelled` again), asyncio's is edge-triggered (one `CancelledError`; code that swallows it carries on). We
+ *   follow trio where Effect allows: the scope that expired interrupts its work fiber, and Effect's interruption
+ *   cannot be swallowed (the work cannot carry on past it). A nested scope that meets an enclosing expiry first
+ *   hands on an interruption cause, which only `catchCause`-style code could intercept (like catching `Cancelled`).
+ * - Two nested scopes that both expire: asyncio raises `TimeoutError` at the outer `timeout()` (the inner one sees a
+ *   cancellation that is not its own and lets it pass); trio lets the inner scope catch its `Cancelled`, but the
+ *   outer one is cancelled too, so its next checkpoint raises again and the outer scope ends cancelled. The end
+ *   result is the same and we give it directly: the outermost scope whose deadline passed reports it.
+ * - A failing cleanup: asyncio's `timeout()` raises the cleanup's error, trio too; `Effect.timeout` drops it. We
+ *   follow Python: a finalizer's defect surfaces (see {@link within}).
  *
  * Unlike `Effect.timeout`, which it otherwise resembles, an expiry never hides a failing cleanup: if a finalizer of
  * the interrupted work dies, the caller sees that defect, as Python's `asyncio.timeout` raises the cleanup's error.
@@ -53,6 +70,9 @@ export const isDeadlineExceededError = (u: unknown): u is DeadlineExceededError 
  *
  * Nesting: the effective deadline is the earlier of the enclosing one and `now + duration`, whichever is nested in
  * which; {@link remaining} inside reads it. `Infinity` sets no deadline of its own (an enclosing one still applies).
+ * The error comes only from the scope whose deadline passed: when an enclosing deadline is earlier, this scope's
+ * work is interrupted at it and the interruption goes on to the enclosing scope, which fails with the error, so a
+ * `catchTag("DeadlineExceededError", …)` between the two cannot swallow it (asyncio and trio do the same).
  *
  * **When to use**: to bound an operation's total time, so that everything under it (retries, requests, forked
  * fibers) shares one budget, rather than a timeout per step that adds up.
@@ -64,7 +84,9 @@ export const isDeadlineExceededError = (u: unknown): u is DeadlineExceededError 
  *   timeout to catch. `Effect.timeout` would drop it.
  * - The work runs in a child fiber, interruptible even inside `Effect.uninterruptible` (as with `Effect.timeout`).
  *   A fiber forked with `forkDetach` inherits the deadline's value for {@link remaining}, but only a `within`/`at`
- *   inside it enforces it.
+ *   inside it enforces it, and since the deadline is not its own, that scope ends interrupted, not with the error.
+ * - To move on at the deadline, use {@link moveOnAfter} rather than catching the error: a `catchTag` also catches
+ *   the unhandled expiry of a deadline nested inside the effect.
  * - A NaN or negative `duration` fails with `InvalidOptionError` (option `duration`).
  *
  * @example
@@ -93,6 +115,81 @@ export const within: {
     duration: Duration.Input
   ): Effect.Effect<A, E | DeadlineExceededError | InvalidOptionError, R>
 } = internal.within
+
+/**
+ * Runs an effect with a deadline `duration` from now and moves on if it passes: `Some(value)` when the effect
+ * finishes in time, `None` when this scope's own deadline passed first (the effect was interrupted and its
+ * finalizers ran). Trio's `move_on_after`; asyncio has no direct equivalent (`timeout()` plus `except
+ * TimeoutError`, which is what this does safely).
+ *
+ * **When to use**: to bound optional work (a cache refresh, a best-effort enrichment) and carry on without it.
+ * Prefer it to `within(…)` followed by `Effect.catchTag("DeadlineExceededError", …)`: that recipe also catches the
+ * expiry of a deadline *inside* the effect that nobody handled, while `moveOnAfter` only moves on at its own.
+ *
+ * **Gotchas**:
+ * - Only its own deadline gives `None`. When an enclosing deadline is earlier and passes, the enclosing scope
+ *   fails (or moves on), not this one; an unhandled `DeadlineExceededError` of a scope nested inside passes
+ *   through as a failure.
+ * - As with {@link within}: a zero `duration` gives `None` without starting the effect, a finalizer's defect during
+ *   the expiry is surfaced (a die), and a NaN or negative `duration` fails with `InvalidOptionError`.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Option } from "effect"
+ * import { Deadline } from "@async-ops/core"
+ *
+ * const enrich = Effect.sleep("10 seconds").pipe(Effect.as({ avatar: "big.png" }))
+ *
+ * const program = enrich.pipe(
+ *   Deadline.moveOnAfter("1 second"),
+ *   Effect.map(Option.getOrElse(() => ({ avatar: "default.png" })))
+ * )
+ * // { avatar: "default.png" }, after 1 second
+ * ```
+ *
+ * @category combinators
+ * @since 0.1.0
+ */
+export const moveOnAfter: {
+  (
+    duration: Duration.Input
+  ): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<Option.Option<A>, E | InvalidOptionError, R>
+  <A, E, R>(
+    self: Effect.Effect<A, E, R>,
+    duration: Duration.Input
+  ): Effect.Effect<Option.Option<A>, E | InvalidOptionError, R>
+} = internal.moveOnAfter
+
+/**
+ * Runs an effect with an absolute deadline (epoch milliseconds on the `Clock`) and moves on if it passes: trio's
+ * `move_on_at`. Otherwise the same as {@link moveOnAfter}.
+ *
+ * **When to use**: optional work that must end by a point in time you were given (a request's own deadline).
+ *
+ * **Gotchas**: `Infinity` sets no deadline of its own; NaN and `-Infinity` fail with `InvalidOptionError` (option
+ * `deadline`); a time in the past gives `None` without starting the effect.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Deadline } from "@async-ops/core"
+ *
+ * const program = Effect.never.pipe(Deadline.moveOnAt(2_500))
+ * // on a TestClock at 0: None, at 2500
+ * ```
+ *
+ * @category combinators
+ * @since 0.1.0
+ */
+export const moveOnAt: {
+  (
+    deadline: number
+  ): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<Option.Option<A>, E | InvalidOptionError, R>
+  <A, E, R>(
+    self: Effect.Effect<A, E, R>,
+    deadline: number
+  ): Effect.Effect<Option.Option<A>, E | InvalidOptionError, R>
+} = internal.moveOnAt
 
 /**
  * Runs an effect with an absolute deadline, in epoch milliseconds on the `Clock` (what `Clock.currentTimeMillis`

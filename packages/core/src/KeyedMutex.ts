@@ -126,7 +126,8 @@ export const makeUnsafe: <K>(options?: Options) => KeyedMutex<K> = internal.make
  *
  * **When to use**: `async with locks[key]:` in Python, with the lock dropped when unused.
  *
- * **Gotchas**: not re-entrant per key (taking the same key again from its holder dies with
+ * **Gotchas**: not re-entrant per key (taking the same key again from its holder, or from a fiber forked inside
+ * the section while it holds the key, such as the fiber of `Effect.timeout` or `Effect.forkChild`, dies with
  * {@link KeyedMutexReentryError}); taking two keys in different orders from two fibers can deadlock, as with any
  * two locks: take them in a fixed order.
  *

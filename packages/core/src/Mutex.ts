@@ -6,6 +6,13 @@
  * waiter however many wait. Unlike asyncio's, re-locking from the fiber that holds it is reported at once as a
  * defect ({@link MutexReentryError}) instead of deadlocking.
  *
+ * Ownership follows the work, not one fiber: the holder is the fiber that took the lock and every fiber forked
+ * inside its section (the lock travels in the fiber's context, which forked fibers inherit). Effect runs work in
+ * other fibers in its own combinators (`Effect.timeout`, `Effect.race`, `Deadline.within`...), and with this rule
+ * `Condition.wait` works inside them and re-locking through them dies instead of deadlocking. asyncio has no owner
+ * at all; trio's owner is one task; here the owner is the section, which is what asyncio's `async with lock:`
+ * scopes.
+ *
  * @see https://docs.python.org/3/library/asyncio-sync.html#asyncio.Lock
  * @see Effect's `Semaphore` (`Semaphore.make(1)` is a lock too; this one adds FIFO hand-off, re-entry detection,
  * `stats` and linear cost in the number of waiters)
@@ -144,10 +151,14 @@ export const makeUnsafe: (options?: Options) => Mutex = internal.makeUnsafe
  * **When to use**: `async with lock:` in Python.
  *
  * **Gotchas**:
- * - Not re-entrant: calling `withLock` (or any lock operation) again from the fiber that holds the lock dies with
- *   {@link MutexReentryError}. Fibers forked inside the section are other fibers: if one of them takes the same
- *   lock while the holder waits for it, that is a deadlock, as in asyncio.
- * - The lock belongs to the fiber that took it: `Condition.wait` must be called from that fiber.
+ * - Not re-entrant: calling `withLock` (or any lock operation) again from the fiber that holds the lock, or from a
+ *   fiber forked inside its section while it is held (the fiber of `Effect.timeout`, `Effect.race`,
+ *   `Deadline.within`, `Effect.forkChild`...), dies with {@link MutexReentryError} instead of deadlocking.
+ * - So a fiber forked inside the section that must take the lock itself, while the section may still hold it, dies
+ *   too: fork such workers outside the section (a fiber forked inside that first runs after the section ended
+ *   owns nothing and waits its turn like any other).
+ * - The lock belongs to the section: `Condition.wait`/`notify` work in the fiber that took it and in fibers forked
+ *   inside the section, not elsewhere.
  *
  * @example
  * ```ts

@@ -3,7 +3,9 @@
  * reach for `aiorwlock`); this is the same idea on Effect, writer-preferring so that writers are not starved: once
  * a writer waits, new readers queue behind it. When a writer releases, every reader that queued meanwhile gets in
  * together before the next writer, so readers are not starved by a stream of writers either. Waiting costs O(1)
- * per waiter; interrupting a waiting or holding reader or writer leaves the lock consistent.
+ * per waiter; interrupting a waiting or holding reader or writer leaves the lock consistent. As with `Mutex`, a
+ * hold belongs to the section: fibers forked inside it (by `Effect.timeout`, `Deadline.within`, `Effect.forkChild`...)
+ * count as its holder, so taking the lock again through them dies instead of deadlocking.
  *
  * @see https://github.com/aio-libs/aiorwlock
  * @see Effect's `TxReentrantLock` (a re-entrant read/write lock for `Effect.tx` transactions)
@@ -157,8 +159,9 @@ export const makeUnsafe: (options?: Options) => RWLock = internal.makeUnsafe
  *
  * **When to use**: around a read that must not see a write half done.
  *
- * **Gotchas**: not re-entrant; taking the lock again from the fiber that holds it dies with
- * {@link RWLockReentryError}.
+ * **Gotchas**: not re-entrant; taking the lock again from the fiber that holds it, or from a fiber forked inside
+ * the section while it is held (`Effect.timeout`, `Deadline.within`, `Effect.forkChild`...), dies with
+ * {@link RWLockReentryError}, a read inside a read included (it would deadlock as soon as a writer queued between).
  *
  * @example
  * ```ts
@@ -190,7 +193,8 @@ export const withReadLock: {
  * **When to use**: around a write of state that readers must see whole.
  *
  * **Gotchas**: not re-entrant, and a read lock cannot be upgraded: taking the write lock while holding a read lock
- * dies with {@link RWLockReentryError}.
+ * dies with {@link RWLockReentryError}, also from a fiber forked inside the section (`Effect.timeout`,
+ * `Deadline.within`, `Effect.forkChild`...).
  *
  * @example
  * ```ts

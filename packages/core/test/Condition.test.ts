@@ -1,8 +1,17 @@
-import { Condition, Metrics, Mutex } from "@async-ops/core"
+import { Condition, Deadline, Metrics, Mutex } from "@async-ops/core"
 import { Chaos, LeakCheck, VirtualTime } from "@async-ops/testing"
 import { describe, expect, it } from "@effect/vitest"
 import { Deferred, Effect, Exit, Fiber, Metric, Option, Ref } from "effect"
-import { awaitWithInterrupters, defectOf, isInterrupted, maybeInterruptAnother, start } from "./support.ts"
+import { awaitWithInterrupters, defectOf, isInterrupted, maybeInterruptAnother, settle, start } from "./support.ts"
+
+/** Effect's combinators that run an effect in another fiber, each cutting it after 500 ms. */
+const forkingCombinators: ReadonlyArray<
+  readonly [string, (effect: Effect.Effect<void>) => Effect.Effect<unknown, unknown>]
+> = [
+  ["Effect.timeout", (effect) => Effect.timeout(effect, "500 millis")],
+  ["Effect.race", (effect) => Effect.race(effect, Effect.sleep("500 millis"))],
+  ["Deadline.within", (effect) => Deadline.within(effect, "500 millis")]
+]
 
 describe("Condition", () => {
   it.effect("wait releases the lock while waiting and holds it again when it returns", () =>
@@ -192,6 +201,116 @@ describe("Condition", () => {
       expect(isInterrupted(yield* Fiber.await(a))).toBe(true)
       expect(yield* Fiber.join(b)).toBe("b woke")
       expect(yield* Mutex.stats(condition.mutex)).toMatchObject({ locked: false, waiting: 0 })
+    }))
+
+  it.effect("a waiter notified and then interrupted while it takes the lock back hands the notification on", () =>
+    Effect.gen(function*() {
+      const condition = yield* Condition.make()
+      const items = yield* Ref.make<Array<string>>([])
+      const consume = (name: string) =>
+        Condition.withLock(
+          condition,
+          Effect.gen(function*() {
+            yield* Condition.waitFor(condition, Effect.map(Ref.get(items), (xs) => xs.length > 0))
+            const [item] = yield* Ref.getAndSet(items, [])
+            return `${name} got ${item}`
+          })
+        )
+      const a = yield* start(consume("a"))
+      const b = yield* start(consume("b"))
+      expect(yield* Condition.stats(condition)).toEqual({ waiting: 2 })
+      const interrupting = yield* Condition.withLock(
+        condition,
+        Effect.gen(function*() {
+          yield* Ref.set(items, ["item"])
+          yield* Condition.notify(condition)
+          // `a` observes its notification and queues for the lock this fiber holds: interrupt it there
+          yield* settle
+          expect(yield* Mutex.stats(condition.mutex)).toMatchObject({ locked: true, waiting: 1 })
+          expect(yield* Condition.stats(condition)).toEqual({ waiting: 1 })
+          return yield* start(Fiber.interrupt(a))
+        })
+      )
+      yield* Fiber.join(interrupting)
+      expect(isInterrupted(yield* Fiber.await(a))).toBe(true)
+      // `b` is woken in `a`'s place and consumes the item (before the fix it slept on)
+      expect(yield* VirtualTime.autojump(Effect.timeoutOption(Fiber.join(b), "1 minute"))).toEqual(
+        Option.some("b got item")
+      )
+      expect(yield* Ref.get(items)).toEqual([])
+      expect(yield* Mutex.stats(condition.mutex)).toMatchObject({ locked: false, waiting: 0 })
+      expect(yield* Condition.stats(condition)).toEqual({ waiting: 0 })
+    }))
+
+  for (const [name, cut] of forkingCombinators) {
+    it.effect(`wait inside ${name} keeps the lock's ownership: cut short, it returns holding the lock`, () =>
+      Effect.gen(function*() {
+        const condition = yield* Condition.make()
+        const [outcome, lockedAfter] = yield* Condition.withLock(
+          condition,
+          Effect.all([Effect.exit(cut(Condition.wait(condition))), Mutex.stats(condition.mutex)])
+        ).pipe(VirtualTime.autojump)
+        expect(defectOf(outcome)).toBeUndefined()
+        expect(lockedAfter).toMatchObject({ locked: true, waiting: 0 })
+        expect(yield* Mutex.stats(condition.mutex)).toMatchObject({ locked: false, waiting: 0 })
+        expect(yield* Condition.stats(condition)).toEqual({ waiting: 0 })
+      }))
+
+    it.effect(`wait inside ${name} is woken by notify and returns holding the lock`, () =>
+      Effect.gen(function*() {
+        const condition = yield* Condition.make()
+        const waiter = yield* start(Condition.withLock(
+          condition,
+          Effect.andThen(cut(Condition.wait(condition)), Mutex.stats(condition.mutex))
+        ))
+        yield* settle
+        expect(yield* Condition.stats(condition)).toEqual({ waiting: 1 })
+        yield* Condition.withLock(condition, Condition.notify(condition))
+        expect(yield* Fiber.join(waiter)).toMatchObject({ locked: true })
+        expect(yield* Mutex.stats(condition.mutex)).toMatchObject({ locked: false, waiting: 0 })
+      }))
+  }
+
+  it.effect("wait and notify in a child forked and joined under the lock act for the lock's holder", () =>
+    Effect.gen(function*() {
+      const condition = yield* Condition.make()
+      const inChild = <A, E>(effect: Effect.Effect<A, E>) => Effect.flatMap(Effect.forkChild(effect), Fiber.join)
+      const waiter = yield* start(Condition.withLock(
+        condition,
+        Effect.andThen(inChild(Condition.wait(condition)), Effect.succeed("woke"))
+      ))
+      yield* settle
+      expect(yield* Condition.stats(condition)).toEqual({ waiting: 1 })
+      yield* Condition.withLock(condition, inChild(Condition.notifyAll(condition)))
+      expect(yield* Fiber.join(waiter)).toBe("woke")
+      expect(yield* Mutex.stats(condition.mutex)).toMatchObject({ locked: false, waiting: 0 })
+    }))
+
+  it.effect("waitFor and notify have data-last forms that behave as the data-first ones", () =>
+    Effect.gen(function*() {
+      const condition = yield* Condition.make()
+      const ready = yield* Ref.make(false)
+      const waiters = [
+        yield* start(Condition.withLock(condition, Condition.waitFor(Ref.get(ready))(condition))),
+        yield* start(Condition.withLock(condition, Condition.waitFor(() => true)(condition)))
+      ]
+      expect(yield* Condition.stats(condition)).toEqual({ waiting: 1 })
+      yield* Condition.withLock(condition, Effect.andThen(Ref.set(ready, true), Condition.notify(1)(condition)))
+      yield* Fiber.joinAll(waiters)
+      expect(yield* Effect.flip(Condition.withLock(condition, Condition.notify(0)(condition)))).toMatchObject({
+        _tag: "InvalidOptionError",
+        option: "n"
+      })
+      expect(defectOf(yield* Effect.exit(Condition.notify(2)(condition)))).toBeInstanceOf(Condition.LockNotHeldError)
+      expect(Condition.isCondition(condition)).toBe(true)
+      expect(Condition.isCondition(condition.mutex)).toBe(false)
+    }))
+
+  it.effect("a fiber forked under the lock that runs after the lock was released does not hold it", () =>
+    Effect.gen(function*() {
+      const condition = yield* Condition.make()
+      const child = yield* Condition.withLock(condition, Effect.forkChild(Effect.exit(Condition.notify(condition))))
+      expect(defectOf(yield* Fiber.join(child))).toBeInstanceOf(Condition.LockNotHeldError)
     }))
 
   it.effect("wait, waitFor, notify and notifyAll without holding the lock die with LockNotHeldError", () =>

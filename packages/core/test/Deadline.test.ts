@@ -54,6 +54,104 @@ describe("Deadline", () => {
       expect(elapsed).toBe(2_500)
     }))
 
+  it.effect("nesting: an outer deadline passing inside an inner scope cannot be caught between the scopes", () =>
+    Effect.gen(function*() {
+      let innerFinalized = false
+      type Inner = Effect.Effect<never, Deadline.DeadlineExceededError | Options.InvalidOptionError>
+      const recovers: ReadonlyArray<(inner: Inner) => Effect.Effect<string, Options.InvalidOptionError>> = [
+        (inner) => Effect.catchTag(inner, "DeadlineExceededError", () => Effect.succeed("moved on")),
+        (inner) => Effect.catch(inner, () => Effect.succeed("moved on"))
+      ]
+      for (const recover of recovers) {
+        const [result, elapsed] = yield* timed(Effect.result(
+          Effect.never.pipe(
+            Effect.ensuring(Effect.sync(() => innerFinalized = true)),
+            Deadline.within("10 seconds"),
+            // the move_on_after recipe: it must only catch the inner scope's own expiry
+            recover,
+            Deadline.within("20 millis")
+          )
+        ))
+        expect(result).toMatchObject({ _tag: "Failure", failure: { _tag: "DeadlineExceededError", deadline: 20 } })
+        expect(elapsed).toBe(20)
+        expect(innerFinalized).toBe(true)
+        innerFinalized = false
+        yield* TestClock.setTime(0)
+      }
+    }))
+
+  it.effect("nesting: an inner deadline's own expiry is still caught between the scopes", () =>
+    Effect.gen(function*() {
+      const [result, elapsed] = yield* timed(
+        Effect.never.pipe(
+          Deadline.within("10 millis"),
+          Effect.catchTag("DeadlineExceededError", (e) => Effect.succeed(e.deadline)),
+          Effect.andThen((deadline) => Effect.as(Effect.sleep("5 millis"), deadline)),
+          Deadline.within("10 seconds")
+        )
+      )
+      expect(result).toBe(10)
+      expect(elapsed).toBe(15)
+    }))
+
+  it.effect("a within in a detached fiber that inherited an earlier deadline cuts its work there, ending interrupted", () =>
+    Effect.gen(function*() {
+      // the detached fiber outlives the scope whose deadline it inherited: no scope of its own owns that deadline
+      const fiber = yield* Effect.forkDetach(Effect.never.pipe(Deadline.within("10 seconds")), {
+        startImmediately: true
+      }).pipe(Deadline.within("1 second"))
+      yield* TestClock.adjust("999 millis")
+      expect(fiber.pollUnsafe()).toBeUndefined()
+      yield* TestClock.adjust("1 millis")
+      const exit = yield* Fiber.await(fiber)
+      expect(Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause)).toBe(true)
+    }))
+
+  it.effect("moveOnAfter: Some with the value in time, None at its own expiry after the work's finalizers ran", () =>
+    Effect.gen(function*() {
+      const [quick] = yield* timed(Effect.as(Effect.sleep("1 second"), "done").pipe(Deadline.moveOnAfter("2 seconds")))
+      expect(quick).toEqual(Option.some("done"))
+      let finalized = false
+      const [slow, elapsed] = yield* timed(
+        Effect.never.pipe(Effect.ensuring(Effect.sync(() => finalized = true)), Deadline.moveOnAfter("2 seconds"))
+      )
+      expect(slow).toEqual(Option.none())
+      expect(finalized).toBe(true)
+      expect(elapsed).toBe(2_000)
+      // a typed failure in time passes through
+      const failed = yield* Effect.flip(Effect.fail(new Boom({ n: 2 })).pipe(Deadline.moveOnAt(1_000_000)))
+      expect(failed).toStrictEqual(new Boom({ n: 2 }))
+    }))
+
+  it.effect("moveOnAfter moves on only at its own deadline: an enclosing one fails the enclosing scope", () =>
+    Effect.gen(function*() {
+      const [result, elapsed] = yield* timed(Effect.result(
+        Effect.never.pipe(Deadline.moveOnAfter("10 seconds"), Deadline.within("20 millis"))
+      ))
+      expect(result).toMatchObject({ _tag: "Failure", failure: { _tag: "DeadlineExceededError", deadline: 20 } })
+      expect(elapsed).toBe(20)
+    }))
+
+  it.effect("moveOnAfter does not swallow the expiry of a scope nested inside it", () =>
+    Effect.gen(function*() {
+      const [result, elapsed] = yield* timed(Effect.result(
+        Effect.never.pipe(Deadline.within("1 second"), Deadline.moveOnAfter("5 seconds"))
+      ))
+      expect(result).toMatchObject({ _tag: "Failure", failure: { _tag: "DeadlineExceededError", deadline: 1_000 } })
+      expect(elapsed).toBe(1_000)
+    }))
+
+  it.effect("moveOnAt moves on at an absolute time; bad input fails with InvalidOptionError", () =>
+    Effect.gen(function*() {
+      const [result, elapsed] = yield* timed(Effect.never.pipe(Deadline.moveOnAt(2_500)))
+      expect(result).toEqual(Option.none())
+      expect(elapsed).toBe(2_500)
+      const bad = yield* Effect.flip(Effect.void.pipe(Deadline.moveOnAt(Number.NaN)))
+      expect(bad).toBeInstanceOf(Options.InvalidOptionError)
+      const badDuration = yield* Effect.flip(Effect.void.pipe(Deadline.moveOnAfter(-1)))
+      expect(badDuration).toMatchObject({ _tag: "InvalidOptionError", option: "duration" })
+    }))
+
   it.effect("remaining is None outside any deadline, and current too", () =>
     Effect.gen(function*() {
       expect(yield* Deadline.remaining).toEqual(Option.none())

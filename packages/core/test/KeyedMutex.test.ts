@@ -135,6 +135,27 @@ describe("KeyedMutex", () => {
       expect(yield* KeyedMutex.stats(locks)).toEqual({ size: 0, waiting: 0 })
     }))
 
+  it.effect("locking a key again inside Effect.timeout or a joined child dies with KeyedMutexReentryError", () =>
+    Effect.gen(function*() {
+      const locks = yield* KeyedMutex.make<string>()
+      const inChild = [
+        <A, E>(effect: Effect.Effect<A, E>) => Effect.timeout(effect, "1 second"),
+        <A, E>(effect: Effect.Effect<A, E>) => Effect.flatMap(Effect.forkChild(effect), Fiber.join)
+      ]
+      for (const wrap of inChild) {
+        const exit = yield* Effect.exit(
+          KeyedMutex.withLock(locks, "a", wrap(KeyedMutex.withLock(locks, "a", Effect.void)))
+        )
+          .pipe(VirtualTime.autojump)
+        expect(defectOf(exit)).toMatchObject({ _tag: "KeyedMutexReentryError", key: "a" })
+        // another key from the same child is fine
+        expect(yield* KeyedMutex.withLock(locks, "a", wrap(KeyedMutex.withLock(locks, "b", Effect.succeed("b"))))).toBe(
+          "b"
+        )
+        expect(yield* KeyedMutex.stats(locks)).toEqual({ size: 0, waiting: 0 })
+      }
+    }))
+
   it.effect("withLockIfAvailable runs when the key is free and returns none at once when it is held", () =>
     Effect.gen(function*() {
       const locks = yield* KeyedMutex.make<string>()

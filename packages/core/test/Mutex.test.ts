@@ -1,8 +1,15 @@
-import { Metrics, Mutex } from "@async-ops/core"
+import { Deadline, Metrics, Mutex } from "@async-ops/core"
 import { Chaos, ConcurrencyProbe, LeakCheck, VirtualTime } from "@async-ops/testing"
 import { describe, expect, it } from "@effect/vitest"
 import { Clock, Data, Deferred, Effect, Exit, Fiber, Metric, Option, Ref, Scope } from "effect"
-import { awaitWithInterrupters, defectOf, isInterrupted, maybeInterruptAnother, start } from "./support.ts"
+import {
+  awaitWithInterrupters,
+  defectOf,
+  holdUntilReleased,
+  isInterrupted,
+  maybeInterruptAnother,
+  start
+} from "./support.ts"
 
 class Boom extends Data.TaggedError("Boom")<{}> {}
 
@@ -135,19 +142,50 @@ describe("Mutex", () => {
       expect((yield* Mutex.stats(mutex)).locked).toBe(false)
     }))
 
-  it.effect("a fiber forked inside the section is another fiber: it waits instead of dying", () =>
+  it.effect("a fiber forked inside the section that runs after the section ended waits its turn like any other", () =>
     Effect.gen(function*() {
       const mutex = yield* Mutex.make
-      const result = yield* Mutex.withLock(
-        mutex,
-        Effect.gen(function*() {
-          const child = yield* start(Mutex.withLock(mutex, Effect.succeed("child")))
-          expect((yield* Mutex.stats(mutex)).waiting).toBe(1)
-          return child
-        })
-      ).pipe(Effect.flatMap(Fiber.join))
-      expect(result).toBe("child")
+      const release = yield* Deferred.make<void>()
+      const other = yield* start(Deferred.await(release))
+      const child = yield* Mutex.withLock(mutex, Effect.forkChild(Mutex.withLock(mutex, Effect.succeed("child"))))
+      // the section is over: the child, which has not run yet, is not its holder any more
+      const holder = yield* start(Mutex.withLock(mutex, Fiber.join(other)))
+      yield* Effect.yieldNow
+      expect(yield* Mutex.stats(mutex)).toMatchObject({ locked: true, waiting: 1 })
+      yield* Deferred.succeed(release, undefined)
+      yield* Fiber.join(holder)
+      expect(yield* Fiber.join(child)).toBe("child")
+      expect(yield* Mutex.stats(mutex)).toMatchObject({ locked: false, waiting: 0 })
     }))
+
+  const inChildren: ReadonlyArray<readonly [string, (effect: Effect.Effect<void>) => Effect.Effect<unknown, unknown>]> =
+    [
+      ["Effect.timeout", (effect: Effect.Effect<void>) => Effect.timeout(effect, "1 second")],
+      // race keeps waiting for another racer when one fails: return the exit to see the defect
+      ["Effect.race", (effect: Effect.Effect<void>) => Effect.flatten(Effect.race(Effect.exit(effect), Effect.never))],
+      ["Deadline.within", (effect: Effect.Effect<void>) => Deadline.within(effect, "1 second")],
+      [
+        "Effect.forkChild + Fiber.join",
+        (effect: Effect.Effect<void>) => Effect.flatMap(Effect.forkChild(effect), Fiber.join)
+      ]
+    ]
+  for (const [name, inChild] of inChildren) {
+    it.effect(`locking again inside ${name} (another fiber of the holder) dies with MutexReentryError`, () =>
+      Effect.gen(function*() {
+        const mutex = yield* Mutex.make
+        for (const again of [Mutex.withLock(mutex, Effect.void), Effect.scoped(Mutex.lockScoped(mutex))]) {
+          const exit = yield* Effect.exit(Mutex.withLock(mutex, inChild(again))).pipe(VirtualTime.autojump)
+          expect(defectOf(exit)).toBeInstanceOf(Mutex.MutexReentryError)
+          expect(yield* Mutex.stats(mutex)).toMatchObject({ locked: false, waiting: 0 })
+        }
+        const scoped = yield* Effect.exit(Effect.scoped(Effect.andThen(
+          Mutex.lockScoped(mutex),
+          inChild(Effect.asVoid(Mutex.withLockIfAvailable(mutex, Effect.void)))
+        ))).pipe(VirtualTime.autojump)
+        expect(defectOf(scoped)).toBeInstanceOf(Mutex.MutexReentryError)
+        expect(yield* Mutex.stats(mutex)).toMatchObject({ locked: false, waiting: 0 })
+      }))
+  }
 
   it.effect("withLockIfAvailable runs the effect when the lock is free and returns none at once when it is held", () =>
     Effect.gen(function*() {
@@ -253,24 +291,23 @@ describe("Mutex", () => {
       const mutex = yield* Mutex.make
       let next = 0
       let outOfOrder = 0
-      const fibers = yield* Mutex.withLock(
-        mutex,
-        Effect.gen(function*() {
-          const fibers: Array<Fiber.Fiber<void>> = []
-          for (let i = 0; i < n; i++) {
-            fibers.push(
-              yield* start(Mutex.withLock(
-                mutex,
-                Effect.sync(() => {
-                  if (next++ !== i) outOfOrder++
-                })
-              ))
-            )
-          }
-          expect((yield* Mutex.stats(mutex)).waiting).toBe(n)
-          return fibers
-        })
-      )
+      // a holder keeps the lock while the waiters queue (forked from outside its section: a fiber forked inside
+      // would be part of the section, and taking the lock there dies with MutexReentryError)
+      const { release, fiber: holder } = yield* holdUntilReleased(Mutex.withLock(mutex))
+      const fibers: Array<Fiber.Fiber<void>> = []
+      for (let i = 0; i < n; i++) {
+        fibers.push(
+          yield* start(Mutex.withLock(
+            mutex,
+            Effect.sync(() => {
+              if (next++ !== i) outOfOrder++
+            })
+          ))
+        )
+      }
+      expect((yield* Mutex.stats(mutex)).waiting).toBe(n)
+      yield* release
+      yield* Fiber.join(holder)
       yield* Fiber.joinAll(fibers)
       expect(next).toBe(n)
       expect(outOfOrder).toBe(0)

@@ -1,4 +1,4 @@
-import { Metrics, RWLock } from "@async-ops/core"
+import { Deadline, Metrics, RWLock } from "@async-ops/core"
 import { Chaos, ConcurrencyProbe, LeakCheck, VirtualTime } from "@async-ops/testing"
 import { describe, expect, it } from "@effect/vitest"
 import { Clock, Data, Deferred, Effect, Exit, Fiber, Metric, Ref, Scope } from "effect"
@@ -205,6 +205,31 @@ describe("RWLock", () => {
         yield* Deferred.await(holding)
         yield* Fiber.interrupt(holder)
         expect(yield* RWLock.stats(lock)).toEqual(idle)
+      }
+    }))
+
+  it.effect("taking the lock again inside Effect.timeout, Deadline.within or a joined child dies with RWLockReentryError", () =>
+    Effect.gen(function*() {
+      const lock = yield* RWLock.make
+      const inChild: ReadonlyArray<(effect: Effect.Effect<void>) => Effect.Effect<unknown, unknown>> = [
+        (effect: Effect.Effect<void>) => Effect.timeout(effect, "1 second"),
+        (effect: Effect.Effect<void>) => Deadline.within(effect, "1 second"),
+        (effect: Effect.Effect<void>) => Effect.flatMap(Effect.forkChild(effect), Fiber.join)
+      ]
+      const cases = [
+        [RWLock.withReadLock(lock), RWLock.withWriteLock(lock), "write", "read"],
+        [RWLock.withWriteLock(lock), RWLock.withReadLock(lock), "read", "write"],
+        [RWLock.withWriteLock(lock), RWLock.withWriteLock(lock), "write", "write"],
+        [RWLock.withReadLock(lock), RWLock.withReadLock(lock), "read", "read"]
+      ] as const
+      for (const wrap of inChild) {
+        for (const [outer, inner, requested, held] of cases) {
+          const exit = yield* Effect.exit(outer(wrap(inner(Effect.void)))).pipe(VirtualTime.autojump)
+          const defect = defectOf(exit)
+          expect(defect).toBeInstanceOf(RWLock.RWLockReentryError)
+          expect(defect).toMatchObject({ requested, held })
+          expect(yield* RWLock.stats(lock)).toEqual(idle)
+        }
       }
     }))
 

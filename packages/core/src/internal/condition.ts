@@ -34,7 +34,7 @@ class ConditionImpl implements Condition {
   }
 
   private held(fiber: Fiber.Fiber<unknown, unknown>): boolean {
-    return this.core.isHeldBy(fiber.id)
+    return this.core.holdOf(fiber) !== undefined
   }
 
   /** Wakes up to `n` of the longest waiters, in order. */
@@ -51,7 +51,11 @@ class ConditionImpl implements Condition {
 
   readonly wait: Effect.Effect<void> = Effect.uninterruptibleMask((restore) =>
     Effect.withFiber((fiber) => {
-      if (!this.held(fiber)) return Effect.die(new LockNotHeldError({ operation: "wait" }))
+      // The hold of the section this fiber is in: the fiber took the lock, or was forked inside the section (the
+      // fiber Effect.timeout or Deadline.within runs the wait in). The lock is taken back with the same hold, so the
+      // section (and its release) carries on as if the wait had run in the fiber that took the lock.
+      const hold = this.core.holdOf(fiber)
+      if (hold === undefined) return Effect.die(new LockNotHeldError({ operation: "wait" }))
       const waiter = new Waiter(fiber)
       waiter.node = this.waiters.push(waiter)
       if (this.metrics !== undefined) this.metrics.setWaiting(this.waiters.length)
@@ -65,11 +69,20 @@ class ConditionImpl implements Condition {
             this.waiters.remove(waiter.node)
             if (this.metrics !== undefined) this.metrics.setWaiting(this.waiters.length)
           }
+          waiter.state = DONE
+          // Take the lock back before the interruption propagates, uninterruptibly: the caller's finalizers inside
+          // withLock run with the lock held, as in asyncio.
+          return Effect.andThen(this.core.acquire(fiber, identity, reentry, hold), exit)
         }
         waiter.state = DONE
-        // Take the lock back before returning, uninterruptibly, also when interrupted: the caller's finalizers
-        // inside withLock run with the lock held, as in asyncio.
-        return Effect.andThen(this.core.acquire(fiber, identity, reentry), exit)
+        // Notified. Taking the lock back may wait (interruptibly); an interruption there means `wait` does not
+        // return normally, so the notification passes to the next waiter (asyncio 3.13: any exception leaving
+        // `wait`), and the lock is taken back uninterruptibly before the interruption propagates.
+        return Effect.flatMap(Effect.exit(this.core.acquire(fiber, restore, reentry, hold)), (relock) => {
+          if (relock._tag === "Success") return Effect.void
+          this.wakeUnsafe(1)
+          return Effect.andThen(this.core.acquire(fiber, identity, reentry, hold), relock)
+        })
       })
     })
   )

@@ -15,12 +15,13 @@ import * as options from "./options.ts"
 /**
  * The deadline passed before the work finished: the work was interrupted and its finalizers ran.
  *
- * **When to use**: recover with `Effect.catchTag("DeadlineExceededError", …)` to fall back to a default (trio's
- * `move_on_after`); let it propagate to fail the whole operation (`fail_after`).
+ * **When to use**: let it propagate to fail the whole operation (trio's `fail_after`); to fall back to a default
+ * at the deadline (`move_on_after`), use `Deadline.moveOnAfter`, which catches only its own expiry.
  *
- * **Gotchas**: in nested deadlines the error describes the deadline that expired, which is the outer one when the
- * outer one is earlier: `deadline` and `budget` are the outer call's. An inner `within` passes an outer deadline's
- * error through like any other failure of its work.
+ * **Gotchas**: only the scope whose deadline passed fails with it: in nested deadlines where the outer one is
+ * earlier, the inner scope is interrupted and the outer `within` fails, with the outer call's `deadline` and
+ * `budget`; a `catchTag` between the two scopes does not see it. An inner scope's own error that nobody caught
+ * passes through the outer scopes like any other failure. To move on at a deadline, prefer `Deadline.moveOnAfter`.
  *
  * @example
  * ```ts
@@ -53,13 +54,16 @@ export class DeadlineExceededError extends Data.TaggedError("DeadlineExceededErr
 
 /**
  * The deadline in force: an absolute time on the `Clock` (epoch milliseconds) and the budget it was set with, when
- * it was set with one (`within`), so that an expiry reports what the caller asked for.
+ * it was set with one (`within`), so that an expiry reports what the caller asked for. One object per scope that
+ * set its own deadline: the scopes nested inside it that do not shorten it share it, and `expired` marks that it
+ * passed, whichever of them saw it first, so that only the scope that set it turns the expiry into its result.
  *
  * @internal
  */
 export interface State {
   readonly deadline: number
   readonly budget: Duration.Duration | undefined
+  expired: boolean
 }
 
 /**
@@ -89,18 +93,27 @@ export const remaining: Effect.Effect<Option.Option<Duration.Duration>> = Effect
 const exceeded = (state: State): DeadlineExceededError =>
   new DeadlineExceededError({ deadline: state.deadline, budget: state.budget })
 
+/** What a scope returns when its own deadline passed: `within` fails, `moveOnAfter` returns `None`. */
+type OnExpiry<B, E> = (state: State) => Effect.Effect<B, E>
+
+const failExpired: OnExpiry<never, DeadlineExceededError> = (state) => Effect.fail(exceeded(state))
+const noneExpired: OnExpiry<Option.Option<never>, never> = () => Effect.succeedNone
+
 /**
- * The work was interrupted at the deadline: fail with the deadline's error, unless the interrupted work's
- * finalizers died, in which case die with their defects (and the deadline error after them), so a failing
+ * The work was interrupted at this scope's own deadline: return the scope's expiry result, unless the interrupted
+ * work's finalizers died, in which case die with their defects (and the deadline error after them), so a failing
  * cleanup is never hidden behind a clean timeout (what `Effect.timeout` does, trap 19 of EFFECT4.md).
  */
-const expired = <A, E>(exit: Exit.Exit<A, E>, state: State): Effect.Effect<A, E | DeadlineExceededError> => {
+const expired = <A, E, B, E2>(
+  exit: Exit.Exit<A, E>,
+  state: State,
+  onExpiry: OnExpiry<B, E2>
+): Effect.Effect<A | B, E | E2> => {
   // Finished on its own at the same instant (the interruption came too late): its outcome stands.
   if (exit._tag === "Success" || !Cause.hasInterrupts(exit.cause)) return exit
-  const error = exceeded(state)
   const dies = exit.cause.reasons.filter(Cause.isDieReason)
-  if (dies.length === 0) return Effect.fail(error)
-  return Effect.failCause(Cause.fromReasons([...dies, Cause.makeDieReason(error)]))
+  if (dies.length === 0) return onExpiry(state)
+  return Effect.failCause(Cause.fromReasons([...dies, Cause.makeDieReason(exceeded(state))]))
 }
 
 /**
@@ -120,21 +133,34 @@ const cancel = (work: Fiber.Fiber<unknown, unknown>, timer: Fiber.Fiber<void>): 
 
 /**
  * Runs `self` under the earlier of the enclosing deadline and `own` (`undefined`: no deadline of its own).
+ *
+ * The expiry belongs to the scope that set the deadline in force (trio's and asyncio's rule). When it is this
+ * scope's own, the work is interrupted and the scope returns `onExpiry`. When it is an enclosing scope's (the
+ * enclosing deadline is earlier), this scope still cuts its work at that time (so a fiber that inherited the
+ * deadline without being under the enclosing scope is cut too), but it returns the work's interruption untouched:
+ * code between the two scopes cannot catch it with `catchTag`/`catch` (an interruption is not a failure), and the
+ * enclosing scope, seeing its work interrupted after its deadline passed, turns it into its own result.
  */
-const enforce = <A, E, R>(
+const enforce = <A, E, R, B, E2>(
   self: Effect.Effect<A, E, R>,
   parent: Fiber.Fiber<unknown, unknown>,
   clock: Clock.Clock,
   now: number,
-  own: State | undefined
-): Effect.Effect<A, E | DeadlineExceededError, R> => {
+  own: State | undefined,
+  onExpiry: OnExpiry<B, E2>
+): Effect.Effect<A | B, E | E2, R> => {
   const enclosing = parent.getRef(CurrentDeadline)
-  const state = own === undefined || (enclosing !== undefined && enclosing.deadline <= own.deadline) ? enclosing : own
+  const mine = own !== undefined && (enclosing === undefined || own.deadline < enclosing.deadline)
+  const state = mine ? own : enclosing
   if (state === undefined) return self
   const left = state.deadline - now
-  // Already past, or no budget at all: fail before the work starts.
-  if (!(left > 0)) return Effect.fail(exceeded(state))
-  const work = state === enclosing ? self : Effect.provideService(self, CurrentDeadline, state)
+  // Already past, or no budget at all: end before the work starts.
+  if (!(left > 0)) {
+    if (mine) return onExpiry(state)
+    state.expired = true
+    return Effect.failCause(Cause.interrupt(parent.id))
+  }
+  const work = mine ? Effect.provideService(self, CurrentDeadline, state) : self
   // The work and the timer run in fibers of their own, forked detached and started at once as in Effect's own race
   // (no entry in the parent's child set to maintain): every path below ends both of them, the caller's
   // interruption included, so neither outlives the call.
@@ -142,12 +168,13 @@ const enforce = <A, E, R>(
     Effect.flatMap(Effect.forkDetach(work, { startImmediately: true }), (fiber) => {
       // Done without suspending (a quick effect): no timer needed.
       const done = fiber.pollUnsafe()
-      if (done !== undefined) return done
+      if (done !== undefined) return mine && state.expired ? expired(done, state, onExpiry) : done
       let fired = false
       const alarm = Effect.andThen(
         clock.sleep(Duration.millis(left)),
         Effect.sync(() => {
           fired = true
+          state.expired = true
           fiber.interruptUnsafe(parent.id)
         })
       )
@@ -155,11 +182,13 @@ const enforce = <A, E, R>(
         Effect.onInterrupt(
           // An interruption that arrived while masked is taken on entry, before the callback registers: the
           // cleanup hangs on `onInterrupt` (outside `restore`) so it runs in that case too.
-          restore(Effect.callback<A, E | DeadlineExceededError>((resume) => {
+          restore(Effect.callback<A | B, E | E2>((resume) => {
             fiber.addObserver((exit) => {
-              if (fired) return resume(expired(exit, state))
-              timer.interruptUnsafe(parent.id)
-              resume(exit)
+              if (!fired) timer.interruptUnsafe(parent.id)
+              // Interrupted after this scope's deadline passed (at its own timer, or at the timer of a scope
+              // nested in it that shares the deadline): this scope's expiry. Otherwise the outcome stands, an
+              // enclosing scope's expiry (an interruption) included.
+              resume(mine && state.expired ? expired(exit, state, onExpiry) : exit)
             })
           })),
           () => cancel(fiber, timer)
@@ -168,9 +197,9 @@ const enforce = <A, E, R>(
   )
 }
 
-const invalidDeadline = (value: unknown): InvalidOptionError =>
+const invalidDeadline = (module: string, value: unknown): InvalidOptionError =>
   new InvalidOptionError({
-    module: "Deadline.at",
+    module,
     option: "deadline",
     expected: "an epoch time in milliseconds (a finite number, or Infinity for no deadline)",
     value
@@ -188,24 +217,48 @@ export const within: {
 } = dual(2, <A, E, R>(
   self: Effect.Effect<A, E, R>,
   duration: Duration.Input
-): Effect.Effect<A, E | DeadlineExceededError | InvalidOptionError, R> => {
+): Effect.Effect<A, E | DeadlineExceededError | InvalidOptionError, R> =>
+  after(self, duration, "Deadline.within", failExpired))
+
+/** @internal */
+export const moveOnAfter: {
+  (
+    duration: Duration.Input
+  ): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<Option.Option<A>, E | InvalidOptionError, R>
+  <A, E, R>(
+    self: Effect.Effect<A, E, R>,
+    duration: Duration.Input
+  ): Effect.Effect<Option.Option<A>, E | InvalidOptionError, R>
+} = dual(2, <A, E, R>(
+  self: Effect.Effect<A, E, R>,
+  duration: Duration.Input
+): Effect.Effect<Option.Option<A>, E | InvalidOptionError, R> =>
+  after(Effect.asSome(self), duration, "Deadline.moveOnAfter", noneExpired))
+
+const after = <A, E, R, B, E2>(
+  self: Effect.Effect<A, E, R>,
+  duration: Duration.Input,
+  module: string,
+  onExpiry: OnExpiry<B, E2>
+): Effect.Effect<A | B, E | E2 | InvalidOptionError, R> => {
   const decoded = options.decodeDuration(duration)
   if (decoded === undefined) {
-    return Effect.flatMap(options.duration("Deadline.within", "duration", duration), (budget) => run(self, budget))
+    return Effect.flatMap(options.duration(module, "duration", duration), (budget) => run(self, budget, onExpiry))
   }
-  return run(self, decoded)
-})
+  return run(self, decoded, onExpiry)
+}
 
-const run = <A, E, R>(
+const run = <A, E, R, B, E2>(
   self: Effect.Effect<A, E, R>,
-  budget: Duration.Duration | undefined
-): Effect.Effect<A, E | DeadlineExceededError, R> =>
+  budget: Duration.Duration | undefined,
+  onExpiry: OnExpiry<B, E2>
+): Effect.Effect<A | B, E | E2, R> =>
   Effect.withFiber((parent) => {
     const clock = parent.getRef(Clock.Clock)
     const now = clock.currentTimeMillisUnsafe()
     const millis = budget === undefined ? Number.POSITIVE_INFINITY : Duration.toMillis(budget)
-    const own = millis === Number.POSITIVE_INFINITY ? undefined : { deadline: now + millis, budget }
-    return enforce(self, parent, clock, now, own)
+    const own = millis === Number.POSITIVE_INFINITY ? undefined : { deadline: now + millis, budget, expired: false }
+    return enforce(self, parent, clock, now, own, onExpiry)
   })
 
 /** @internal */
@@ -220,13 +273,36 @@ export const at: {
 } = dual(2, <A, E, R>(
   self: Effect.Effect<A, E, R>,
   deadline: number
-): Effect.Effect<A, E | DeadlineExceededError | InvalidOptionError, R> => {
+): Effect.Effect<A, E | DeadlineExceededError | InvalidOptionError, R> =>
+  until(self, deadline, "Deadline.at", failExpired))
+
+/** @internal */
+export const moveOnAt: {
+  (
+    deadline: number
+  ): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<Option.Option<A>, E | InvalidOptionError, R>
+  <A, E, R>(
+    self: Effect.Effect<A, E, R>,
+    deadline: number
+  ): Effect.Effect<Option.Option<A>, E | InvalidOptionError, R>
+} = dual(2, <A, E, R>(
+  self: Effect.Effect<A, E, R>,
+  deadline: number
+): Effect.Effect<Option.Option<A>, E | InvalidOptionError, R> =>
+  until(Effect.asSome(self), deadline, "Deadline.moveOnAt", noneExpired))
+
+const until = <A, E, R, B, E2>(
+  self: Effect.Effect<A, E, R>,
+  deadline: number,
+  module: string,
+  onExpiry: OnExpiry<B, E2>
+): Effect.Effect<A | B, E | E2 | InvalidOptionError, R> => {
   if (typeof deadline !== "number" || Number.isNaN(deadline) || deadline === Number.NEGATIVE_INFINITY) {
-    return Effect.fail(invalidDeadline(deadline))
+    return Effect.fail(invalidDeadline(module, deadline))
   }
-  const own = deadline === Number.POSITIVE_INFINITY ? undefined : { deadline, budget: undefined }
+  const own = deadline === Number.POSITIVE_INFINITY ? undefined : { deadline, budget: undefined, expired: false }
   return Effect.withFiber((parent) => {
     const clock = parent.getRef(Clock.Clock)
-    return enforce(self, parent, clock, clock.currentTimeMillisUnsafe(), own)
+    return enforce(self, parent, clock, clock.currentTimeMillisUnsafe(), own, onExpiry)
   })
-})
+}

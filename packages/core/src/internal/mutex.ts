@@ -8,14 +8,16 @@ import type * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import type { MetricsOptions } from "../Metrics.ts"
 import type { Mutex, Options, Stats } from "../Mutex.ts"
+import * as Hold from "./hold.ts"
 import * as Instruments from "./metrics.ts"
 import * as Registry from "./registry.ts"
 import { DONE, GRANTED, nowMillis, Waiter, WAITING } from "./waiter.ts"
 import { WaitList } from "./waitList.ts"
 
 /**
- * The fiber that holds a lock tried to take it again. The lock is not re-entrant, so waiting would deadlock; this
- * is a defect (a programming error), raised with `Effect.die` at the second acquisition.
+ * The fiber that holds a lock (or a fiber forked inside its section, such as the one `Effect.timeout` runs the
+ * work in) tried to take it again. The lock is not re-entrant, so waiting would deadlock; this is a defect (a
+ * programming error), raised with `Effect.die` at the second acquisition.
  *
  * @category errors
  * @since 0.1.0
@@ -83,12 +85,17 @@ export const lockMetrics = (
  * are synchronous; the effectful ones must be evaluated while the calling fiber is uninterruptible (they receive
  * `restore` to make only the wait interruptible).
  *
+ * Ownership is a `Hold` (see `hold.ts`): the holder is the fiber that took the lock and every fiber whose context
+ * carries the hold, i.e. was forked inside the section (by `Effect.timeout`, `Effect.race`, `Deadline.within`,
+ * `Effect.forkChild`...). Taking the lock again from any of them would wait for the section that waits for it, so
+ * it dies with the re-entry error.
+ *
  * @internal
  */
 export class MutexCore {
   locked = false
-  /** The id of the fiber holding the lock (meaningful while `locked`). */
-  holder = -1
+  /** The hold the lock is held with (meaningful while `locked`). */
+  holder: Hold.Hold | undefined = undefined
   readonly waiters = new WaitList<Waiter>()
   acquired = 0
   contended = 0
@@ -101,12 +108,6 @@ export class MutexCore {
     this.metrics = metrics
   }
 
-  /** A finalizer for `Effect.onExitPrimitive`: returning `undefined` skips a finalizer effect per call. */
-  readonly releaseOnExit = (): undefined => {
-    this.release()
-    return undefined
-  }
-
   private releaseEffectCache: Effect.Effect<void> | undefined = undefined
   /** The release as an Effect, for scope finalizers (made on first use: most per-key locks never need it). */
   get releaseEffect(): Effect.Effect<void> {
@@ -115,28 +116,36 @@ export class MutexCore {
 
   /** Hands the lock to the longest waiter, or frees it. */
   release(): void {
+    const held = this.holder
+    if (held !== undefined) held.active = false
     const next = this.waiters.shift()
     if (next === undefined) {
       this.locked = false
-      this.holder = -1
+      this.holder = undefined
       if (this.metrics !== undefined) this.metrics.freed()
       if (this.idle !== undefined) this.idle(this)
       return
     }
     // Handed over: still held, one waiter fewer.
     if (this.metrics !== undefined) this.metrics.queued(-1)
-    this.holder = next.fiber.id
+    const hold = next.hold!
+    hold.active = true
+    this.holder = hold
     next.grant()
   }
 
-  isHeldBy(fiberId: number): boolean {
-    return this.locked && this.holder === fiberId
+  /** The hold `fiber` holds the lock with: it took the lock, or was forked inside the section. */
+  holdOf(fiber: Fiber.Fiber<unknown, unknown>): Hold.Hold | undefined {
+    const holder = this.holder
+    if (!this.locked || holder === undefined) return undefined
+    return holder.fiberId === fiber.id || Hold.inContext(fiber, holder) ? holder : undefined
   }
 
-  tryTake(fiberId: number): boolean {
+  tryTake(hold: Hold.Hold): boolean {
     if (this.locked) return false
     this.locked = true
-    this.holder = fiberId
+    hold.active = true
+    this.holder = hold
     this.acquired++
     if (this.metrics !== undefined) this.metrics.took()
     return true
@@ -156,17 +165,19 @@ export class MutexCore {
   }
 
   /**
-   * Takes the lock for `fiber`, waiting in FIFO order if it is held. Evaluate while uninterruptible; the wait
-   * itself runs under `restore`.
+   * Takes the lock for `fiber` with `hold`, waiting in FIFO order if it is held. Evaluate while uninterruptible;
+   * the wait itself runs under `restore`.
    */
   acquire(
     fiber: Fiber.Fiber<unknown, unknown>,
     restore: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>,
-    reentry: () => unknown
+    reentry: () => unknown,
+    hold: Hold.Hold
   ): Effect.Effect<void> {
-    if (this.tryTake(fiber.id)) return Effect.void
-    if (this.holder === fiber.id) return Effect.die(reentry())
+    if (this.tryTake(hold)) return Effect.void
+    if (this.holdOf(fiber) !== undefined) return Effect.die(reentry())
     const waiter = new Waiter(fiber)
+    waiter.hold = hold
     waiter.node = this.waiters.push(waiter)
     if (this.metrics !== undefined) {
       waiter.since = nowMillis(fiber)
@@ -185,6 +196,20 @@ export class MutexCore {
     }, true)
   }
 
+  /** Runs `effect` (already under `restore`) as the section of `hold`: the hold is in its context. */
+  private section<A, E, R>(
+    fiber: Fiber.Fiber<unknown, unknown>,
+    hold: Hold.Hold,
+    effect: Effect.Effect<A, E, R>
+  ): Effect.Effect<A, E, R> {
+    const previous = Hold.enter(fiber, hold)
+    return Effect.onExitPrimitive(effect, () => {
+      fiber.setContext(previous)
+      this.release()
+      return undefined
+    }, true)
+  }
+
   /** Runs `effect` holding the lock. Evaluate while uninterruptible. */
   run<A, E, R>(
     fiber: Fiber.Fiber<unknown, unknown>,
@@ -192,10 +217,11 @@ export class MutexCore {
     effect: Effect.Effect<A, E, R>,
     reentry: () => unknown
   ): Effect.Effect<A, E, R> {
-    if (this.tryTake(fiber.id)) return Effect.onExitPrimitive(restore(effect), this.releaseOnExit, true)
+    const hold = Hold.make(fiber, this, Hold.EXCLUSIVE)
+    if (this.tryTake(hold)) return this.section(fiber, hold, restore(effect))
     return Effect.flatMap(
-      this.acquire(fiber, restore, reentry),
-      () => Effect.onExitPrimitive(restore(effect), this.releaseOnExit, true)
+      this.acquire(fiber, restore, reentry, hold),
+      () => this.section(fiber, hold, restore(effect))
     )
   }
 
@@ -206,20 +232,31 @@ export class MutexCore {
     effect: Effect.Effect<A, E, R>,
     reentry: () => unknown
   ): Effect.Effect<Option.Option<A>, E, R> {
-    if (this.tryTake(fiber.id)) return Effect.onExitPrimitive(restore(Effect.asSome(effect)), this.releaseOnExit, true)
-    if (this.holder === fiber.id) return Effect.die(reentry())
+    const hold = Hold.make(fiber, this, Hold.EXCLUSIVE)
+    if (this.tryTake(hold)) return this.section(fiber, hold, restore(Effect.asSome(effect)))
+    if (this.holdOf(fiber) !== undefined) return Effect.die(reentry())
     return Effect.succeedNone
   }
 
-  /** Takes the lock and releases it when `scope` closes. Evaluate while uninterruptible. */
+  /**
+   * Takes the lock and releases it when `scope` closes. Evaluate while uninterruptible. The hold goes in the
+   * fiber's context for the rest of its run (where it is harmless once released).
+   */
   scoped(
     fiber: Fiber.Fiber<unknown, unknown>,
     restore: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>,
     scope: Scope.Scope,
     reentry: () => unknown
   ): Effect.Effect<void> {
-    if (this.tryTake(fiber.id)) return Scope.addFinalizer(scope, this.releaseEffect)
-    return Effect.flatMap(this.acquire(fiber, restore, reentry), () => Scope.addFinalizer(scope, this.releaseEffect))
+    const hold = Hold.make(fiber, this, Hold.EXCLUSIVE)
+    if (this.tryTake(hold)) {
+      Hold.enter(fiber, hold)
+      return Scope.addFinalizer(scope, this.releaseEffect)
+    }
+    return Effect.flatMap(this.acquire(fiber, restore, reentry, hold), () => {
+      Hold.enter(fiber, hold)
+      return Scope.addFinalizer(scope, this.releaseEffect)
+    })
   }
 }
 

@@ -6,6 +6,7 @@ import type * as Fiber from "effect/Fiber"
 import * as Scope from "effect/Scope"
 import type { Options, RWLock, Stats } from "../RWLock.ts"
 import { RWLockReentryError } from "../RWLock.ts"
+import * as Hold from "./hold.ts"
 import * as Instruments from "./metrics.ts"
 import * as Registry from "./registry.ts"
 import { DONE, GRANTED, nowMillis, Waiter, WAITING } from "./waiter.ts"
@@ -30,6 +31,8 @@ class RWLockImpl implements RWLock {
   readonly otherReaders = new Set<number>()
   writerHeld = false
   writer = -1
+  /** The hold the write lock is held with (meaningful while `writerHeld`). */
+  writerHold: Hold.Hold | undefined = undefined
   readonly waitingReaders = new WaitList<Waiter>()
   readonly waitingWriters = new WaitList<Waiter>()
   readonly metrics: Instruments.Instruments | undefined
@@ -52,10 +55,18 @@ class RWLockImpl implements RWLock {
     metrics.recordWait(0)
   }
 
-  private reentry(fiberId: number, requested: "read" | "write"): RWLockReentryError | undefined {
+  /**
+   * The re-entry error if `fiber` holds the lock already: it took it, or it was forked inside a section holding it
+   * (by `Effect.timeout`, `Deadline.within`, `Effect.forkChild`...; see `hold.ts`).
+   */
+  private reentry(fiber: Fiber.Fiber<unknown, unknown>, requested: "read" | "write"): RWLockReentryError | undefined {
+    const fiberId = fiber.id
     if (this.writerHeld && this.writer === fiberId) return new RWLockReentryError({ requested, held: "write" })
     if (this.holdsRead(fiberId)) return new RWLockReentryError({ requested, held: "read" })
-    return undefined
+    if (!this.writerHeld && this.readers === 0) return undefined
+    const hold = Hold.activeIn(fiber, this)
+    if (hold === undefined) return undefined
+    return new RWLockReentryError({ requested, held: hold.mode === Hold.WRITE ? "write" : "read" })
   }
 
   private holdsRead(fiberId: number): boolean {
@@ -87,6 +98,8 @@ class RWLockImpl implements RWLock {
   private releaseWrite(): void {
     this.writerHeld = false
     this.writer = -1
+    if (this.writerHold !== undefined) this.writerHold.active = false
+    this.writerHold = undefined
     if (this.waitingReaders.length > 0) this.admitReaders()
     else if (this.waitingWriters.length > 0) this.grantWriter()
     if (this.metrics !== undefined) this.report(this.metrics)
@@ -97,12 +110,15 @@ class RWLockImpl implements RWLock {
     if (next === undefined) return
     this.writerHeld = true
     this.writer = next.fiber.id
+    this.writerHold = next.hold
+    next.hold!.active = true
     next.grant()
   }
 
   private admitReaders(): void {
     for (let next = this.waitingReaders.shift(); next !== undefined; next = this.waitingReaders.shift()) {
       this.addReader(next.fiber.id)
+      next.hold!.active = true
       next.grant()
     }
   }
@@ -110,6 +126,7 @@ class RWLockImpl implements RWLock {
   private abandonRead(waiter: Waiter): void {
     if (waiter.state === GRANTED) {
       waiter.state = DONE
+      waiter.hold!.active = false
       this.releaseRead(waiter.fiber.id)
     } else if (waiter.state === WAITING) {
       waiter.state = DONE
@@ -135,9 +152,11 @@ class RWLockImpl implements RWLock {
     list: WaitList<Waiter>,
     fiber: Fiber.Fiber<unknown, unknown>,
     restore: Restore,
-    abandon: (waiter: Waiter) => void
+    abandon: (waiter: Waiter) => void,
+    hold: Hold.Hold
   ): Effect.Effect<void> {
     const waiter = new Waiter(fiber)
+    waiter.hold = hold
     waiter.node = list.push(waiter)
     if (this.metrics !== undefined) {
       waiter.since = nowMillis(fiber)
@@ -160,48 +179,57 @@ class RWLockImpl implements RWLock {
   private readonly onAbandonRead = (waiter: Waiter) => this.abandonRead(waiter)
   private readonly onAbandonWrite = (waiter: Waiter) => this.abandonWrite(waiter)
 
-  /** Takes a read lock for `fiber`. Evaluate while uninterruptible. */
-  private acquireRead(fiber: Fiber.Fiber<unknown, unknown>, restore: Restore): Effect.Effect<void> {
-    const error = this.reentry(fiber.id, "read")
+  /** Takes a read lock for `fiber` with `hold`. Evaluate while uninterruptible. */
+  private acquireRead(fiber: Fiber.Fiber<unknown, unknown>, restore: Restore, hold: Hold.Hold): Effect.Effect<void> {
+    const error = this.reentry(fiber, "read")
     if (error !== undefined) return Effect.die(error)
     if (!this.writerHeld && this.waitingWriters.length === 0) {
       this.addReader(fiber.id)
+      hold.active = true
       if (this.metrics !== undefined) this.took(this.metrics)
       return Effect.void
     }
-    return this.wait(this.waitingReaders, fiber, restore, this.onAbandonRead)
+    return this.wait(this.waitingReaders, fiber, restore, this.onAbandonRead, hold)
   }
 
-  /** Takes the write lock for `fiber`. Evaluate while uninterruptible. */
-  private acquireWrite(fiber: Fiber.Fiber<unknown, unknown>, restore: Restore): Effect.Effect<void> {
-    const error = this.reentry(fiber.id, "write")
+  /** Takes the write lock for `fiber` with `hold`. Evaluate while uninterruptible. */
+  private acquireWrite(fiber: Fiber.Fiber<unknown, unknown>, restore: Restore, hold: Hold.Hold): Effect.Effect<void> {
+    const error = this.reentry(fiber, "write")
     if (error !== undefined) return Effect.die(error)
     if (!this.writerHeld && this.readers === 0 && this.waitingWriters.length === 0) {
       this.writerHeld = true
       this.writer = fiber.id
+      this.writerHold = hold
+      hold.active = true
       if (this.metrics !== undefined) this.took(this.metrics)
       return Effect.void
     }
-    return this.wait(this.waitingWriters, fiber, restore, this.onAbandonWrite)
+    return this.wait(this.waitingWriters, fiber, restore, this.onAbandonWrite, hold)
   }
 
-  private readonly releaseWriteOnExit = (): undefined => {
-    this.releaseWrite()
-    return undefined
+  /** Runs `effect` (already under `restore`) as the section of `hold`, then `release`s. */
+  private section<A, E, R>(
+    fiber: Fiber.Fiber<unknown, unknown>,
+    hold: Hold.Hold,
+    effect: Effect.Effect<A, E, R>,
+    release: () => void
+  ): Effect.Effect<A, E, R> {
+    const previous = Hold.enter(fiber, hold)
+    return Effect.onExitPrimitive(effect, () => {
+      fiber.setContext(previous)
+      release()
+      return undefined
+    }, true)
   }
+
+  private readonly releaseWriteNow = (): void => this.releaseWrite()
 
   private readonly releaseWriteEffect: Effect.Effect<void> = Effect.sync(() => this.releaseWrite())
 
-  /** Releases the reader in the slot (which is the reader that registered this finalizer). */
-  private readonly releaseSoleReadOnExit = (): undefined => {
-    this.releaseRead(this.soleReader)
-    return undefined
-  }
-
-  private releaseReadOnExit(fiberId: number): () => undefined {
+  private releaseReadOf(fiberId: number, hold: Hold.Hold): () => void {
     return () => {
+      hold.active = false
       this.releaseRead(fiberId)
-      return undefined
     }
   }
 
@@ -209,14 +237,20 @@ class RWLockImpl implements RWLock {
     Effect.uninterruptibleMask((restore) =>
       Effect.withFiber((fiber) => {
         const id = fiber.id
-        if (!this.writerHeld && this.waitingWriters.length === 0 && !this.holdsRead(id)) {
-          const release = this.addReader(id) ? this.releaseSoleReadOnExit : this.releaseReadOnExit(id)
+        const hold = Hold.make(fiber, this, Hold.READ)
+        const release = this.releaseReadOf(id, hold)
+        if (
+          !this.writerHeld && this.waitingWriters.length === 0 &&
+          (this.readers === 0 || (!this.holdsRead(id) && Hold.activeIn(fiber, this) === undefined))
+        ) {
+          this.addReader(id)
+          hold.active = true
           if (this.metrics !== undefined) this.took(this.metrics)
-          return Effect.onExitPrimitive(restore(effect), release, true)
+          return this.section(fiber, hold, restore(effect), release)
         }
         return Effect.flatMap(
-          this.acquireRead(fiber, restore),
-          () => Effect.onExitPrimitive(restore(effect), this.releaseReadOnExit(id), true)
+          this.acquireRead(fiber, restore, hold),
+          () => this.section(fiber, hold, restore(effect), release)
         )
       })
     )
@@ -224,15 +258,18 @@ class RWLockImpl implements RWLock {
   readonly withWriteLock = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
     Effect.uninterruptibleMask((restore) =>
       Effect.withFiber((fiber) => {
+        const hold = Hold.make(fiber, this, Hold.WRITE)
         if (!this.writerHeld && this.readers === 0 && this.waitingWriters.length === 0) {
           this.writerHeld = true
           this.writer = fiber.id
+          this.writerHold = hold
+          hold.active = true
           if (this.metrics !== undefined) this.took(this.metrics)
-          return Effect.onExitPrimitive(restore(effect), this.releaseWriteOnExit, true)
+          return this.section(fiber, hold, restore(effect), this.releaseWriteNow)
         }
         return Effect.flatMap(
-          this.acquireWrite(fiber, restore),
-          () => Effect.onExitPrimitive(restore(effect), this.releaseWriteOnExit, true)
+          this.acquireWrite(fiber, restore, hold),
+          () => this.section(fiber, hold, restore(effect), this.releaseWriteNow)
         )
       })
     )
@@ -241,10 +278,11 @@ class RWLockImpl implements RWLock {
     Effect.flatMap(Effect.scope, (scope) =>
       Effect.withFiber((fiber) => {
         const id = fiber.id
-        return Effect.flatMap(
-          this.acquireRead(fiber, restore),
-          () => Scope.addFinalizer(scope, Effect.sync(() => this.releaseRead(id)))
-        )
+        const hold = Hold.make(fiber, this, Hold.READ)
+        return Effect.flatMap(this.acquireRead(fiber, restore, hold), () => {
+          Hold.enter(fiber, hold)
+          return Scope.addFinalizer(scope, Effect.sync(this.releaseReadOf(id, hold)))
+        })
       }))
   )
 
@@ -252,9 +290,13 @@ class RWLockImpl implements RWLock {
     Effect.flatMap(
       Effect.scope,
       (scope) =>
-        Effect.withFiber((fiber) =>
-          Effect.flatMap(this.acquireWrite(fiber, restore), () => Scope.addFinalizer(scope, this.releaseWriteEffect))
-        )
+        Effect.withFiber((fiber) => {
+          const hold = Hold.make(fiber, this, Hold.WRITE)
+          return Effect.flatMap(this.acquireWrite(fiber, restore, hold), () => {
+            Hold.enter(fiber, hold)
+            return Scope.addFinalizer(scope, this.releaseWriteEffect)
+          })
+        })
     )
   )
 

@@ -13,6 +13,7 @@
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import type * as Fiber from "effect/Fiber"
+import type { Hold } from "./hold.ts"
 import type { Node } from "./waitList.ts"
 
 /** @internal */
@@ -27,6 +28,8 @@ export class Waiter {
   readonly fiber: Fiber.Fiber<unknown, unknown>
   node: Node<any> | undefined = undefined
   state: typeof WAITING | typeof GRANTED | typeof DONE = WAITING
+  /** The lock holding a grant gives this waiter (locks only). */
+  hold: Hold | undefined = undefined
   /** When the wait began, in milliseconds on the fiber's clock (read only when metrics are on). */
   since = 0
   private resume: ((effect: Effect.Effect<void>) => void) | undefined = undefined
