@@ -114,7 +114,13 @@ describe("JSDoc examples", () => {
       const example = d.file === undefined ? undefined : written.get(d.file.fileName)
       if (d.file === undefined || example === undefined) {
         // a diagnostic outside an example (e.g. in a package's source) is reported as it is
-        return [ts.formatDiagnostic(d, { getCanonicalFileName: (f) => f, getCurrentDirectory: () => root, getNewLine: () => "\n" })]
+        return [
+          ts.formatDiagnostic(d, {
+            getCanonicalFileName: (f) => f,
+            getCurrentDirectory: () => root,
+            getNewLine: () => "\n"
+          })
+        ]
       }
       const { line } = d.file.getLineAndCharacterOfPosition(d.start ?? 0)
       return [`${example.file}:${example.line + line}: ${ts.flattenDiagnosticMessageText(d.messageText, " ")}`]

@@ -116,7 +116,7 @@ describe("Fetch.encodeRecord", () => {
       url: "http://a.test/\"\u2028\r",
       ok: false,
       status: null,
-      error: "InvalidUrlError",
+      error: "MalformedUrlError",
       message: null,
       bytes: 0,
       ms: 0,

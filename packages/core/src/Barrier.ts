@@ -16,8 +16,8 @@
 import * as Data from "effect/Data"
 import type * as Effect from "effect/Effect"
 import * as internal from "./internal/barrier.ts"
+import type { InvalidOptionError } from "./InvalidOption.ts"
 import type { MetricsOptions } from "./Metrics.ts"
-import type { InvalidOptionError } from "./Options.ts"
 
 /**
  * Options of {@link make}: a `name` and `metrics: true` to report the barrier's metrics (primitive `"Barrier"`):

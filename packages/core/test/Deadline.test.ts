@@ -1,4 +1,4 @@
-import { Deadline, Options } from "@async-ops/core"
+import { Deadline, InvalidOption } from "@async-ops/core"
 import { LeakCheck, VirtualTime } from "@async-ops/testing"
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, Clock, Data, Deferred, Duration, Effect, Exit, Fiber, Option } from "effect"
@@ -157,7 +157,7 @@ describe("Deadline", () => {
       )
       const [error] = yield* timed(Effect.flip(Deadline.within(failing, "1 second")))
       // the error channel keeps Boom next to the deadline's and the option's errors
-      const typed: Boom | Deadline.DeadlineExceededError | Options.InvalidOptionError = error
+      const typed: Boom | Deadline.DeadlineExceededError | InvalidOption.InvalidOptionError = error
       expect(typed).toEqual(new Boom({ n: 7 }))
       const exit = yield* Effect.exit(Deadline.within(Effect.fail(new Boom({ n: 1 })), "1 second"))
       expect(exit).toStrictEqual(Exit.fail(new Boom({ n: 1 })))
@@ -303,7 +303,7 @@ describe("Deadline", () => {
     Effect.gen(function*() {
       let started = false
       const error = yield* Effect.flip(Deadline.within(Effect.sync(() => started = true), Number.NaN))
-      expect(Options.isInvalidOptionError(error)).toBe(true)
+      expect(InvalidOption.isInvalidOptionError(error)).toBe(true)
       expect(error).toMatchObject({ _tag: "InvalidOptionError", module: "Deadline.within", option: "duration" })
       expect(error.message).toContain("Deadline.within: option duration")
       expect(started).toBe(false)

@@ -55,8 +55,8 @@
  * @since 0.1.0
  */
 import type * as Bulkhead from "@async-ops/core/Bulkhead"
+import type { InvalidOptionError } from "@async-ops/core/InvalidOption"
 import type { MetricsOptions } from "@async-ops/core/Metrics"
-import type { InvalidOptionError } from "@async-ops/core/Options"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type { HttpServerRequest } from "effect/http/HttpServerRequest"

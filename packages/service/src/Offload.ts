@@ -23,8 +23,8 @@
  * @see https://docs.python.org/3/library/asyncio-eventloop.html#asyncio.loop.run_in_executor
  * @since 0.1.0
  */
+import type { InvalidOptionError } from "@async-ops/core/InvalidOption"
 import type { MetricsOptions } from "@async-ops/core/Metrics"
-import type { InvalidOptionError } from "@async-ops/core/Options"
 import * as Data from "effect/Data"
 import type * as Effect from "effect/Effect"
 import * as Metric from "effect/Metric"

@@ -15,8 +15,8 @@
  * @see https://apscheduler.readthedocs.io/en/3.x/userguide.html#missed-job-executions-and-coalescing
  * @since 0.1.0
  */
+import type { InvalidOptionError } from "@async-ops/core/InvalidOption"
 import type { MetricsOptions } from "@async-ops/core/Metrics"
-import type { InvalidOptionError } from "@async-ops/core/Options"
 import type * as Cause from "effect/Cause"
 import type * as Cron from "effect/Cron"
 import * as Data from "effect/Data"

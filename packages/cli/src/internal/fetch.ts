@@ -7,6 +7,7 @@
 import type * as Gather from "@async-ops/core/Gather"
 import * as FetchAll from "@async-ops/http/FetchAll"
 import * as HttpResilience from "@async-ops/http/HttpResilience"
+import * as HttpResilienceError from "@async-ops/http/HttpResilienceError"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
@@ -33,7 +34,7 @@ import { UsageError } from "./usage.ts"
 export interface UrlEntry {
   /** The 1-based line number in the input. */
   readonly line: number
-  /** The line, trimmed (not checked: a malformed URL gets an `InvalidUrlError` record). */
+  /** The line, trimmed (not checked: a malformed URL gets an `MalformedUrlError` record). */
   readonly url: string
 }
 
@@ -113,7 +114,7 @@ export const recordOf = (
   entry: UrlEntry,
   result:
     | { readonly _tag: "Success"; readonly response: HttpResilience.Response }
-    | { readonly _tag: "Failure"; readonly error: HttpResilience.HttpError }
+    | { readonly _tag: "Failure"; readonly error: HttpResilienceError.HttpError }
     | { readonly _tag: "Defect"; readonly defect: unknown },
   meter: Meter.CallMeter | undefined
 ): FetchRecord => {
@@ -487,7 +488,7 @@ export const run = (
     const pending = new Map<number, string>()
     let nextIndex = 0
     const encode = (
-      outcome: Gather.Outcome<FetchAll.Input, HttpResilience.Response, HttpResilience.HttpError>
+      outcome: Gather.Outcome<FetchAll.Input, HttpResilience.Response, HttpResilienceError.HttpError>
     ): string | undefined => {
       const entry = todo[outcome.index]!
       const meter = meters.get(outcome.input as HttpClientRequest.HttpClientRequest)

@@ -2,7 +2,7 @@
 import * as Effect from "effect/Effect"
 import type { Barrier, Options, Stats } from "../Barrier.ts"
 import { BrokenBarrierError } from "../Barrier.ts"
-import type { InvalidOptionError } from "../Options.ts"
+import type { InvalidOptionError } from "../InvalidOption.ts"
 import * as Instruments from "./metrics.ts"
 import { checkInt } from "./options.ts"
 import { WaitList } from "./waitList.ts"

@@ -7,7 +7,7 @@ import type * as Fiber from "effect/Fiber"
 import * as Scope from "effect/Scope"
 import type { Debounced, Options, Stats } from "../Debounce.ts"
 import { DebounceClosedError, DebounceSupersededError } from "../Debounce.ts"
-import { InvalidOptionError } from "../Options.ts"
+import { InvalidOptionError } from "../InvalidOption.ts"
 import * as Metrics from "./metrics.ts"
 import * as validate from "./options.ts"
 

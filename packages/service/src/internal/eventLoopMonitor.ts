@@ -1,5 +1,5 @@
 /** @internal */
-import { InvalidOptionError } from "@async-ops/core/Options"
+import { InvalidOptionError } from "@async-ops/core/InvalidOption"
 import * as Clock from "effect/Clock"
 import type * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
@@ -8,7 +8,7 @@ import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
-import type { Monitor, Options, Stats } from "../EventLoopMonitor.ts"
+import type { EventLoopMonitor, Options, Stats } from "../EventLoopMonitor.ts"
 import { delayHistogram, EventLoopStalledError, stallCounter } from "../EventLoopMonitor.ts"
 
 const MODULE = "EventLoopMonitor.make"
@@ -41,7 +41,7 @@ const positiveFinite = (option: string, value: Duration.Input | undefined, fallb
 const percentile = (sorted: ReadonlyArray<number>, p: number): number =>
   sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)]!
 
-class MonitorImpl implements Monitor {
+class MonitorImpl implements EventLoopMonitor {
   readonly name: string
   readonly interval: number
   readonly threshold: number
@@ -156,7 +156,7 @@ class MonitorImpl implements Monitor {
 }
 
 /** @internal */
-export const make = (options: Options = {}): Effect.Effect<Monitor, InvalidOptionError, Scope.Scope> =>
+export const make = (options: Options = {}): Effect.Effect<EventLoopMonitor, InvalidOptionError, Scope.Scope> =>
   Effect.gen(function*() {
     const interval = yield* positiveFinite("interval", options.interval, 20)
     const threshold = yield* positiveFinite("threshold", options.threshold, 100)
@@ -176,6 +176,6 @@ export const make = (options: Options = {}): Effect.Effect<Monitor, InvalidOptio
 
 /** @internal */
 export const layer = <I>(
-  tag: Context.Key<I, Monitor>,
+  tag: Context.Key<I, EventLoopMonitor>,
   options?: Options
 ): Layer.Layer<I, InvalidOptionError> => Layer.effect(tag, make(options))

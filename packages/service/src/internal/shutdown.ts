@@ -4,7 +4,7 @@
  *
  * @internal
  */
-import { InvalidOptionError } from "@async-ops/core/Options"
+import { InvalidOptionError } from "@async-ops/core/InvalidOption"
 import type { Middleware } from "@async-ops/http/ServerKit"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
@@ -27,7 +27,7 @@ import type {
   PhaseEntry,
   Report,
   ServerOptions,
-  Service as ShutdownShape,
+  Shutdown as ShutdownShape,
   Signal,
   Stats,
   StepReport,
@@ -35,7 +35,10 @@ import type {
 } from "../Shutdown.ts"
 
 /** @internal */
-export class Shutdown extends Context.Service<Shutdown, ShutdownShape>()("@async-ops/service/Shutdown") {}
+/** @internal */
+export type Shutdown = ShutdownShape
+/** @internal */
+export const Shutdown: Context.Service<Shutdown, Shutdown> = Context.Service<Shutdown>("@async-ops/service/Shutdown")
 
 /** @internal */
 export interface Resolved {
