@@ -160,3 +160,20 @@ export interface Barrier {
  * @since 0.1.0
  */
 export const make: (parties: number, options?: Options) => Effect.Effect<Barrier, InvalidOptionError> = internal.make
+
+/**
+ * Whether a value is a {@link Barrier} made by this module.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Barrier } from "@async-ops/core"
+ *
+ * const program = Effect.map(Barrier.make(2), (barrier) => [Barrier.isBarrier(barrier), Barrier.isBarrier({})])
+ * // => [true, false]
+ * ```
+ *
+ * @category guards
+ * @since 0.1.0
+ */
+export const isBarrier: (u: unknown) => u is Barrier = internal.isBarrier

@@ -162,3 +162,20 @@ export const run: {
   (hedger: Hedger): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
   <A, E, R>(self: Effect.Effect<A, E, R>, hedger: Hedger): Effect.Effect<A, E, R>
 } = internal.run
+
+/**
+ * Whether a value is a {@link Hedger} made by this module.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Hedge } from "@async-ops/core"
+ *
+ * const program = Effect.map(Hedge.make(), (hedger) => [Hedge.isHedger(hedger), Hedge.isHedger({})])
+ * // => [true, false]
+ * ```
+ *
+ * @category guards
+ * @since 0.1.0
+ */
+export const isHedger: (u: unknown) => u is Hedger = internal.isHedger

@@ -80,6 +80,9 @@ class BarrierImpl implements Barrier {
 }
 
 /** @internal */
+export const isBarrier = (u: unknown): u is Barrier => u instanceof BarrierImpl
+
+/** @internal */
 export const make = (parties: number, options?: Options): Effect.Effect<Barrier, InvalidOptionError> =>
   Effect.suspend(() => {
     const invalid = checkInt("Barrier.make", "parties", parties, 1)

@@ -1,5 +1,6 @@
 /** @internal */
 import { InvalidOptionError } from "@async-ops/core/InvalidOption"
+import * as Metrics from "@async-ops/core/Metrics"
 import * as Clock from "effect/Clock"
 import type * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
@@ -37,10 +38,6 @@ const positiveFinite = (option: string, value: Duration.Input | undefined, fallb
     )
 }
 
-/** Nearest-rank percentile of sorted values. */
-const percentile = (sorted: ReadonlyArray<number>, p: number): number =>
-  sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)]!
-
 class MonitorImpl implements EventLoopMonitor {
   readonly name: string
   readonly interval: number
@@ -59,14 +56,15 @@ class MonitorImpl implements EventLoopMonitor {
   longestStall = 0
   lastStallAt: number | undefined = undefined
 
-  constructor(
-    name: string,
-    interval: number,
-    threshold: number,
-    checkThreshold: number,
-    window: number,
-    metrics: boolean
-  ) {
+  constructor(config: {
+    readonly name: string
+    readonly interval: number
+    readonly threshold: number
+    readonly checkThreshold: number
+    readonly window: number
+    readonly metrics: boolean
+  }) {
+    const { checkThreshold, interval, metrics, name, threshold, window } = config
     this.name = name
     this.interval = interval
     this.threshold = threshold
@@ -132,8 +130,8 @@ class MonitorImpl implements EventLoopMonitor {
       samples: this.samples,
       stalls: this.stalls,
       current: this.current,
-      p50: percentile(sorted, 0.5),
-      p99: percentile(sorted, 0.99),
+      p50: Metrics.percentile(sorted, 50) ?? 0,
+      p99: Metrics.percentile(sorted, 99) ?? 0,
       max: sorted.length === 0 ? 0 : sorted[sorted.length - 1]!,
       longestStall: this.longestStall,
       lastStallAt: this.lastStallAt
@@ -162,14 +160,14 @@ export const make = (options: Options = {}): Effect.Effect<EventLoopMonitor, Inv
     const threshold = yield* positiveFinite("threshold", options.threshold, 100)
     const checkThreshold = yield* positiveFinite("checkThreshold", options.checkThreshold, threshold)
     const window = yield* positiveFinite("window", options.window, 10_000)
-    const monitor = new MonitorImpl(
-      options.name ?? "main",
+    const monitor = new MonitorImpl({
+      name: options.name ?? "main",
       interval,
       threshold,
       checkThreshold,
       window,
-      options.metrics !== false
-    )
+      metrics: options.metrics !== false
+    })
     yield* Effect.forkScoped(monitor.sampler, { startImmediately: true })
     return monitor
   })
