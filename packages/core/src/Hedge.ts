@@ -126,7 +126,7 @@ export interface Hedger {
  * const program = Effect.gen(function*() {
  *   const hedger = yield* Hedge.make({ delay: "20 millis", percentile: 95, maxExtra: 1 })
  *   const value = yield* hedger.run(lookup("user:7"))
- *   const stats = yield* hedger.stats // { calls: 1, hedges, hedgesWon, delay, ... }
+ *   const stats = yield* hedger.stats // => { calls: 1, hedges, hedgesWon, delay, ... }
  *   return value
  * })
  * ```

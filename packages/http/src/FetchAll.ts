@@ -80,7 +80,7 @@ export interface Options {
  *
  * const program = Effect.gen(function*() {
  *   const settled = yield* FetchAll.fetchAll(["http://127.0.0.1:8080/a", "not a url"], { concurrency: 10 })
- *   return settled.counts // { total: 2, success: 1, failure: 1, ... }
+ *   return settled.counts // => { total: 2, success: 1, failure: 1, ... }
  * }).pipe(Effect.provide(HttpResilience.layerUndici({ maxConnectionsPerHost: 4 })))
  * ```
  *

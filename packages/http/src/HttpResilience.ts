@@ -324,8 +324,8 @@ export const layerUndici = (options?: Options): Layer.Layer<ResilientClient, Inv
  * ```ts
  * import { HttpResilience } from "@async-ops/http"
  *
- * HttpResilience.parseRetryAfter("2", 0) // 2 seconds
- * HttpResilience.parseRetryAfter("Thu, 01 Jan 1970 00:00:05 GMT", 1000) // 4 seconds
+ * HttpResilience.parseRetryAfter("2", 0) // => Duration.seconds(2)
+ * HttpResilience.parseRetryAfter("Thu, 01 Jan 1970 00:00:05 GMT", 1000) // => Duration.seconds(4)
  * ```
  *
  * @category utils

@@ -138,7 +138,7 @@ export interface InFlightOptions extends MetricsOptions {}
  * const program = Effect.gen(function*() {
  *   const tracker = yield* ServerKit.inFlight()
  *   // HttpRouter.serve(routes, { middleware: tracker.middleware }) ... then on shutdown:
- *   const idle = yield* tracker.drain("5 seconds") // true: nothing was in flight
+ *   const idle = yield* tracker.drain("5 seconds") // => true (nothing was in flight)
  *   return idle
  * })
  * ```

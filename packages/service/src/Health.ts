@@ -17,7 +17,7 @@
  *   yield* Health.register({ name: "db", kinds: ["readiness"], run: Effect.void })
  *   yield* Health.register({ name: "cache", kinds: ["readiness"], run: Effect.fail("down"), critical: false })
  *   const report = yield* Health.report("readiness")
- *   return report.status // "degraded"
+ *   return report.status // => "degraded"
  * }).pipe(Effect.scoped, Effect.provide(Health.layer))
  * ```
  *
@@ -326,7 +326,7 @@ export const layerWith: (options: LayerOptions) => Layer.Layer<Health, InvalidOp
  * ```ts
  * import { Health } from "@async-ops/service"
  *
- * Health.statusCode("degraded") // 200
+ * Health.statusCode("degraded") // => 200
  * ```
  *
  * @category routes

@@ -12,7 +12,7 @@
  * const program = Effect.scoped(Effect.gen(function*() {
  *   const sup = yield* Supervisor.make({ name: "workers" })
  *   yield* sup.start("consumer", Effect.never)
- *   return yield* Introspection.tasks // [{ name: "consumer", owner: "workers", kind: "Supervisor", state: "running", ageMs: 0 }]
+ *   return yield* Introspection.tasks // => [{ name: "consumer", owner: "workers", kind: "Supervisor", state: "running", ageMs: 0 }]
  * })).pipe(Effect.provide(Introspection.layer))
  * ```
  *

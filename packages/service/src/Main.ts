@@ -125,7 +125,7 @@ export const runMain: <A, E, ROut = never, LE = never>(
  * import { Exit } from "effect"
  * import { Main } from "@async-ops/service"
  *
- * Main.exitCode(Exit.fail("boom")) // 1
+ * Main.exitCode(Exit.fail("boom")) // => 1
  * ```
  *
  * @category running

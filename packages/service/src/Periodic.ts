@@ -232,7 +232,7 @@ export interface Periodic<E> {
  *     timeout: "10 seconds"
  *   })
  *   yield* task.awaitRuns(3)
- *   return yield* task.stats // { runs: 3, failures: 0, ... }
+ *   return yield* task.stats // => { runs: 3, failures: 0, ... }
  * }))
  * ```
  *

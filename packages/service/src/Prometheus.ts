@@ -54,7 +54,7 @@ export interface Options {
  * ```ts
  * import { Prometheus } from "@async-ops/service"
  *
- * Prometheus.contentType // "text/plain; version=0.0.4; charset=utf-8"
+ * Prometheus.contentType // => "text/plain; version=0.0.4; charset=utf-8"
  * ```
  *
  * @category constants

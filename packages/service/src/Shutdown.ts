@@ -238,7 +238,7 @@ export const Shutdown: Context.Service<Shutdown, Shutdown> = internal.Shutdown
  * const program = Effect.scoped(Effect.gen(function*() {
  *   const shutdown = yield* Shutdown.make({ signals: [], drainDelay: 0 })
  *   yield* shutdown.trigger()
- *   return (yield* shutdown.awaitDone).outcome // "clean"
+ *   return (yield* shutdown.awaitDone).outcome // => "clean"
  * }))
  * ```
  *

@@ -17,7 +17,7 @@
  *     restart: Schedule.exponential("500 millis"),
  *     maxRestarts: { count: 3, within: "1 minute" }
  *   })
- *   return yield* sup.list // [{ name: "consumer", state: "running", restarts: 0, ... }]
+ *   return yield* sup.list // => [{ name: "consumer", state: "running", restarts: 0, ... }]
  * }))
  * ```
  *
@@ -294,7 +294,7 @@ export const Supervisor: Context.Service<Supervisor, Supervisor> = internal.Supe
  *   const sup = yield* Supervisor.make({ restart: Schedule.spaced("1 second") })
  *   yield* sup.start("poller", Effect.never)
  *   yield* sup.stop("poller", { timeout: "5 seconds" })
- *   return (yield* sup.get("poller")).state // "stopped"
+ *   return (yield* sup.get("poller")).state // => "stopped"
  * }))
  * ```
  *

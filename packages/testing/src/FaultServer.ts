@@ -448,7 +448,7 @@ export class ListenError extends Data.TaggedError("ListenError")<{
  *   const second = yield* Effect.promise(() => fetch(server.url("/flaky", 1)))
  *   const stats = yield* server.stats
  *   return [first.status, first.headers.get("retry-after"), second.status, stats.byOutcome]
- *   // [503, "1", 200, { "503": 1, "200": 1 }]
+ *   // => [503, "1", 200, { "503": 1, "200": 1 }]
  * }))
  * ```
  *
