@@ -91,41 +91,46 @@ describe("JSDoc examples", () => {
       writeFileSync(path, example.code + "\n")
       written.set(path, example)
     })
-    const configPath = join(root, "test", "tsconfig.json")
-    const config = ts.getParsedCommandLineOfConfigFile(configPath, {}, {
-      ...ts.sys,
-      onUnRecoverableConfigFileDiagnostic: (d) => {
-        throw new Error(ts.flattenDiagnosticMessageText(d.messageText, "\n"))
+    // the files are removed whatever happens: test/tsconfig.json includes every .ts file below test/
+    let failures: Array<string>
+    try {
+      const configPath = join(root, "test", "tsconfig.json")
+      const config = ts.getParsedCommandLineOfConfigFile(configPath, {}, {
+        ...ts.sys,
+        onUnRecoverableConfigFileDiagnostic: (d) => {
+          throw new Error(ts.flattenDiagnosticMessageText(d.messageText, "\n"))
+        }
+      })
+      if (config === undefined) throw new Error(`cannot read ${configPath}`)
+      const options: ts.CompilerOptions = {
+        ...config.options,
+        noEmit: true,
+        composite: false,
+        incremental: false,
+        declaration: false,
+        declarationMap: false,
+        sourceMap: false,
+        skipLibCheck: true
       }
-    })
-    if (config === undefined) throw new Error(`cannot read ${configPath}`)
-    const options: ts.CompilerOptions = {
-      ...config.options,
-      noEmit: true,
-      composite: false,
-      incremental: false,
-      declaration: false,
-      declarationMap: false,
-      sourceMap: false,
-      skipLibCheck: true
+      const program = ts.createProgram({ rootNames: [...written.keys()], options })
+      failures = ts.getPreEmitDiagnostics(program).flatMap((d) => {
+        const example = d.file === undefined ? undefined : written.get(d.file.fileName)
+        if (d.file === undefined || example === undefined) {
+          // a diagnostic outside an example (e.g. in a package's source) is reported as it is
+          return [
+            ts.formatDiagnostic(d, {
+              getCanonicalFileName: (f) => f,
+              getCurrentDirectory: () => root,
+              getNewLine: () => "\n"
+            })
+          ]
+        }
+        const { line } = d.file.getLineAndCharacterOfPosition(d.start ?? 0)
+        return [`${example.file}:${example.line + line}: ${ts.flattenDiagnosticMessageText(d.messageText, " ")}`]
+      })
+    } finally {
+      rmSync(outDir, { recursive: true, force: true })
     }
-    const program = ts.createProgram({ rootNames: [...written.keys()], options })
-    const failures = ts.getPreEmitDiagnostics(program).flatMap((d) => {
-      const example = d.file === undefined ? undefined : written.get(d.file.fileName)
-      if (d.file === undefined || example === undefined) {
-        // a diagnostic outside an example (e.g. in a package's source) is reported as it is
-        return [
-          ts.formatDiagnostic(d, {
-            getCanonicalFileName: (f) => f,
-            getCurrentDirectory: () => root,
-            getNewLine: () => "\n"
-          })
-        ]
-      }
-      const { line } = d.file.getLineAndCharacterOfPosition(d.start ?? 0)
-      return [`${example.file}:${example.line + line}: ${ts.flattenDiagnosticMessageText(d.messageText, " ")}`]
-    })
-    rmSync(outDir, { recursive: true, force: true })
     expect(failures).toEqual([])
   }, 120_000)
 })
