@@ -121,12 +121,12 @@ describe("async-ops fetch (process)", () => {
       expect(records.map((r) => [r.line, r.url] as const).toSorted((a, b) => a[0] - b[0])).toStrictEqual(expected)
       const byUrl = (url: string) => records.filter((r) => r.url === url)
       for (const bad of ["not a url", "ftp://example.test/x", "http://"]) {
-        expect(byUrl(bad)).toMatchObject([{ ok: false, error: "InvalidUrlError", status: null, attempts: 0 }])
+        expect(byUrl(bad)).toMatchObject([{ ok: false, error: "MalformedUrlError", status: null, attempts: 0 }])
       }
       expect(byUrl(server.url("/ok/1"))).toMatchObject([{ ok: true, status: 200, bytes: 2, attempts: 1 }])
       expect(byUrl(server.url("/ok/0"))).toHaveLength(2) // a duplicate line gets its own record
       expect(byUrl(server.url("/nowhere"))).toMatchObject([{ ok: false, status: 404, error: "StatusError" }])
-      expect(byUrl(server.url("/reset/1"))).toMatchObject([{ ok: false, error: "TransportError", attempts: 3 }])
+      expect(byUrl(server.url("/reset/1"))).toMatchObject([{ ok: false, error: "ConnectionLostError", attempts: 3 }])
       expect(byUrl(server.url("/big/1"))).toMatchObject([{ ok: false, error: "BodyTooLargeError", attempts: 1 }])
       for (let i = 0; i < 4; i++) {
         expect(byUrl(server.url(`/flaky/${i}`))).toMatchObject([{ ok: true, status: 200, attempts: 2 }])
@@ -148,7 +148,7 @@ describe("async-ops fetch (process)", () => {
       const records = parseRecords(o.stdout)
       expect(records.map((r) => r.line)).toStrictEqual(lines.map((_, i) => i + 1))
       expect(records.map((r) => r.url)).toStrictEqual(lines)
-      expect(records[7]).toMatchObject({ ok: false, error: "InvalidUrlError" })
+      expect(records[7]).toMatchObject({ ok: false, error: "MalformedUrlError" })
     }).pipe(Effect.scoped), 120_000)
 
   it.live("an empty input writes nothing and exits 0", () =>

@@ -3,28 +3,28 @@
  * asyncio.TimeoutError` ladder: every failure of a call is a tagged error in one union, matched with
  * `Effect.catchTag` / `Effect.catchTags`, and the compiler knows which tags are left.
  */
-import { HttpResilience } from "@async-ops/http"
+import { HttpResilience, HttpResilienceError } from "@async-ops/http"
 import { FaultServer } from "@async-ops/testing"
 import { Console, Effect } from "effect"
 
 const withClient = <A, E, R>(
   options: HttpResilience.Options,
-  f: (client: HttpResilience.Client) => Effect.Effect<A, E, R>
+  f: (client: HttpResilience.ResilientClient) => Effect.Effect<A, E, R>
 ) => Effect.flatMap(HttpResilience.ResilientClient, f).pipe(Effect.provide(HttpResilience.layerUndici(options)))
 
 /** One line per outcome: every tag of the union handled, each with the fields it carries. */
-const outcome = <R>(call: Effect.Effect<HttpResilience.Response, HttpResilience.HttpError, R>) =>
+const outcome = <R>(call: Effect.Effect<HttpResilience.Response, HttpResilienceError.HttpError, R>) =>
   call.pipe(
     Effect.map((res) => `ok ${res.status}`),
     Effect.catchTags({
-      InvalidUrlError: (e) => Effect.succeed(`InvalidUrlError: ${e.reason}`),
+      MalformedUrlError: (e) => Effect.succeed(`MalformedUrlError: ${e.reason}`),
       ConnectError: (e) => Effect.succeed(`ConnectError: ${e.code}`),
-      TransportError: () => Effect.succeed("TransportError: the connection was reset"),
+      ConnectionLostError: () => Effect.succeed("ConnectionLostError: the connection was reset"),
       RequestTimeoutError: (e) => Effect.succeed(`RequestTimeoutError: ${e.phase} phase`),
       PoolWaitTimeoutError: () => Effect.succeed("PoolWaitTimeoutError"),
       StatusError: (e) => Effect.succeed(`StatusError: ${e.status} ${JSON.stringify(e.body)}`),
       BodyTooLargeError: (e) => Effect.succeed(`BodyTooLargeError: over ${e.limit} bytes`),
-      DecodeError: () => Effect.succeed("DecodeError"),
+      BodyDecodeError: () => Effect.succeed("BodyDecodeError"),
       CircuitOpenError: () => Effect.succeed("CircuitOpenError"),
       RateLimitedError: () => Effect.succeed("RateLimitedError")
     }),

@@ -52,7 +52,7 @@ const Routes = HttpRouter.add(
   Effect.gen(function*() {
     const db = yield* Database
     const client = yield* HttpResilience.ResilientClient
-    const upstream = yield* FaultServer.Service
+    const upstream = yield* FaultServer.FaultServer
     const rows = yield* db.query("select count(*) from orders")
     const price = yield* client.get(upstream.url("/price"))
     return HttpServerResponse.jsonUnsafe({ orders: rows, price: price.text })

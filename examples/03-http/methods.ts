@@ -34,7 +34,7 @@ const show = (res: HttpResilience.Response) =>
   })
 
 export const program = Effect.gen(function*() {
-  const server = yield* FaultServer.Service
+  const server = yield* FaultServer.FaultServer
   const client = yield* HttpResilience.ResilientClient
   const url = (path: string) => server.url(`/api${path}`)
 

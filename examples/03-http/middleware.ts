@@ -3,7 +3,7 @@
  * an access logger, a semaphore that answers 503 when the service is saturated): ServerKit's `problemJson`,
  * `accessLog` and `loadShedding` around effect/http's router.
  */
-import { HttpResilience, ServerKit } from "@async-ops/http"
+import { HttpResilience, HttpResilienceError, ServerKit } from "@async-ops/http"
 import { NodeHttpServer } from "@effect/platform-node"
 import { Console, Data, Deferred, Effect, Fiber, Layer, Logger, References, Schema } from "effect"
 import { flow } from "effect/Function"
@@ -37,7 +37,7 @@ const withServer = <A, E>(
   release: Deferred.Deferred<void>,
   shedding: ServerKit.LoadShedding,
   accessLines: Array<string>,
-  use: (base: string, client: HttpResilience.Client) => Effect.Effect<A, E>
+  use: (base: string, client: HttpResilience.ResilientClient) => Effect.Effect<A, E>
 ) =>
   Effect.gen(function*() {
     const accessLog = yield* ServerKit.accessLog()
@@ -68,7 +68,7 @@ const withServer = <A, E>(
     )
   })
 
-const show = (call: Effect.Effect<HttpResilience.Response, HttpResilience.HttpError>) =>
+const show = (call: Effect.Effect<HttpResilience.Response, HttpResilienceError.HttpError>) =>
   call.pipe(
     Effect.map((res) => ({ status: res.status, type: res.headers["content-type"], body: res.text })),
     Effect.catchTag("StatusError", (e) =>

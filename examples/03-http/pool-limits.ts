@@ -8,7 +8,7 @@ import { Console, Effect } from "effect"
 
 const withClient = <A, E, R>(
   options: HttpResilience.Options,
-  f: (client: HttpResilience.Client) => Effect.Effect<A, E, R>
+  f: (client: HttpResilience.ResilientClient) => Effect.Effect<A, E, R>
 ) => Effect.flatMap(HttpResilience.ResilientClient, f).pipe(Effect.provide(HttpResilience.layerUndici(options)))
 
 const printPeaks = (server: FaultServer.FaultServer) =>

@@ -27,7 +27,7 @@ const Client = HttpResilience.layerUndici({ retry: false, maxResponseBytes: 64 *
 const User = Schema.Struct({ id: Schema.Number, name: Schema.String, roles: Schema.Array(Schema.String) })
 
 export const program = Effect.gen(function*() {
-  const server = yield* FaultServer.Service
+  const server = yield* FaultServer.FaultServer
   const client = yield* HttpResilience.ResilientClient
 
   yield* Console.log("-- status, headers and JSON decoded with a Schema")

@@ -19,7 +19,7 @@ const Server = FaultServer.layer({
 const Client = HttpResilience.layerUndici({ retry: { maxAttempts: 4, base: "10 millis", maxDelay: "50 millis" } })
 
 export const program = Effect.gen(function*() {
-  const server = yield* FaultServer.Service
+  const server = yield* FaultServer.FaultServer
   const client = yield* HttpResilience.ResilientClient
 
   yield* Console.log("-- 503, 503, then 200: retried with backoff")

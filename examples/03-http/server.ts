@@ -4,7 +4,7 @@
  * `web.TCPSite`: routes are Layers of effect/http's `HttpRouter`, served by `NodeHttpServer` on a free port and
  * stopped when the program's scope closes.
  */
-import { HttpResilience } from "@async-ops/http"
+import { HttpResilience, HttpResilienceError } from "@async-ops/http"
 import { NodeHttpServer } from "@effect/platform-node"
 import { Console, Effect, Layer, Ref, Schema } from "effect"
 import { HttpBody, HttpRouter, HttpServer, HttpServerRequest, HttpServerResponse } from "effect/http"
@@ -78,7 +78,7 @@ export const program = Effect.gen(function*() {
     const base = yield* HttpServer.addressFormattedWith((url) => Effect.succeed(url))
     yield* Console.log("-- server listening on a free port")
     const client = yield* HttpResilience.ResilientClient
-    const call = (effect: Effect.Effect<HttpResilience.Response, HttpResilience.HttpError>) =>
+    const call = (effect: Effect.Effect<HttpResilience.Response, HttpResilienceError.HttpError>) =>
       effect.pipe(
         Effect.map((res) => `${res.status} ${res.text || "(empty)"}`),
         Effect.catchTag("StatusError", (e) => Effect.succeed(`${e.status} ${e.body || "(empty)"}`)),

@@ -10,7 +10,7 @@ const Server = FaultServer.layer({ routes: { "/items/*": { latency: 5 } } })
 const Client = HttpResilience.layerUndici({ name: "shared", maxConnectionsPerHost: 4 })
 
 export const program = Effect.gen(function*() {
-  const server = yield* FaultServer.Service
+  const server = yield* FaultServer.FaultServer
   const client = yield* HttpResilience.ResilientClient
 
   yield* Console.log("-- 20 requests, 4 at a time, through one shared client")

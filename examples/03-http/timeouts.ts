@@ -3,7 +3,7 @@
  * slow server and a full connection pool (aio-libs/aiohttp#5415): here each phase has its own timeout, and waiting
  * for a pool slot fails with its own error.
  */
-import { HttpResilience } from "@async-ops/http"
+import { HttpResilience, HttpResilienceError } from "@async-ops/http"
 import { FaultServer } from "@async-ops/testing"
 import { Console, Effect, Fiber, Layer } from "effect"
 
@@ -23,11 +23,11 @@ const Client = HttpResilience.layerUndici({
   requestTimeout: "150 millis"
 })
 
-const describe = (error: HttpResilience.HttpError): string =>
+const describe = (error: HttpResilienceError.HttpError): string =>
   error._tag === "RequestTimeoutError" ? `${error._tag} (phase: ${error.phase})` : error._tag
 
 export const program = Effect.gen(function*() {
-  const server = yield* FaultServer.Service
+  const server = yield* FaultServer.FaultServer
   const client = yield* HttpResilience.ResilientClient
 
   yield* Console.log("-- the server never answers: the headers timeout fires")

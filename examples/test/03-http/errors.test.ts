@@ -7,13 +7,13 @@ it.live("03-http/errors matches every failure of a call by its tag", () =>
   Effect.gen(function*() {
     expect(yield* runLiveExample(program)).toEqual([
       "-- one client, one union of errors",
-      "InvalidUrlError: not an absolute URL",
+      "MalformedUrlError: not an absolute URL",
       "ConnectError: ECONNREFUSED",
-      "TransportError: the connection was reset",
+      "ConnectionLostError: the connection was reset",
       "RequestTimeoutError: headers phase",
       "StatusError: 404 \"no such item\"",
       "BodyTooLargeError: over 10000 bytes",
-      "DecodeError",
+      "BodyDecodeError",
       "-- a circuit breaker opens after 2 failures",
       "StatusError: 500 \"Internal Server Error\"",
       "StatusError: 500 \"Internal Server Error\"",

@@ -32,7 +32,7 @@ import * as internal from "./internal/fetch.ts"
 
 /**
  * One input of a URL list: its 1-based line number and the trimmed text (not validated: a malformed URL gets an
- * `InvalidUrlError` record, not a crash).
+ * `MalformedUrlError` record, not a crash).
  *
  * @category models
  * @since 0.1.0
@@ -71,8 +71,8 @@ export type ResumeMismatchError = internal.ResumeMismatchError
 
 /**
  * One output record (one JSON line): the input `line` and `url`; `ok`; the HTTP `status` (also for a `StatusError`,
- * `null` when no response came); `error`, the kind of failure (`"InvalidUrlError"`, `"StatusError"`,
- * `"ConnectError"`, `"TransportError"`, `"RequestTimeoutError"`, `"BodyTooLargeError"`, `"CircuitOpenError"`,
+ * `null` when no response came); `error`, the kind of failure (`"MalformedUrlError"`, `"StatusError"`,
+ * `"ConnectError"`, `"ConnectionLostError"`, `"RequestTimeoutError"`, `"BodyTooLargeError"`, `"CircuitOpenError"`,
  * ...) or `null`; its `message`; body `bytes`; `ms`, the wall time of the whole call (retries and waits included,
  * 0.1 ms resolution); and `attempts`, the requests sent (0 when none was: a malformed URL).
  *

@@ -35,7 +35,7 @@
  * @see https://docs.python.org/3/library/asyncio-dev.html#running-blocking-code
  * @since 0.1.0
  */
-import type { InvalidOptionError } from "@async-ops/core/Options"
+import type { InvalidOptionError } from "@async-ops/core/InvalidOption"
 import * as Data from "effect/Data"
 import type * as Effect from "effect/Effect"
 import type * as FileSystem from "effect/FileSystem"

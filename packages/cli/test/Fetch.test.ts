@@ -125,7 +125,7 @@ describe("Fetch.encodeRecord", () => {
       url: "http://a.test/\"\u2028\r",
       ok: false,
       status: null,
-      error: "InvalidUrlError",
+      error: "MalformedUrlError",
       message: null,
       bytes: 0,
       ms: 0,
@@ -219,7 +219,7 @@ describe("fetch memory", () => {
     "keeps no body of a finished request while the batch runs (what resume needs is the line number)",
     () =>
       Effect.gen(function*() {
-        const server = yield* FaultServer.Service
+        const server = yield* FaultServer.FaultServer
         const n = 120
         const todo = Array.from({ length: n }, (_, i) => ({ line: i + 1, url: server.url(`/big?i=${i}`) }))
         const client = yield* Layer.build(Meter.layer({ maxConnectionsPerHost: 4 }, Meter.makeCounters())).pipe(

@@ -16,8 +16,8 @@
 import * as Data from "effect/Data"
 import type * as Effect from "effect/Effect"
 import * as internal from "./internal/barrier.ts"
+import type { InvalidOptionError } from "./InvalidOption.ts"
 import type { MetricsOptions } from "./Metrics.ts"
-import type { InvalidOptionError } from "./Options.ts"
 
 /**
  * Options of {@link make}: a `name` and `metrics: true` to report the barrier's metrics (primitive `"Barrier"`):
@@ -160,3 +160,20 @@ export interface Barrier {
  * @since 0.1.0
  */
 export const make: (parties: number, options?: Options) => Effect.Effect<Barrier, InvalidOptionError> = internal.make
+
+/**
+ * Whether a value is a {@link Barrier} made by this module.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Barrier } from "@async-ops/core"
+ *
+ * const program = Effect.map(Barrier.make(2), (barrier) => [Barrier.isBarrier(barrier), Barrier.isBarrier({})])
+ * // => [true, false]
+ * ```
+ *
+ * @category guards
+ * @since 0.1.0
+ */
+export const isBarrier: (u: unknown) => u is Barrier = internal.isBarrier

@@ -14,8 +14,8 @@ import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type { Pipeable } from "effect/Pipeable"
 import * as internal from "./internal/bulkhead.ts"
+import type { InvalidOptionError } from "./InvalidOption.ts"
 import type { MetricsOptions } from "./Metrics.ts"
-import type { InvalidOptionError } from "./Options.ts"
 
 /**
  * A call was turned away by a bulkhead: the queue was full when it arrived (`"queue-full"`), or it waited in the

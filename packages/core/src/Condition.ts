@@ -17,9 +17,9 @@ import * as Data from "effect/Data"
 import type * as Effect from "effect/Effect"
 import { dual } from "effect/Function"
 import * as internal from "./internal/condition.ts"
+import type { InvalidOptionError } from "./InvalidOption.ts"
 import type { MetricsOptions } from "./Metrics.ts"
 import type { Mutex } from "./Mutex.ts"
-import type { InvalidOptionError } from "./Options.ts"
 
 /**
  * Options of {@link make}: a `name` and `metrics: true` to report the condition's metrics (primitive

@@ -34,7 +34,7 @@ import type * as Effect from "effect/Effect"
 import type * as Option from "effect/Option"
 import * as internal from "./internal/deadline.ts"
 import { DeadlineExceededError } from "./internal/deadline.ts"
-import type { InvalidOptionError } from "./Options.ts"
+import type { InvalidOptionError } from "./InvalidOption.ts"
 
 /**
  * Errors of this module, defined next to the code that raises them (internal modules never import public ones, so

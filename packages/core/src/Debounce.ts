@@ -19,8 +19,8 @@ import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import * as internal from "./internal/debounce.ts"
+import type { InvalidOptionError } from "./InvalidOption.ts"
 import type { MetricsOptions } from "./Metrics.ts"
-import type { InvalidOptionError } from "./Options.ts"
 
 /**
  * Options of {@link make}.
@@ -203,3 +203,23 @@ export const flush = <Args extends ReadonlyArray<unknown>, A, E, R>(
 export const stats = <Args extends ReadonlyArray<unknown>, A, E, R>(
   self: Debounced<Args, A, E, R>
 ): Effect.Effect<Stats> => self.stats
+
+/**
+ * Whether a value is a debounced function made by {@link make}.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Debounce } from "@async-ops/core"
+ *
+ * const program = Effect.scoped(Effect.gen(function*() {
+ *   const f = yield* Debounce.make((n: number) => Effect.succeed(n), { wait: "10 millis" })
+ *   return [Debounce.isDebounced(f), Debounce.isDebounced((n: number) => Effect.succeed(n))]
+ * }))
+ * // => [true, false]
+ * ```
+ *
+ * @category guards
+ * @since 0.1.0
+ */
+export const isDebounced: (u: unknown) => u is Debounced<Array<never>, unknown, unknown, unknown> = internal.isDebounced

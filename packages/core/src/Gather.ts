@@ -16,7 +16,7 @@ import type * as Effect from "effect/Effect"
 import { dual } from "effect/Function"
 import type * as Stream from "effect/Stream"
 import * as internal from "./internal/gather.ts"
-import type { InvalidOptionError } from "./Options.ts"
+import type { InvalidOptionError } from "./InvalidOption.ts"
 
 /**
  * The item's effect succeeded with `value`.

@@ -17,8 +17,8 @@
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import * as internal from "./internal/hedge.ts"
+import type { InvalidOptionError } from "./InvalidOption.ts"
 import type { MetricsOptions } from "./Metrics.ts"
-import type { InvalidOptionError } from "./Options.ts"
 import type { RetryBudget } from "./Retry.ts"
 
 /**
@@ -126,7 +126,7 @@ export interface Hedger {
  * const program = Effect.gen(function*() {
  *   const hedger = yield* Hedge.make({ delay: "20 millis", percentile: 95, maxExtra: 1 })
  *   const value = yield* hedger.run(lookup("user:7"))
- *   const stats = yield* hedger.stats // { calls: 1, hedges, hedgesWon, delay, ... }
+ *   const stats = yield* hedger.stats // => { calls: 1, hedges, hedgesWon, delay, ... }
  *   return value
  * })
  * ```
@@ -162,3 +162,20 @@ export const run: {
   (hedger: Hedger): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
   <A, E, R>(self: Effect.Effect<A, E, R>, hedger: Hedger): Effect.Effect<A, E, R>
 } = internal.run
+
+/**
+ * Whether a value is a {@link Hedger} made by this module.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Hedge } from "@async-ops/core"
+ *
+ * const program = Effect.map(Hedge.make(), (hedger) => [Hedge.isHedger(hedger), Hedge.isHedger({})])
+ * // => [true, false]
+ * ```
+ *
+ * @category guards
+ * @since 0.1.0
+ */
+export const isHedger: (u: unknown) => u is Hedger = internal.isHedger

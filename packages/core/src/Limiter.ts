@@ -26,8 +26,8 @@ import type { Pipeable } from "effect/Pipeable"
 import * as adaptiveInternal from "./internal/adaptiveLimit.ts"
 import * as keyedInternal from "./internal/keyedLimiter.ts"
 import * as internal from "./internal/limiter.ts"
+import type { InvalidOptionError } from "./InvalidOption.ts"
 import type { MetricsOptions } from "./Metrics.ts"
-import type { InvalidOptionError } from "./Options.ts"
 
 /**
  * A limiter's statistics, like trio's `CapacityLimiter.statistics()`.

@@ -95,3 +95,31 @@ export const waitTime: Metric.Histogram<number> = Metric.histogram("async_ops_wa
   description: "Time spent waiting for admission, in milliseconds",
   boundaries: Metric.exponentialBoundaries({ start: 0.5, factor: 2, count: 20 })
 })
+
+/**
+ * The nearest-rank percentile of ascending-sorted values: the smallest value with at least `p` % of the values at
+ * or below it (`p` in (0, 100]); `undefined` for no values.
+ *
+ * **When to use**: to summarise latency samples you hold yourself (a hedging delay, an event-loop delay window, a
+ * benchmark's p99). Effect's `Metric.summary` does this for a metric over time; this is for an array in hand.
+ *
+ * **Gotchas**: the values must already be sorted ascending (`values.toSorted((a, b) => a - b)`; a typed array's
+ * `toSorted()` sorts numerically). Nearest rank returns one of the values, never an interpolation.
+ *
+ * @example
+ * ```ts
+ * import { Metrics } from "@async-ops/core"
+ *
+ * const sorted = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
+ * Metrics.percentile(sorted, 50) // => 5
+ * Metrics.percentile(sorted, 95) // => 10
+ * Metrics.percentile([], 99) // => undefined
+ * ```
+ *
+ * @category utils
+ * @since 0.1.0
+ */
+export const percentile = (sorted: ArrayLike<number>, p: number): number | undefined =>
+  sorted.length === 0
+    ? undefined
+    : sorted[Math.min(sorted.length, Math.max(1, Math.ceil((p / 100) * sorted.length))) - 1]

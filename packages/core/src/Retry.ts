@@ -21,8 +21,8 @@ import type * as Effect from "effect/Effect"
 import type * as Schedule from "effect/Schedule"
 import * as internal from "./internal/retry.ts"
 import * as internalBudget from "./internal/retryBudget.ts"
+import type { InvalidOptionError } from "./InvalidOption.ts"
 import type { MetricsOptions } from "./Metrics.ts"
-import type { InvalidOptionError } from "./Options.ts"
 
 /**
  * An error that says how long to wait before trying again: an HTTP 429/503 with a `Retry-After` header, a rate

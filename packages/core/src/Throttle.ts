@@ -25,8 +25,8 @@ import * as Data from "effect/Data"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import * as internal from "./internal/throttle.ts"
+import type { InvalidOptionError } from "./InvalidOption.ts"
 import type { MetricsOptions } from "./Metrics.ts"
-import type { InvalidOptionError } from "./Options.ts"
 
 /**
  * What happens to a call over the limit: `"delay"` makes it wait for a slot (FIFO), `"reject"` fails it at once

@@ -18,8 +18,8 @@ import type * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as internal from "./internal/workQueue.ts"
 import { QueueShutdownError, TaskDoneError } from "./internal/workQueue.ts"
+import type { InvalidOptionError } from "./InvalidOption.ts"
 import type { MetricsOptions } from "./Metrics.ts"
-import type { InvalidOptionError } from "./Options.ts"
 
 /**
  * Errors of this module, defined next to the code that raises them (internal modules never import public ones, so

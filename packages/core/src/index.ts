@@ -46,6 +46,11 @@ export * as Hedge from "./Hedge.ts"
 /**
  * @since 0.1.0
  */
+export * as InvalidOption from "./InvalidOption.ts"
+
+/**
+ * @since 0.1.0
+ */
 export * as KeyedMutex from "./KeyedMutex.ts"
 
 /**
@@ -62,11 +67,6 @@ export * as Metrics from "./Metrics.ts"
  * @since 0.1.0
  */
 export * as Mutex from "./Mutex.ts"
-
-/**
- * @since 0.1.0
- */
-export * as Options from "./Options.ts"
 
 /**
  * @since 0.1.0

@@ -327,4 +327,12 @@ describe("Barrier", () => {
       expect(seen.broken).toBeGreaterThan(50)
       expect(seen.interruptedWhileWaiting).toBeGreaterThan(100)
     }))
+
+  it.effect("isBarrier tells a barrier made by make from any other value", () =>
+    Effect.gen(function*() {
+      const barrier = yield* Barrier.make(2)
+      expect(Barrier.isBarrier(barrier)).toBe(true)
+      expect(Barrier.isBarrier({ ...barrier })).toBe(false)
+      expect(Barrier.isBarrier(null)).toBe(false)
+    }))
 })

@@ -1,4 +1,4 @@
-import { Deadline, Options } from "@async-ops/core"
+import { Deadline, InvalidOption } from "@async-ops/core"
 import { LeakCheck, VirtualTime } from "@async-ops/testing"
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, Clock, Data, Deferred, Duration, Effect, Exit, Fiber, Option } from "effect"
@@ -57,8 +57,8 @@ describe("Deadline", () => {
   it.effect("nesting: an outer deadline passing inside an inner scope cannot be caught between the scopes", () =>
     Effect.gen(function*() {
       let innerFinalized = false
-      type Inner = Effect.Effect<never, Deadline.DeadlineExceededError | Options.InvalidOptionError>
-      const recovers: ReadonlyArray<(inner: Inner) => Effect.Effect<string, Options.InvalidOptionError>> = [
+      type Inner = Effect.Effect<never, Deadline.DeadlineExceededError | InvalidOption.InvalidOptionError>
+      const recovers: ReadonlyArray<(inner: Inner) => Effect.Effect<string, InvalidOption.InvalidOptionError>> = [
         (inner) => Effect.catchTag(inner, "DeadlineExceededError", () => Effect.succeed("moved on")),
         (inner) => Effect.catch(inner, () => Effect.succeed("moved on"))
       ]
@@ -147,7 +147,7 @@ describe("Deadline", () => {
       expect(result).toEqual(Option.none())
       expect(elapsed).toBe(2_500)
       const bad = yield* Effect.flip(Effect.void.pipe(Deadline.moveOnAt(Number.NaN)))
-      expect(bad).toBeInstanceOf(Options.InvalidOptionError)
+      expect(bad).toBeInstanceOf(InvalidOption.InvalidOptionError)
       const badDuration = yield* Effect.flip(Effect.void.pipe(Deadline.moveOnAfter(-1)))
       expect(badDuration).toMatchObject({ _tag: "InvalidOptionError", option: "duration" })
     }))
@@ -255,7 +255,7 @@ describe("Deadline", () => {
       )
       const [error] = yield* timed(Effect.flip(Deadline.within(failing, "1 second")))
       // the error channel keeps Boom next to the deadline's and the option's errors
-      const typed: Boom | Deadline.DeadlineExceededError | Options.InvalidOptionError = error
+      const typed: Boom | Deadline.DeadlineExceededError | InvalidOption.InvalidOptionError = error
       expect(typed).toEqual(new Boom({ n: 7 }))
       const exit = yield* Effect.exit(Deadline.within(Effect.fail(new Boom({ n: 1 })), "1 second"))
       expect(exit).toStrictEqual(Exit.fail(new Boom({ n: 1 })))
@@ -401,7 +401,7 @@ describe("Deadline", () => {
     Effect.gen(function*() {
       let started = false
       const error = yield* Effect.flip(Deadline.within(Effect.sync(() => started = true), Number.NaN))
-      expect(Options.isInvalidOptionError(error)).toBe(true)
+      expect(InvalidOption.isInvalidOptionError(error)).toBe(true)
       expect(error).toMatchObject({ _tag: "InvalidOptionError", module: "Deadline.within", option: "duration" })
       expect(error.message).toContain("Deadline.within: option duration")
       expect(started).toBe(false)

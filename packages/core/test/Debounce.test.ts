@@ -318,4 +318,13 @@ describe("Debounce", () => {
       }),
     60_000
   )
+
+  it.effect("isDebounced tells a debounced function made by make from any other function", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const plain = (n: number) => Effect.succeed(n)
+      const debounced = yield* Debounce.make(plain, { wait: "10 millis" })
+      expect(Debounce.isDebounced(debounced)).toBe(true)
+      expect(Debounce.isDebounced(plain)).toBe(false)
+      expect(Debounce.isDebounced({ name: "Debounce" })).toBe(false)
+    })))
 })

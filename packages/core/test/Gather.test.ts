@@ -3,7 +3,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Cause, Clock, Data, Effect, Exit, Fiber, pipe, Stream } from "effect"
 import * as Gather from "../src/Gather.ts"
 import * as internal from "../src/internal/gather.ts"
-import { InvalidOptionError } from "../src/Options.ts"
+import { InvalidOptionError } from "../src/InvalidOption.ts"
 
 class NotFound extends Data.TaggedError("NotFound")<{ readonly id: number }> {}
 class Invalid extends Data.TaggedError("Invalid")<{ readonly reason: string }> {}

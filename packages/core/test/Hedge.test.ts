@@ -363,4 +363,12 @@ describe("Hedge", () => {
       expect(seen.failed).toBeGreaterThan(0)
       expect(seen.hedged).toBeGreaterThan(0)
     }))
+
+  it.effect("isHedger tells a hedger made by make from any other value", () =>
+    Effect.gen(function*() {
+      const hedger = yield* Hedge.make({ delay: "10 millis" })
+      expect(Hedge.isHedger(hedger)).toBe(true)
+      expect(Hedge.isHedger({ ...hedger })).toBe(false)
+      expect(Hedge.isHedger(undefined)).toBe(false)
+    }))
 })

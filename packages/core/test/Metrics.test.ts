@@ -24,4 +24,13 @@ describe("Metrics", () => {
       other!.setInFlight(1)
       expect((yield* Metric.value(Metric.withAttributes(Metrics.inFlight, attrs))).value).toBe(3)
     }))
+
+  it("percentile is the nearest rank: the smallest value with at least p % of the values at or below it", () => {
+    const sorted = [15, 20, 35, 40, 50]
+    // the textbook example (Wikipedia, "Percentile", nearest-rank method)
+    expect([5, 30, 40, 50, 100].map((p) => Metrics.percentile(sorted, p))).toEqual([15, 20, 20, 35, 50])
+    expect(Metrics.percentile([7], 0.1)).toBe(7)
+    expect(Metrics.percentile(Float64Array.of(1, 2, 3, 4), 75)).toBe(3)
+    expect(Metrics.percentile([], 50)).toBeUndefined()
+  })
 })

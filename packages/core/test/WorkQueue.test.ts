@@ -1,4 +1,4 @@
-import { Metrics, Options, WorkQueue } from "@async-ops/core"
+import { InvalidOption, Metrics, WorkQueue } from "@async-ops/core"
 import { Chaos, LeakCheck, VirtualTime } from "@async-ops/testing"
 import { describe, expect, it } from "@effect/vitest"
 import { Clock, Deferred, Effect, Exit, Fiber, Metric, Option, Ref } from "effect"
@@ -213,7 +213,7 @@ describe("WorkQueue", () => {
       Effect.gen(function*() {
         const queue = yield* WorkQueue.make<number>()
         const upTo = yield* Effect.flip(queue.takeUpTo(0))
-        expect(upTo).toBeInstanceOf(Options.InvalidOptionError)
+        expect(upTo).toBeInstanceOf(InvalidOption.InvalidOptionError)
         expect(upTo).toMatchObject({ module: "WorkQueue.takeUpTo", option: "max", value: 0 })
         expect(yield* Effect.flip(queue.takeBetween(0, 3))).toMatchObject({ option: "min", value: 0 })
         expect(yield* Effect.flip(queue.takeBetween(1.5, 3))).toMatchObject({ option: "min", value: 1.5 })
@@ -673,7 +673,7 @@ describe("WorkQueue", () => {
       Effect.gen(function*() {
         for (const capacity of [0, -1, 1.5, Number.NaN]) {
           const error = yield* Effect.flip(WorkQueue.make<number>({ capacity }))
-          expect(error).toBeInstanceOf(Options.InvalidOptionError)
+          expect(error).toBeInstanceOf(InvalidOption.InvalidOptionError)
           expect(error).toMatchObject({ module: "WorkQueue.make", option: "capacity" })
         }
         expect((yield* (yield* WorkQueue.make<number>({ capacity: "unbounded" })).stats).capacity).toBe(

@@ -1,4 +1,4 @@
-import { Metrics, Options, WorkerPool } from "@async-ops/core"
+import { InvalidOption, Metrics, WorkerPool } from "@async-ops/core"
 import { Chaos, ConcurrencyProbe, LeakCheck, VirtualTime } from "@async-ops/testing"
 import { describe, expect, it } from "@effect/vitest"
 import {
@@ -545,7 +545,7 @@ describe("WorkerPool", () => {
         const exit = yield* Effect.exit(Effect.scoped(WorkerPool.make(options)))
         expect(Exit.isFailure(exit)).toBe(true)
         const error = yield* Effect.flip(Effect.scoped(WorkerPool.make(options)))
-        expect(error).toBeInstanceOf(Options.InvalidOptionError)
+        expect(error).toBeInstanceOf(InvalidOption.InvalidOptionError)
         expect(error).toMatchObject({ module: "WorkerPool.make", option })
       })
 

@@ -12,16 +12,17 @@
  * @since 0.1.0
  */
 import type { Gather } from "@async-ops/core"
-import type { InvalidOptionError } from "@async-ops/core/Options"
+import type { InvalidOptionError } from "@async-ops/core/InvalidOption"
 import * as Effect from "effect/Effect"
 import type * as HttpClientRequest from "effect/http/HttpClientRequest"
 import type * as Stream from "effect/Stream"
 import * as SubscriptionRef from "effect/SubscriptionRef"
 import type * as HttpResilience from "./HttpResilience.ts"
+import type * as HttpResilienceError from "./HttpResilienceError.ts"
 import * as internal from "./internal/fetchAll.ts"
 
 /**
- * One input: a URL string (fetched with GET; a malformed one becomes that item's `InvalidUrlError`), a `URL`, or
+ * One input: a URL string (fetched with GET; a malformed one becomes that item's `MalformedUrlError`), a `URL`, or
  * any `HttpClientRequest` (method, headers, body).
  *
  * @category models
@@ -63,7 +64,7 @@ export interface Options {
 
 /**
  * Fetches every input and returns one `Gather.Outcome` per input, in input order: `Success` with the
- * `HttpResilience.Response`, `Failure` with its typed `HttpError` (`InvalidUrlError` for a malformed URL,
+ * `HttpResilience.Response`, `Failure` with its typed `HttpError` (`MalformedUrlError` for a malformed URL,
  * `StatusError`, `ConnectError`, ...), or `Interrupted`/`NotRun`/`TimedOut` after a batch stop.
  *
  * **When to use**: bulk fetching where one bad URL or dead host must not cancel the rest.
@@ -79,7 +80,7 @@ export interface Options {
  *
  * const program = Effect.gen(function*() {
  *   const settled = yield* FetchAll.fetchAll(["http://127.0.0.1:8080/a", "not a url"], { concurrency: 10 })
- *   return settled.counts // { total: 2, success: 1, failure: 1, ... }
+ *   return settled.counts // => { total: 2, success: 1, failure: 1, ... }
  * }).pipe(Effect.provide(HttpResilience.layerUndici({ maxConnectionsPerHost: 4 })))
  * ```
  *
@@ -90,7 +91,7 @@ export const fetchAll: (
   inputs: Iterable<Input>,
   options?: Options
 ) => Effect.Effect<
-  Gather.Settled<Input, HttpResilience.Response, HttpResilience.HttpError>,
+  Gather.Settled<Input, HttpResilience.Response, HttpResilienceError.HttpError>,
   InvalidOptionError,
   HttpResilience.ResilientClient
 > = internal.fetchAll
@@ -123,7 +124,7 @@ export const stream: (
   inputs: Iterable<Input>,
   options?: Options
 ) => Stream.Stream<
-  Gather.Outcome<Input, HttpResilience.Response, HttpResilience.HttpError>,
+  Gather.Outcome<Input, HttpResilience.Response, HttpResilienceError.HttpError>,
   InvalidOptionError,
   HttpResilience.ResilientClient
 > = internal.stream

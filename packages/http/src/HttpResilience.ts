@@ -8,200 +8,40 @@
  * per-request costs (the same behaviour, about half the CPU per local request). Every call:
  *
  * 1. waits for a connection slot (a keyed `Limiter` from core: `maxConnectionsPerHost` per host, `maxConnections`
- *    overall), at most `poolWaitTimeout`: a full pool fails with {@link PoolWaitTimeoutError}, never with a request
+ *    overall), at most `poolWaitTimeout`: a full pool fails with `PoolWaitTimeoutError`, never with a request
  *    timeout (the confusion of aio-libs/aiohttp#5415);
  * 2. passes the per-host rate limit and circuit breaker (Effect's `RateLimiter` / `CircuitBreaker`), if configured;
  * 3. sends the request with a `user-agent` and the remaining `Deadline` budget in `x-deadline-ms`, under the
  *    `headersTimeout` (until the response head) and `requestTimeout` (the whole exchange, body included);
- * 4. reads the body, at most `maxResponseBytes` (more fails with {@link BodyTooLargeError} and the socket is
- *    released), and turns a status >= 400 into {@link StatusError};
+ * 4. reads the body, at most `maxResponseBytes` (more fails with `BodyTooLargeError` and the socket is
+ *    released), and turns a status >= 400 into `StatusError`;
  * 5. retries idempotent requests (GET, HEAD, OPTIONS, PUT, DELETE, or any request with an `Idempotency-Key` header)
  *    on connection errors, timeouts and 408/429/5xx, with core's `Retry` policy: exponential backoff with jitter,
  *    at least the server's `Retry-After` (seconds or HTTP-date), never past the `Deadline`, within an optional
  *    retry budget.
  *
  * Responses are read whole (bounded by `maxResponseBytes`), so the connection is back in the pool when the call
- * returns; for streaming downloads use the transport directly.
+ * returns; for streaming downloads use the transport directly. The errors are in `HttpResilienceError`.
  *
  * @see https://docs.aiohttp.org/en/stable/client_advanced.html#limiting-connection-pool-size
  * @see https://github.com/aio-libs/aiohttp/issues/5415
  * @since 0.1.0
  */
-import type { Options as CoreOptions, Retry } from "@async-ops/core"
+import type { Retry } from "@async-ops/core"
+import type { InvalidOptionError } from "@async-ops/core/InvalidOption"
 import type { MetricsOptions } from "@async-ops/core/Metrics"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import type * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as HttpClient from "effect/http/HttpClient"
-import type * as HttpClientRequest from "effect/http/HttpClientRequest"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
+import { parseRetryAfter as parseRetryAfterInternal } from "./internal/classify.ts"
 import * as internal from "./internal/client.ts"
+import * as ClientOptions from "./internal/clientOptions.ts"
+import type * as ResponseInternal from "./internal/response.ts"
 import * as UndiciExchange from "./internal/undiciExchange.ts"
-
-// ---------------------------------------------------------------------------------------------------------------
-// Errors
-// ---------------------------------------------------------------------------------------------------------------
-
-/**
- * The URL cannot be parsed, is not absolute, or is not `http:`/`https:`. Raised before any I/O; never retried.
- *
- * @category errors
- * @since 0.1.0
- */
-export const InvalidUrlError = internal.InvalidUrlError
-/**
- * @category errors
- * @since 0.1.0
- */
-export type InvalidUrlError = internal.InvalidUrlError
-
-/**
- * The connection could not be made (refused, unknown host, unreachable); `code` is the system error code. Retried.
- *
- * @category errors
- * @since 0.1.0
- */
-export const ConnectError = internal.ConnectError
-/**
- * @category errors
- * @since 0.1.0
- */
-export type ConnectError = internal.ConnectError
-
-/**
- * The connection broke after it was made (reset, closed before or during the response). Retried for idempotent
- * requests.
- *
- * @category errors
- * @since 0.1.0
- */
-export const TransportError = internal.TransportError
-/**
- * @category errors
- * @since 0.1.0
- */
-export type TransportError = internal.TransportError
-
-/**
- * A phase of the exchange took too long: `"connect"` (undici's connect timeout, {@link layerUndici} only),
- * `"headers"` (no response head within `headersTimeout`) or `"request"` (the whole exchange, body included, past
- * `requestTimeout`). The wait for a connection slot is not a phase: it is {@link PoolWaitTimeoutError}. Retried.
- *
- * @category errors
- * @since 0.1.0
- */
-export const RequestTimeoutError = internal.RequestTimeoutError
-/**
- * @category errors
- * @since 0.1.0
- */
-export type RequestTimeoutError = internal.RequestTimeoutError
-
-/**
- * No connection slot for the host (or overall) became free within `poolWaitTimeout`: the client is saturated, the
- * server was never contacted. Not retried (retrying would only queue again).
- *
- * @category errors
- * @since 0.1.0
- */
-export const PoolWaitTimeoutError = internal.PoolWaitTimeoutError
-/**
- * @category errors
- * @since 0.1.0
- */
-export type PoolWaitTimeoutError = internal.PoolWaitTimeoutError
-
-/**
- * The response status was >= 400. Carries `status`, `headers`, the `body` text and the parsed `Retry-After` as
- * `retryAfter` (core's `Retry.RetryAfter`). Retried when the status is in `retry.statuses`.
- *
- * @category errors
- * @since 0.1.0
- */
-export const StatusError = internal.StatusError
-/**
- * @category errors
- * @since 0.1.0
- */
-export type StatusError = internal.StatusError
-
-/**
- * The body was larger than `maxResponseBytes` (by `Content-Length` or while reading); the request was aborted and
- * its socket closed. Never retried.
- *
- * @category errors
- * @since 0.1.0
- */
-export const BodyTooLargeError = internal.BodyTooLargeError
-/**
- * @category errors
- * @since 0.1.0
- */
-export type BodyTooLargeError = internal.BodyTooLargeError
-
-/**
- * The body could not be decoded (`Response.json` on invalid JSON).
- *
- * @category errors
- * @since 0.1.0
- */
-export const DecodeError = internal.DecodeError
-/**
- * @category errors
- * @since 0.1.0
- */
-export type DecodeError = internal.DecodeError
-
-/**
- * The host's circuit is open (or half-open with its probe running): the call failed fast without I/O.
- * `retryAfter` says when the circuit lets a probe through.
- *
- * @category errors
- * @since 0.1.0
- */
-export const CircuitOpenError = internal.CircuitOpenError
-/**
- * @category errors
- * @since 0.1.0
- */
-export type CircuitOpenError = internal.CircuitOpenError
-
-/**
- * The host's rate limit is spent (only with `rateLimit.onExceeded: "fail"`); `retryAfter` says when it refills.
- *
- * @category errors
- * @since 0.1.0
- */
-export const RateLimitedError = internal.RateLimitedError
-/**
- * @category errors
- * @since 0.1.0
- */
-export type RateLimitedError = internal.RateLimitedError
-
-/**
- * Every way a call can fail: a union on `_tag`, for `Effect.catchTag` / `catchTags`.
- *
- * @example
- * ```ts
- * import { Effect } from "effect"
- * import { HttpResilience } from "@async-ops/http"
- *
- * const status = (client: HttpResilience.Client, url: string) =>
- *   client.get(url).pipe(
- *     Effect.map((res) => res.status),
- *     Effect.catchTags({
- *       StatusError: (e) => Effect.succeed(e.status),
- *       PoolWaitTimeoutError: () => Effect.succeed(-1)
- *     })
- *   )
- * ```
- *
- * @category errors
- * @since 0.1.0
- */
-export type HttpError = internal.HttpError
 
 // ---------------------------------------------------------------------------------------------------------------
 // Models
@@ -209,12 +49,12 @@ export type HttpError = internal.HttpError
 
 /**
  * A response read whole: `status`, `headers`, `body` bytes, `text` (UTF-8, decoded once), `json` (an Effect failing
- * with {@link DecodeError}), and `attempts` (1 plus the retries it took).
+ * with `HttpResilienceError.BodyDecodeError`), and `attempts` (1 plus the retries it took).
  *
  * @category models
  * @since 0.1.0
  */
-export type Response = internal.Response
+export type Response = ResponseInternal.Response
 
 /**
  * Retry options. `maxAttempts` (default 3, first attempt included; 1 turns retries off), `base` (first backoff,
@@ -239,7 +79,7 @@ export interface RetryOptions {
 /**
  * A circuit breaker per host (Effect's `CircuitBreaker`, memory store): it opens after `failures` consecutive
  * failed attempts (an integer >= 1, default 5; connection errors, timeouts and 5xx count, 4xx and pool waits do
- * not), fails calls with {@link CircuitOpenError} for `openDuration` (default 30 s), then lets one probe through.
+ * not), fails calls with `CircuitOpenError` for `openDuration` (default 30 s), then lets one probe through.
  *
  * @category models
  * @since 0.1.0
@@ -252,7 +92,7 @@ export interface CircuitBreakerOptions {
 /**
  * A rate limit per host (Effect's `RateLimiter`, fixed window, memory store): at most `limit` attempts (an integer
  * >= 1) per `window` (a finite duration > 0). Past it, `onExceeded: "delay"` (default) waits for the next window;
- * `"fail"` fails with {@link RateLimitedError}.
+ * `"fail"` fails with `RateLimitedError`.
  *
  * @category models
  * @since 0.1.0
@@ -334,7 +174,7 @@ export type Stats = internal.Stats
 
 /**
  * The state of a host's circuit in {@link Stats}: `"closed"` (calls run), `"open"` (calls fail fast with
- * {@link CircuitOpenError}) or `"half-open"` (the open time is over: the next call is the probe, or the probe is
+ * `CircuitOpenError`) or `"half-open"` (the open time is over: the next call is the probe, or the probe is
  * running).
  *
  * @category models
@@ -344,15 +184,17 @@ export type BreakerState = internal.BreakerState
 
 /**
  * The resilient client: `execute` a request, or `get`/`head`/`post`/`put`/`patch`/`del` a URL (with Effect's
- * `HttpClientRequest` options: headers, urlParams, body), and `stats`.
+ * `HttpClientRequest` options: headers, urlParams, body), and `stats`. Every call fails with
+ * `HttpResilienceError.HttpError`.
  *
  * @category models
  * @since 0.1.0
  */
-export type Client = internal.Client
+export type ResilientClient = internal.ResilientClient
 
 /**
- * The service key of the resilient client provided by {@link layer} and {@link layerUndici}.
+ * The service key of the resilient client provided by {@link layer} and {@link layerUndici} (Effect's convention:
+ * the key and its shape share the concept's name, as `HttpClient.HttpClient`).
  *
  * @example
  * ```ts
@@ -369,12 +211,7 @@ export type Client = internal.Client
  * @category services
  * @since 0.1.0
  */
-export const ResilientClient = internal.ResilientClient
-/**
- * @category services
- * @since 0.1.0
- */
-export type ResilientClient = internal.ResilientClient
+export const ResilientClient: Context.Service<ResilientClient, ResilientClient> = internal.ResilientClient
 
 // ---------------------------------------------------------------------------------------------------------------
 // Constructors
@@ -411,7 +248,7 @@ export type ResilientClient = internal.ResilientClient
  */
 export const make: (
   options?: Options
-) => Effect.Effect<Client, CoreOptions.InvalidOptionError, HttpClient.HttpClient | Scope.Scope> = internal.make
+) => Effect.Effect<ResilientClient, InvalidOptionError, HttpClient.HttpClient | Scope.Scope> = internal.make
 
 /**
  * A layer of {@link ResilientClient} over the `HttpClient` in context.
@@ -432,7 +269,7 @@ export const make: (
  */
 export const layer = (
   options?: Options
-): Layer.Layer<ResilientClient, CoreOptions.InvalidOptionError, HttpClient.HttpClient> =>
+): Layer.Layer<ResilientClient, InvalidOptionError, HttpClient.HttpClient> =>
   Layer.effect(ResilientClient, internal.make(options))
 
 /**
@@ -468,12 +305,12 @@ export const layer = (
  * @category layers
  * @since 0.1.0
  */
-export const layerUndici = (options?: Options): Layer.Layer<ResilientClient, CoreOptions.InvalidOptionError> =>
+export const layerUndici = (options?: Options): Layer.Layer<ResilientClient, InvalidOptionError> =>
   Layer.effect(
     ResilientClient,
     Effect.gen(function*() {
-      const resolved = yield* internal.validate(options)
-      const dispatcher = yield* NodeHttpClient.makeDispatcherOptions(internal.undiciOptions(resolved))
+      const resolved = yield* ClientOptions.validate(options)
+      const dispatcher = yield* NodeHttpClient.makeDispatcherOptions(ClientOptions.undiciOptions(resolved))
       const transport = yield* Effect.provideService(NodeHttpClient.makeUndici, NodeHttpClient.Dispatcher, dispatcher)
       return yield* internal.build(resolved, transport, UndiciExchange.make(dispatcher))
     })
@@ -487,20 +324,12 @@ export const layerUndici = (options?: Options): Layer.Layer<ResilientClient, Cor
  * ```ts
  * import { HttpResilience } from "@async-ops/http"
  *
- * HttpResilience.parseRetryAfter("2", 0) // 2 seconds
- * HttpResilience.parseRetryAfter("Thu, 01 Jan 1970 00:00:05 GMT", 1000) // 4 seconds
+ * HttpResilience.parseRetryAfter("2", 0) // => Duration.seconds(2)
+ * HttpResilience.parseRetryAfter("Thu, 01 Jan 1970 00:00:05 GMT", 1000) // => Duration.seconds(4)
  * ```
  *
  * @category utils
  * @since 0.1.0
  */
 export const parseRetryAfter: (value: string | undefined, now: number) => Duration.Duration | undefined =
-  internal.parseRetryAfterHeader
-
-/**
- * Re-exported so callers building requests need one import.
- *
- * @category models
- * @since 0.1.0
- */
-export type Request = HttpClientRequest.HttpClientRequest
+  parseRetryAfterInternal

@@ -55,8 +55,8 @@
  * @since 0.1.0
  */
 import type * as Bulkhead from "@async-ops/core/Bulkhead"
+import type { InvalidOptionError } from "@async-ops/core/InvalidOption"
 import type { MetricsOptions } from "@async-ops/core/Metrics"
-import type { InvalidOptionError } from "@async-ops/core/Options"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type { HttpServerRequest } from "effect/http/HttpServerRequest"
@@ -138,7 +138,7 @@ export interface InFlightOptions extends MetricsOptions {}
  * const program = Effect.gen(function*() {
  *   const tracker = yield* ServerKit.inFlight()
  *   // HttpRouter.serve(routes, { middleware: tracker.middleware }) ... then on shutdown:
- *   const idle = yield* tracker.drain("5 seconds") // true: nothing was in flight
+ *   const idle = yield* tracker.drain("5 seconds") // => true (nothing was in flight)
  *   return idle
  * })
  * ```

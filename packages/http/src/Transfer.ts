@@ -11,14 +11,14 @@
  *   exact `Content-Length`; {@link uploadFile} sends one file as the raw body.
  *
  * Both use the `HttpClient` and `FileSystem` in context (`NodeHttpClient.layerUndici` and `NodeFileSystem.layer` on
- * Node). Errors reuse {@link HttpResilience}'s taxonomy (`InvalidUrlError`, `ConnectError`, `TransportError`,
+ * Node). Errors reuse `HttpResilienceError`'s taxonomy (`MalformedUrlError`, `ConnectError`, `ConnectionLostError`,
  * `StatusError`, `BodyTooLargeError`) plus {@link TargetExistsError} and {@link FileSystemError}.
  *
  * @see `HttpClient`, `HttpBody.stream` (`effect/http`) and `FileSystem` (`effect/FileSystem`), which it builds on
  * @see https://docs.aiohttp.org/en/stable/client_quickstart.html#streaming-response-content
  * @since 0.1.0
  */
-import type { InvalidOptionError } from "@async-ops/core/Options"
+import type { InvalidOptionError } from "@async-ops/core/InvalidOption"
 import type * as Effect from "effect/Effect"
 import type * as FileSystem from "effect/FileSystem"
 import type * as Headers from "effect/http/Headers"
@@ -26,7 +26,7 @@ import type * as HttpClient from "effect/http/HttpClient"
 import type * as HttpClientRequest from "effect/http/HttpClientRequest"
 import type * as Schedule from "effect/Schedule"
 import type * as SubscriptionRef from "effect/SubscriptionRef"
-import type * as HttpResilience from "./HttpResilience.ts"
+import type * as HttpResilienceError from "./HttpResilienceError.ts"
 import * as internal from "./internal/transfer.ts"
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -63,7 +63,7 @@ export type FileSystemError = internal.FileSystemError
 
 /**
  * Every way a transfer can fail: a union on `_tag`, for `Effect.catchTag` / `catchTags`. Bad options fail with core's
- * `InvalidOptionError` and a malformed URL with `InvalidUrlError`, both before any I/O. A status outside 200-299
+ * `InvalidOptionError` and a malformed URL with `MalformedUrlError`, both before any I/O. A status outside 200-299
  * fails with `StatusError` (the first 64 KiB of its body in `body`); a body over the cap with `BodyTooLargeError`.
  *
  * @example
@@ -85,11 +85,11 @@ export type FileSystemError = internal.FileSystemError
  */
 export type TransferError =
   | InvalidOptionError
-  | HttpResilience.InvalidUrlError
-  | HttpResilience.ConnectError
-  | HttpResilience.TransportError
-  | HttpResilience.StatusError
-  | HttpResilience.BodyTooLargeError
+  | HttpResilienceError.MalformedUrlError
+  | HttpResilienceError.ConnectError
+  | HttpResilienceError.ConnectionLostError
+  | HttpResilienceError.StatusError
+  | HttpResilienceError.BodyTooLargeError
   | TargetExistsError
   | FileSystemError
 
@@ -121,7 +121,7 @@ export type ProgressSink = ((progress: Progress) => Effect.Effect<void>) | Subsc
 
 /**
  * A retry policy for transfers (opt-in: nothing is retried by default). Only transient failures are retried:
- * `ConnectError`, `TransportError` and a `StatusError` of 408, 429 or 5xx. A retried download starts over in a new
+ * `ConnectError`, `ConnectionLostError` and a `StatusError` of 408, 429 or 5xx. A retried download starts over in a new
  * temporary file; a retried upload re-reads its files from the start.
  *
  * @category models
@@ -308,7 +308,7 @@ export const file: (
  *
  * **Gotchas**:
  * - Not retried unless you pass `retry` (a POST is not idempotent); a retry re-reads the files.
- * - A file that changes size while it is sent breaks the request (`TransportError`): the length was fixed up front.
+ * - A file that changes size while it is sent breaks the request (`ConnectionLostError`): the length was fixed up front.
  * - The body is encoded here (not by the transport) so that every `HttpClient` streams it with the same bytes.
  *
  * @example

@@ -11,6 +11,11 @@ export * as HttpResilience from "./HttpResilience.ts"
 /**
  * @since 0.1.0
  */
+export * as HttpResilienceError from "./HttpResilienceError.ts"
+
+/**
+ * @since 0.1.0
+ */
 export * as ServerKit from "./ServerKit.ts"
 
 /**

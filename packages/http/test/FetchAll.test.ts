@@ -31,7 +31,7 @@ describe("FetchAll", () => {
       })
       expect(settled.counts.success + settled.counts.failure).toBe(200)
       expect(settled.counts.success).toBeGreaterThan(100)
-      expect(settled.failures.every((f) => ["StatusError", "TransportError"].includes(f.error._tag))).toBe(true)
+      expect(settled.failures.every((f) => ["StatusError", "ConnectionLostError"].includes(f.error._tag))).toBe(true)
       for (const s of settled.successes) expect(s.value.status).toBe(200)
       const stats = yield* server.stats
       for (const host of server.hosts) expect(stats.byHost[host]!.peakConcurrency).toBeLessThanOrEqual(8)
@@ -50,8 +50,8 @@ describe("FetchAll", () => {
       const settled = yield* FetchAll.fetchAll(inputs).pipe(Effect.provide(Client()))
       expect(settled.outcomes.map((o) => o._tag)).toEqual(["Success", "Failure", "Success", "Failure", "Success"])
       expect(settled.failures.map((f) => [f.index, f.error._tag])).toEqual([
-        [1, "InvalidUrlError"],
-        [3, "InvalidUrlError"]
+        [1, "MalformedUrlError"],
+        [3, "MalformedUrlError"]
       ])
       expect((yield* server.requests).map((r) => r.method)).toEqual(["GET", "GET", "HEAD"])
     })))

@@ -8,7 +8,7 @@ import { HttpBody, HttpClientRequest } from "effect/http"
 
 const clientWith = <A, E, R>(
   options: HttpResilience.Options,
-  f: (client: HttpResilience.Client) => Effect.Effect<A, E, R>
+  f: (client: HttpResilience.ResilientClient) => Effect.Effect<A, E, R>
 ) => Effect.flatMap(HttpResilience.ResilientClient, f).pipe(Effect.provide(HttpResilience.layerUndici(options)))
 
 /** Polls until every host of the server has no open connection (sockets close asynchronously), at most 3 s. */
@@ -305,7 +305,7 @@ describe("HttpResilience", () => {
       expect(later._tag === "RequestTimeoutError" && later.phase).toBe("request")
     })))
 
-  it.live("an invalid URL fails with InvalidUrlError and sends nothing", () =>
+  it.live("an invalid URL fails with MalformedUrlError and sends nothing", () =>
     Effect.gen(function*() {
       const errors = yield* clientWith(
         {},
@@ -313,14 +313,14 @@ describe("HttpResilience", () => {
           Effect.forEach(["not a url", "ftp://example.com/x", "", "http://"], (u) => Effect.flip(client.get(u)))
       )
       expect(errors.map((e) => e._tag)).toEqual([
-        "InvalidUrlError",
-        "InvalidUrlError",
-        "InvalidUrlError",
-        "InvalidUrlError"
+        "MalformedUrlError",
+        "MalformedUrlError",
+        "MalformedUrlError",
+        "MalformedUrlError"
       ])
     }))
 
-  it.live("a refused connection is a ConnectError; a reset is a TransportError", () =>
+  it.live("a refused connection is a ConnectError; a reset is a ConnectionLostError", () =>
     Effect.scoped(Effect.gen(function*() {
       const server = yield* FaultServer.make({ routes: { "/reset": { reply: "reset" } } })
       const [refused, reset] = yield* clientWith(noRetry, (client) =>
@@ -330,7 +330,7 @@ describe("HttpResilience", () => {
         ]))
       expect(refused._tag).toBe("ConnectError")
       expect(refused._tag === "ConnectError" && refused.code).toBe("ECONNREFUSED")
-      expect(reset._tag).toBe("TransportError")
+      expect(reset._tag).toBe("ConnectionLostError")
     })))
 
   it.live("transport errors are retried for GET", () =>
@@ -565,8 +565,10 @@ const paths = [
 ]
 
 describe.each(paths)("HttpResilience on $path", ({ live }) => {
-  const on = <A, E, R>(options: HttpResilience.Options, f: (client: HttpResilience.Client) => Effect.Effect<A, E, R>) =>
-    Effect.flatMap(HttpResilience.ResilientClient, f).pipe(Effect.provide(live(options)))
+  const on = <A, E, R>(
+    options: HttpResilience.Options,
+    f: (client: HttpResilience.ResilientClient) => Effect.Effect<A, E, R>
+  ) => Effect.flatMap(HttpResilience.ResilientClient, f).pipe(Effect.provide(live(options)))
 
   it.live("a 200 carries status, headers and body; the request's method, query, headers and body arrive", () =>
     Effect.scoped(Effect.gen(function*() {
@@ -681,7 +683,7 @@ describe.each(paths)("HttpResilience on $path", ({ live }) => {
       expect((yield* server.requests).map((r) => r.state)).toEqual(["aborted", "aborted"])
     })))
 
-  it.live("a refused connection is a ConnectError; a reset before or after the head is a TransportError", () =>
+  it.live("a refused connection is a ConnectError; a reset before or after the head is a ConnectionLostError", () =>
     Effect.scoped(Effect.gen(function*() {
       const server = yield* FaultServer.make({
         routes: { "/reset": { reply: "reset" }, "/cut": { reply: { kind: "reset", afterBytes: 10 } } }
@@ -691,7 +693,7 @@ describe.each(paths)("HttpResilience on $path", ({ live }) => {
           ["http://127.0.0.1:1/", server.url("/reset"), server.url("/cut")],
           (url) => Effect.flip(client.get(url))
         ))
-      expect(errors.map((e) => e._tag)).toEqual(["ConnectError", "TransportError", "TransportError"])
+      expect(errors.map((e) => e._tag)).toEqual(["ConnectError", "ConnectionLostError", "ConnectionLostError"])
       expect(errors[0]!._tag === "ConnectError" && errors[0]!.code).toBe("ECONNREFUSED")
     })))
 
@@ -712,7 +714,7 @@ describe.each(paths)("HttpResilience on $path", ({ live }) => {
       expect(requests.map((r) => r.state)).toEqual(["aborted", "aborted"])
     })))
 
-  it.live("a call after the layer is released fails at once with a TransportError", () =>
+  it.live("a call after the layer is released fails at once with a ConnectionLostError", () =>
     Effect.scoped(Effect.gen(function*() {
       const server = yield* FaultServer.make({ routes: { "/x": {} } })
       const client = yield* on(
@@ -720,7 +722,7 @@ describe.each(paths)("HttpResilience on $path", ({ live }) => {
         (client) => Effect.as(client.get(server.url("/x")), client)
       )
       const error = yield* Effect.flip(client.get(server.url("/x")))
-      expect(error._tag).toBe("TransportError")
+      expect(error._tag).toBe("ConnectionLostError")
       expect((yield* server.stats).total).toBe(1)
     })))
 

@@ -1,4 +1,4 @@
-import { InvalidOptionError } from "@async-ops/core/Options"
+import { InvalidOptionError } from "@async-ops/core/InvalidOption"
 import * as Transfer from "@async-ops/http/Transfer"
 import { FaultServer } from "@async-ops/testing"
 import { NodeFileSystem, NodeHttpClient } from "@effect/platform-node"
@@ -266,7 +266,7 @@ describe("Transfer.download", () => {
       })
     ))
 
-  it.live("a 404 fails with StatusError carrying the body; a cut connection with TransportError; no file either way", () =>
+  it.live("a 404 fails with StatusError carrying the body; a cut connection with ConnectionLostError; no file either way", () =>
     live(
       Effect.gen(function*() {
         const dir = yield* tempDir
@@ -274,7 +274,7 @@ describe("Transfer.download", () => {
         const missing = yield* Effect.flip(Transfer.download(server.url("/missing"), `${dir}/a.bin`))
         expect(missing).toMatchObject({ _tag: "StatusError", status: 404, body: "Not Found" })
         const cut = yield* Effect.flip(Transfer.download(server.url("/cut"), `${dir}/b.bin`))
-        expect(cut._tag).toBe("TransportError")
+        expect(cut._tag).toBe("ConnectionLostError")
         const refused = yield* Effect.flip(Transfer.download("http://127.0.0.1:1/x", `${dir}/c.bin`))
         expect(refused).toMatchObject({ _tag: "ConnectError", code: "ECONNREFUSED" })
         expect(yield* listDir(dir)).toEqual([])
@@ -303,7 +303,7 @@ describe("Transfer.download", () => {
       })
     ))
 
-  it.live("bad options and URLs fail with InvalidOptionError / InvalidUrlError before any I/O", () =>
+  it.live("bad options and URLs fail with InvalidOptionError / MalformedUrlError before any I/O", () =>
     live(
       Effect.gen(function*() {
         const dir = yield* tempDir
@@ -324,7 +324,7 @@ describe("Transfer.download", () => {
         }
         for (const bad of ["not a url", "ftp://127.0.0.1/x", "/relative"]) {
           const error = yield* Effect.flip(Transfer.download(bad, `${dir}/a`))
-          expect(error).toMatchObject({ _tag: "InvalidUrlError", url: bad })
+          expect(error).toMatchObject({ _tag: "MalformedUrlError", url: bad })
         }
         const dirAsTarget = yield* Effect.flip(Transfer.download(url, `${dir}/missing/sub/a`))
         expect(dirAsTarget).toMatchObject({ _tag: "FileSystemError", operation: "open", reason: "NotFound" })
@@ -522,7 +522,7 @@ describe("Transfer.upload", () => {
       })
     ))
 
-  it.live("bad options, parts and URLs fail with InvalidOptionError / InvalidUrlError before any I/O", () =>
+  it.live("bad options, parts and URLs fail with InvalidOptionError / MalformedUrlError before any I/O", () =>
     live(
       Effect.gen(function*() {
         const server = yield* serverWith({ "/upload": { reply: "sink" } })
@@ -546,7 +546,7 @@ describe("Transfer.upload", () => {
           expect(error).toMatchObject({ module, option })
         }
         const badUrl = yield* Effect.flip(Transfer.upload("nope", []))
-        expect(badUrl).toMatchObject({ _tag: "InvalidUrlError", url: "nope" })
+        expect(badUrl).toMatchObject({ _tag: "MalformedUrlError", url: "nope" })
         expect((yield* server.stats).total).toBe(0)
       })
     ))

@@ -13,7 +13,7 @@
  * @see `WorkerPool` in `@async-ops/core` (the local workers)
  * @since 0.1.0
  */
-import type { InvalidOptionError } from "@async-ops/core/Options"
+import type { InvalidOptionError } from "@async-ops/core/InvalidOption"
 import type { DeadLetter as CoreDeadLetter, WorkerPoolClosedError } from "@async-ops/core/WorkerPool"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"

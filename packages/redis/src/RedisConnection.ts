@@ -11,7 +11,7 @@
  * @see `effect/persistence/Redis` and `@effect/platform-node/NodeRedis`, which this configures
  * @since 0.1.0
  */
-import type { InvalidOptionError } from "@async-ops/core/Options"
+import type { InvalidOptionError } from "@async-ops/core/InvalidOption"
 import type * as NodeRedis from "@effect/platform-node/NodeRedis"
 import * as Data from "effect/Data"
 import type * as Duration from "effect/Duration"

@@ -12,7 +12,7 @@
  * @since 0.1.0
  */
 import type * as Election from "@async-ops/core/Election"
-import type { InvalidOptionError } from "@async-ops/core/Options"
+import type { InvalidOptionError } from "@async-ops/core/InvalidOption"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"

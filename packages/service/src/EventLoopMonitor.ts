@@ -15,7 +15,7 @@
  * @see https://docs.python.org/3/library/asyncio-dev.html#debug-mode
  * @since 0.1.0
  */
-import type { InvalidOptionError } from "@async-ops/core/Options"
+import type { InvalidOptionError } from "@async-ops/core/InvalidOption"
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import type * as Duration from "effect/Duration"
@@ -128,7 +128,7 @@ export interface Stats {
  * @category models
  * @since 0.1.0
  */
-export interface Monitor {
+export interface EventLoopMonitor {
   readonly name: string
   /** The statistics now. */
   readonly stats: Effect.Effect<Stats>
@@ -145,9 +145,9 @@ export interface Monitor {
  * @category services
  * @since 0.1.0
  */
-export class EventLoopMonitor extends Context.Service<EventLoopMonitor, Monitor>()(
-  "@async-ops/service/EventLoopMonitor"
-) {}
+export const EventLoopMonitor: Context.Service<EventLoopMonitor, EventLoopMonitor> = Context.Service<
+  EventLoopMonitor
+>("@async-ops/service/EventLoopMonitor")
 
 /**
  * Starts a monitor in the current scope; its sampler stops when the scope closes.
@@ -176,7 +176,8 @@ export class EventLoopMonitor extends Context.Service<EventLoopMonitor, Monitor>
  * @category constructors
  * @since 0.1.0
  */
-export const make: (options?: Options) => Effect.Effect<Monitor, InvalidOptionError, Scope.Scope> = internal.make
+export const make: (options?: Options) => Effect.Effect<EventLoopMonitor, InvalidOptionError, Scope.Scope> =
+  internal.make
 
 /**
  * A layer that runs a monitor for as long as the layer is alive.
@@ -196,7 +197,7 @@ export const layer = (options?: Options): Layer.Layer<EventLoopMonitor, InvalidO
   internal.layer(EventLoopMonitor, options)
 
 /**
- * The check of the monitor in context: see {@link Monitor.check}.
+ * The check of the monitor in context: see {@link EventLoopMonitor.check}.
  *
  * @category checks
  * @since 0.1.0

@@ -17,16 +17,17 @@
  *   yield* Health.register({ name: "db", kinds: ["readiness"], run: Effect.void })
  *   yield* Health.register({ name: "cache", kinds: ["readiness"], run: Effect.fail("down"), critical: false })
  *   const report = yield* Health.report("readiness")
- *   return report.status // "degraded"
+ *   return report.status // => "degraded"
  * }).pipe(Effect.scoped, Effect.provide(Health.layer))
  * ```
  *
  * @see https://kubernetes.io/docs/reference/using-api/health-checks/
  * @since 0.1.0
  */
+import type { InvalidOptionError } from "@async-ops/core/InvalidOption"
 import type { MetricsOptions } from "@async-ops/core/Metrics"
-import type { InvalidOptionError } from "@async-ops/core/Options"
 import type * as HttpResilience from "@async-ops/http/HttpResilience"
+import type * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type * as HttpRouter from "effect/http/HttpRouter"
@@ -167,7 +168,7 @@ export interface LayerOptions extends MetricsOptions {
  * @category models
  * @since 0.1.0
  */
-export interface HealthService {
+export interface Health {
   readonly register: <E, R>(
     check: Check<E, R>
   ) => Effect.Effect<void, DuplicateCheckError | InvalidOptionError, Scope.Scope | R>
@@ -202,12 +203,7 @@ export type DuplicateCheckError = internal.DuplicateCheckError
  * @category services
  * @since 0.1.0
  */
-export const Health = internal.Health
-/**
- * @category services
- * @since 0.1.0
- */
-export type Health = internal.Health
+export const Health: Context.Service<Health, Health> = internal.Health
 
 /**
  * Registers a check for the lifetime of the current `Scope`: closing the scope removes it. The check runs with
@@ -290,7 +286,7 @@ export const stats: Effect.Effect<Stats, never, Health> = internal.stats
  * @category constructors
  * @since 0.1.0
  */
-export const make: (options?: LayerOptions) => Effect.Effect<HealthService, InvalidOptionError> = internal.make
+export const make: (options?: LayerOptions) => Effect.Effect<Health, InvalidOptionError> = internal.make
 
 /**
  * The {@link Health} registry with default options (check timeout 1 second).
@@ -330,7 +326,7 @@ export const layerWith: (options: LayerOptions) => Layer.Layer<Health, InvalidOp
  * ```ts
  * import { Health } from "@async-ops/service"
  *
- * Health.statusCode("degraded") // 200
+ * Health.statusCode("degraded") // => 200
  * ```
  *
  * @category routes
@@ -450,6 +446,6 @@ export type ClientCheckOptions = internal.ClientCheckOptions
  * @since 0.1.0
  */
 export const fromResilientClient: {
-  (options: ClientCheckOptions & { readonly client: HttpResilience.Client }): Check<never>
+  (options: ClientCheckOptions & { readonly client: HttpResilience.ResilientClient }): Check<never>
   (options: ClientCheckOptions): Check<never, HttpResilience.ResilientClient>
 } = internal.fromResilientClient as (options: ClientCheckOptions) => Check<never>

@@ -14,7 +14,7 @@
  * const program = Effect.scoped(Effect.gen(function*() {
  *   const sup = yield* Supervisor.make({ name: "workers" })
  *   yield* sup.start("consumer", Effect.never)
- *   return yield* Introspection.tasks // [{ name: "consumer", owner: "workers", kind: "Supervisor", state: "running", ageMs: 0 }]
+ *   return yield* Introspection.tasks // => [{ name: "consumer", owner: "workers", kind: "Supervisor", state: "running", ageMs: 0 }]
  * })).pipe(Effect.provide(Introspection.layer))
  * ```
  *
@@ -22,6 +22,7 @@
  * @since 0.1.0
  */
 import type * as TaskGroup from "@async-ops/core/TaskGroup"
+import type * as Context from "effect/Context"
 import type * as Effect from "effect/Effect"
 import type * as HttpRouter from "effect/http/HttpRouter"
 import type * as Layer from "effect/Layer"
@@ -85,7 +86,7 @@ export interface Stats {
  * @category models
  * @since 0.1.0
  */
-export interface IntrospectionService {
+export interface Introspection {
   readonly add: (source: Source) => Effect.Effect<void, never, Scope.Scope>
   readonly tasks: Effect.Effect<ReadonlyArray<TaskEntry>>
   readonly stats: Effect.Effect<Stats>
@@ -107,12 +108,7 @@ export interface IntrospectionService {
  * @category services
  * @since 0.1.0
  */
-export const Introspection = internal.Introspection
-/**
- * @category services
- * @since 0.1.0
- */
-export type Introspection = internal.Introspection
+export const Introspection: Context.Service<Introspection, Introspection> = internal.Introspection
 
 /**
  * The registry as a layer.

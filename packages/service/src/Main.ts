@@ -20,7 +20,7 @@
  * @see `Runtime.makeRunMain` in `effect` (what it is built on), `NodeRuntime.runMain` in `@effect/platform-node`
  * @since 0.1.0
  */
-import type { InvalidOptionError } from "@async-ops/core/Options"
+import type { InvalidOptionError } from "@async-ops/core/InvalidOption"
 import type * as Effect from "effect/Effect"
 import type * as Exit from "effect/Exit"
 import type * as Layer from "effect/Layer"
@@ -125,7 +125,7 @@ export const runMain: <A, E, ROut = never, LE = never>(
  * import { Exit } from "effect"
  * import { Main } from "@async-ops/service"
  *
- * Main.exitCode(Exit.fail("boom")) // 1
+ * Main.exitCode(Exit.fail("boom")) // => 1
  * ```
  *
  * @category running

@@ -23,8 +23,8 @@
  * @see https://docs.python.org/3/library/asyncio-eventloop.html#asyncio.loop.run_in_executor
  * @since 0.1.0
  */
+import type { InvalidOptionError } from "@async-ops/core/InvalidOption"
 import type { MetricsOptions } from "@async-ops/core/Metrics"
-import type { InvalidOptionError } from "@async-ops/core/Options"
 import * as Data from "effect/Data"
 import type * as Effect from "effect/Effect"
 import * as Metric from "effect/Metric"
@@ -211,10 +211,14 @@ export interface Options extends MetricsOptions {
  * import { Offload } from "@async-ops/service"
  *
  * // tasks.ts: export const fib = (n: number): number => n < 2 ? n : fib(n - 1) + fib(n - 2)
+ * // the type argument names the module's functions (`typeof import("./tasks.ts")` in a real project)
+ * type Tasks = { readonly fib: (n: number) => number }
+ *
  * const program = Effect.scoped(Effect.gen(function*() {
- *   const pool = yield* Offload.make({ module: new URL("./tasks.ts", import.meta.url), size: 2 })
+ *   const pool = yield* Offload.make<Tasks>({ module: new URL("./tasks.ts", import.meta.url), size: 2 })
  *   return yield* Effect.all([pool.call("fib", 30), pool.call("fib", 31)], { concurrency: "unbounded" })
  * }))
+ * // => [832040, 1346269]
  * ```
  *
  * @category constructors

@@ -15,8 +15,8 @@
  * @see https://apscheduler.readthedocs.io/en/3.x/userguide.html#missed-job-executions-and-coalescing
  * @since 0.1.0
  */
+import type { InvalidOptionError } from "@async-ops/core/InvalidOption"
 import type { MetricsOptions } from "@async-ops/core/Metrics"
-import type { InvalidOptionError } from "@async-ops/core/Options"
 import type * as Cause from "effect/Cause"
 import type * as Cron from "effect/Cron"
 import * as Data from "effect/Data"
@@ -241,7 +241,7 @@ export interface Periodic<E> {
  *     timeout: "10 seconds"
  *   })
  *   yield* task.awaitRuns(3)
- *   return yield* task.stats // { runs: 3, failures: 0, ... }
+ *   return yield* task.stats // => { runs: 3, failures: 0, ... }
  * }))
  * ```
  *

@@ -25,7 +25,7 @@
  * @see https://prometheus.io/docs/instrumenting/exposition_formats/
  * @since 0.1.0
  */
-import type { InvalidOptionError } from "@async-ops/core/Options"
+import type { InvalidOptionError } from "@async-ops/core/InvalidOption"
 import type * as Effect from "effect/Effect"
 import type * as HttpRouter from "effect/http/HttpRouter"
 import type * as HttpServerResponse from "effect/http/HttpServerResponse"
@@ -54,7 +54,7 @@ export interface Options {
  * ```ts
  * import { Prometheus } from "@async-ops/service"
  *
- * Prometheus.contentType // "text/plain; version=0.0.4; charset=utf-8"
+ * Prometheus.contentType // => "text/plain; version=0.0.4; charset=utf-8"
  * ```
  *
  * @category constants

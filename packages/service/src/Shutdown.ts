@@ -30,8 +30,9 @@
  * @see https://kubernetes.io/docs/concepts/workloads/pods/pod-lifecycle/#pod-termination
  * @since 0.1.0
  */
-import type { InvalidOptionError } from "@async-ops/core/Options"
+import type { InvalidOptionError } from "@async-ops/core/InvalidOption"
 import type * as ServerKit from "@async-ops/http/ServerKit"
+import type * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
@@ -169,7 +170,7 @@ export interface Options {
  * @category models
  * @since 0.1.0
  */
-export interface Service {
+export interface Shutdown {
   /** The phase now, and its changes (`SubscriptionRef.changes`) for health checks and logs. */
   readonly phase: SubscriptionRef.SubscriptionRef<Phase>
   /**
@@ -215,12 +216,7 @@ export interface Service {
  * @category services
  * @since 0.1.0
  */
-export const Shutdown: typeof internal.Shutdown = internal.Shutdown
-/**
- * @category services
- * @since 0.1.0
- */
-export type Shutdown = internal.Shutdown
+export const Shutdown: Context.Service<Shutdown, Shutdown> = internal.Shutdown
 
 /**
  * Makes a shutdown orchestrator for the current scope: its signal handlers (`process.on`) are installed now and
@@ -242,14 +238,14 @@ export type Shutdown = internal.Shutdown
  * const program = Effect.scoped(Effect.gen(function*() {
  *   const shutdown = yield* Shutdown.make({ signals: [], drainDelay: 0 })
  *   yield* shutdown.trigger()
- *   return (yield* shutdown.awaitDone).outcome // "clean"
+ *   return (yield* shutdown.awaitDone).outcome // => "clean"
  * }))
  * ```
  *
  * @category constructors
  * @since 0.1.0
  */
-export const make: (options?: Options) => Effect.Effect<Service, InvalidOptionError, Scope.Scope> = internal.make
+export const make: (options?: Options) => Effect.Effect<Shutdown, InvalidOptionError, Scope.Scope> = internal.make
 
 /**
  * A layer of the {@link Shutdown} service.

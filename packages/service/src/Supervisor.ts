@@ -17,7 +17,7 @@
  *     restart: Schedule.exponential("500 millis"),
  *     maxRestarts: { count: 3, within: "1 minute" }
  *   })
- *   return yield* sup.list // [{ name: "consumer", state: "running", restarts: 0, ... }]
+ *   return yield* sup.list // => [{ name: "consumer", state: "running", restarts: 0, ... }]
  * }))
  * ```
  *
@@ -25,8 +25,9 @@
  * @see https://www.erlang.org/doc/system/sup_princ.html
  * @since 0.1.0
  */
+import type { InvalidOptionError } from "@async-ops/core/InvalidOption"
 import type { MetricsOptions } from "@async-ops/core/Metrics"
-import type { InvalidOptionError } from "@async-ops/core/Options"
+import type * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
@@ -277,12 +278,7 @@ export type SupervisorClosedError = internal.SupervisorClosedError
  * @category services
  * @since 0.1.0
  */
-export const Supervisor = internal.SupervisorService
-/**
- * @category services
- * @since 0.1.0
- */
-export type SupervisorService = internal.SupervisorService
+export const Supervisor: Context.Service<Supervisor, Supervisor> = internal.Supervisor
 
 /**
  * Makes a supervisor for the lifetime of the current `Scope`: closing the scope interrupts every task and waits
@@ -306,7 +302,7 @@ export type SupervisorService = internal.SupervisorService
  *   const sup = yield* Supervisor.make({ restart: Schedule.spaced("1 second") })
  *   yield* sup.start("poller", Effect.never)
  *   yield* sup.stop("poller", { timeout: "5 seconds" })
- *   return (yield* sup.get("poller")).state // "stopped"
+ *   return (yield* sup.get("poller")).state // => "stopped"
  * }))
  * ```
  *
@@ -328,7 +324,7 @@ export const make: (options?: Options) => Effect.Effect<Supervisor, InvalidOptio
  * @category layers
  * @since 0.1.0
  */
-export const layer: (options?: Options) => Layer.Layer<SupervisorService, InvalidOptionError> = internal.layer
+export const layer: (options?: Options) => Layer.Layer<Supervisor, InvalidOptionError> = internal.layer
 
 /**
  * Options of {@link healthCheck}: the check's name (default the supervisor's) and the probes it feeds (default

@@ -1,5 +1,5 @@
+import { InvalidOptionError } from "@async-ops/core/InvalidOption"
 import * as Metrics from "@async-ops/core/Metrics"
-import { InvalidOptionError } from "@async-ops/core/Options"
 import * as Offload from "@async-ops/service/Offload"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, Metric, Ref, Scope } from "effect"

@@ -1,4 +1,4 @@
-import { InvalidOptionError } from "@async-ops/core/Options"
+import { InvalidOptionError } from "@async-ops/core/InvalidOption"
 import * as Periodic from "@async-ops/service/Periodic"
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, Clock, Deferred, Effect, Exit, Fiber, Logger, Metric, Random, Ref, Schedule, Scope } from "effect"

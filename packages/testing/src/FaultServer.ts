@@ -13,7 +13,7 @@
  * @see `NodeHttpServer` (`@effect/platform-node`) and `HttpServer` (`effect/http`), which it serves through
  * @since 0.1.0
  */
-import type { InvalidOptionError } from "@async-ops/core/Options"
+import type { InvalidOptionError } from "@async-ops/core/InvalidOption"
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import type * as Duration from "effect/Duration"
@@ -448,7 +448,7 @@ export class ListenError extends Data.TaggedError("ListenError")<{
  *   const second = yield* Effect.promise(() => fetch(server.url("/flaky", 1)))
  *   const stats = yield* server.stats
  *   return [first.status, first.headers.get("retry-after"), second.status, stats.byOutcome]
- *   // [503, "1", 200, { "503": 1, "200": 1 }]
+ *   // => [503, "1", 200, { "503": 1, "200": 1 }]
  * }))
  * ```
  *
@@ -460,15 +460,18 @@ export const make: (
 ) => Effect.Effect<FaultServer, InvalidOptionError | ListenError, Scope.Scope> = internal.make
 
 /**
- * The service key under which {@link layer} provides a {@link FaultServer}.
+ * The service key under which {@link layer} provides a running fault server (its shape is the interface of the
+ * same name, as with Effect's `HttpClient.HttpClient`).
  *
  * @category services
  * @since 0.1.0
  */
-export class Service extends Context.Service<Service, FaultServer>()("@async-ops/testing/FaultServer") {}
+export const FaultServer: Context.Service<FaultServer, FaultServer> = Context.Service<FaultServer>(
+  "@async-ops/testing/FaultServer"
+)
 
 /**
- * A layer that runs a fault server for the layer's lifetime and provides it as {@link Service}.
+ * A layer that runs a fault server for the layer's lifetime and provides it as {@link FaultServer}.
  *
  * **When to use**: a suite that shares one server (`it.layer(FaultServer.layer({...}))`); call `reset` between
  * tests when they count requests.
@@ -480,7 +483,7 @@ export class Service extends Context.Service<Service, FaultServer>()("@async-ops
  *
  * const Server = FaultServer.layer({ routes: { "/ok": {} } })
  * const program = Effect.gen(function*() {
- *   const server = yield* FaultServer.Service
+ *   const server = yield* FaultServer.FaultServer
  *   return server.url("/ok")
  * }).pipe(Effect.provide(Server))
  * ```
@@ -488,5 +491,5 @@ export class Service extends Context.Service<Service, FaultServer>()("@async-ops
  * @category layers
  * @since 0.1.0
  */
-export const layer = (options?: Options): Layer.Layer<Service, InvalidOptionError | ListenError> =>
-  Layer.effect(Service, internal.make(options))
+export const layer = (options?: Options): Layer.Layer<FaultServer, InvalidOptionError | ListenError> =>
+  Layer.effect(FaultServer, internal.make(options))

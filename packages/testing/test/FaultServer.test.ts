@@ -694,7 +694,7 @@ describe("FaultServer", () => {
       Effect.gen(function*() {
         const before = tcpHandles().servers
         const status = yield* Effect.gen(function*() {
-          const server = yield* FaultServer.Service
+          const server = yield* FaultServer.FaultServer
           return (yield* request(server.url("/ok"))).status
         }).pipe(Effect.provide(Layer.fresh(FaultServer.layer({ routes: { "/ok": { reply: 204 } } }))))
         expect(status).toBe(204)

@@ -7,6 +7,7 @@
 import type * as Gather from "@async-ops/core/Gather"
 import * as FetchAll from "@async-ops/http/FetchAll"
 import * as HttpResilience from "@async-ops/http/HttpResilience"
+import * as HttpResilienceError from "@async-ops/http/HttpResilienceError"
 import * as FaultServer from "@async-ops/testing/FaultServer"
 import * as Clock from "effect/Clock"
 import * as Console from "effect/Console"
@@ -281,7 +282,7 @@ export const resolveOptions = (o: DemoOptions): Effect.Effect<Resolved, UsageErr
 const OPEN_DURATION_MS = 500
 
 const labelOf = (
-  outcome: Gather.Outcome<FetchAll.Input, HttpResilience.Response, HttpResilience.HttpError>,
+  outcome: Gather.Outcome<FetchAll.Input, HttpResilience.Response, HttpResilienceError.HttpError>,
   meter: Meter.CallMeter | undefined
 ): string | undefined => {
   switch (outcome._tag) {

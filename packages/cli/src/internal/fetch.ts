@@ -6,6 +6,7 @@
  */
 import * as Gather from "@async-ops/core/Gather"
 import * as HttpResilience from "@async-ops/http/HttpResilience"
+import * as HttpResilienceError from "@async-ops/http/HttpResilienceError"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
@@ -37,7 +38,7 @@ import { UsageError } from "./usage.ts"
 export interface UrlEntry {
   /** The 1-based line number in the input. */
   readonly line: number
-  /** The line, trimmed (not checked: a malformed URL gets an `InvalidUrlError` record). */
+  /** The line, trimmed (not checked: a malformed URL gets an `MalformedUrlError` record). */
   readonly url: string
 }
 
@@ -117,7 +118,7 @@ export const recordOf = (
   entry: UrlEntry,
   result:
     | { readonly _tag: "Success"; readonly response: HttpResilience.Response }
-    | { readonly _tag: "Failure"; readonly error: HttpResilience.HttpError }
+    | { readonly _tag: "Failure"; readonly error: HttpResilienceError.HttpError }
     | { readonly _tag: "Defect"; readonly defect: unknown },
   meter: Meter.CallMeter | undefined,
   maxRedirects = 0
@@ -572,7 +573,7 @@ export interface BatchCounters {
  */
 export const records = (
   todo: ReadonlyArray<UrlEntry>,
-  client: HttpResilience.Client,
+  client: HttpResilience.ResilientClient,
   meters: Meter.Meters,
   options: BatchOptions,
   counters: BatchCounters

@@ -6,8 +6,9 @@
  * @internal
  */
 import * as Deadline from "@async-ops/core/Deadline"
-import type { InvalidOptionError } from "@async-ops/core/Options"
+import type { InvalidOptionError } from "@async-ops/core/InvalidOption"
 import * as HttpResilience from "@async-ops/http/HttpResilience"
+import * as HttpResilienceError from "@async-ops/http/HttpResilienceError"
 import { NodeHttpClient } from "@effect/platform-node"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
@@ -144,27 +145,27 @@ export type Meters = WeakMap<HttpClientRequest.HttpClientRequest, CallMeter>
  * @internal
  */
 export const metered = (
-  client: HttpResilience.Client,
+  client: HttpResilience.ResilientClient,
   meters: Meters,
   control: Control,
   counters: AttemptCounters,
   deadline: Duration.Duration | undefined
-): HttpResilience.Client => {
+): HttpResilience.ResilientClient => {
   const execute = (
     request: HttpClientRequest.HttpClientRequest
-  ): Effect.Effect<HttpResilience.Response, HttpResilience.HttpError> =>
+  ): Effect.Effect<HttpResilience.Response, HttpResilienceError.HttpError> =>
     Effect.suspend(() => {
       if (control.stopping) return Effect.interrupt
       const meter: CallMeter = { attempts: 0, ms: 0, kind: undefined }
       meters.set(request, meter)
-      let call: Effect.Effect<HttpResilience.Response, HttpResilience.HttpError> = client.execute(request)
+      let call: Effect.Effect<HttpResilience.Response, HttpResilienceError.HttpError> = client.execute(request)
       if (deadline !== undefined) {
         const d = deadline
         call = Effect.catchTags(Deadline.within(call, d), {
           DeadlineExceededError: () => {
             meter.kind = "DeadlineExceededError"
             return Effect.fail(
-              new HttpResilience.RequestTimeoutError({
+              new HttpResilienceError.RequestTimeoutError({
                 phase: "request",
                 timeout: d,
                 method: request.method,

@@ -2,7 +2,7 @@
 import * as Effect from "effect/Effect"
 import type { Barrier, Options, Stats } from "../Barrier.ts"
 import { BrokenBarrierError } from "../Barrier.ts"
-import type { InvalidOptionError } from "../Options.ts"
+import type { InvalidOptionError } from "../InvalidOption.ts"
 import * as Instruments from "./metrics.ts"
 import { checkInt } from "./options.ts"
 import * as Registry from "./registry.ts"
@@ -79,6 +79,9 @@ class BarrierImpl implements Barrier {
     rounds: this.rounds
   }))
 }
+
+/** @internal */
+export const isBarrier = (u: unknown): u is Barrier => u instanceof BarrierImpl
 
 /** @internal */
 export const make = (parties: number, options?: Options): Effect.Effect<Barrier, InvalidOptionError> =>

@@ -9,7 +9,7 @@ import type * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import { dual } from "effect/Function"
 import * as Option from "effect/Option"
-import { InvalidOptionError } from "../Options.ts"
+import { InvalidOptionError } from "../InvalidOption.ts"
 import * as options from "./options.ts"
 
 /**

@@ -7,7 +7,7 @@ import type * as Fiber from "effect/Fiber"
 import * as Scope from "effect/Scope"
 import type { Debounced, Options, Stats } from "../Debounce.ts"
 import { DebounceClosedError, DebounceSupersededError } from "../Debounce.ts"
-import { InvalidOptionError } from "../Options.ts"
+import { InvalidOptionError } from "../InvalidOption.ts"
 import * as Metrics from "./metrics.ts"
 import * as validate from "./options.ts"
 
@@ -229,6 +229,13 @@ class DebouncerImpl {
   }))
 }
 
+/** The debounced functions {@link make} returned (a function cannot be told apart by its class). */
+const made = new WeakSet<object>()
+
+/** @internal */
+export const isDebounced = (u: unknown): u is Debounced<Array<never>, unknown, unknown, unknown> =>
+  typeof u === "function" && made.has(u)
+
 /** @internal */
 export const make = <Args extends ReadonlyArray<unknown>, A, E, R>(
   f: (...args: Args) => Effect.Effect<A, E, R>,
@@ -261,6 +268,7 @@ export const make = <Args extends ReadonlyArray<unknown>, A, E, R>(
     yield* Scope.addFinalizer(outer, impl.close)
     const debounced = ((...args: Args) => impl.call(...args)) as Debounced<Args, A, E, R>
     // A function's own `name` is read-only but configurable: define it, with the other members.
+    made.add(debounced)
     return Object.defineProperties(debounced, {
       name: { value: impl.name },
       flush: { value: impl.flush },

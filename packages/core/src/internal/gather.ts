@@ -19,7 +19,7 @@ import type {
   Success,
   TimedOut
 } from "../Gather.ts"
-import type { InvalidOptionError } from "../Options.ts"
+import type { InvalidOptionError } from "../InvalidOption.ts"
 import * as validate from "./options.ts"
 
 /**

@@ -8,7 +8,8 @@ import type * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import { dual } from "effect/Function"
 import type { Hedger, Options, Stats } from "../Hedge.ts"
-import { InvalidOptionError } from "../Options.ts"
+import { InvalidOptionError } from "../InvalidOption.ts"
+import { percentile } from "../Metrics.ts"
 import * as metrics from "./metrics.ts"
 import * as validate from "./options.ts"
 import type { BudgetImpl } from "./retryBudget.ts"
@@ -40,16 +41,19 @@ export class HedgerImpl implements Hedger {
   won = 0
   rejected = 0
 
-  constructor(
-    name: string,
-    instruments: metrics.Instruments | undefined,
-    budget: BudgetImpl | undefined,
-    maxExtra: number,
-    fixedDelay: number,
-    percentile: number | undefined,
-    window: number,
-    minSamples: number
-  ) {
+  constructor(config: {
+    readonly name: string
+    readonly instruments: metrics.Instruments | undefined
+    readonly budget: BudgetImpl | undefined
+    readonly maxExtra: number
+    /** The fixed hedge delay (ms), also the delay until the window holds `minSamples`. */
+    readonly fixedDelay: number
+    readonly percentile: number | undefined
+    /** The number of latency samples kept. */
+    readonly window: number
+    readonly minSamples: number
+  }) {
+    const { budget, fixedDelay, instruments, maxExtra, minSamples, name, percentile, window } = config
     this.name = name
     this.instruments = instruments
     this.budget = budget
@@ -82,10 +86,8 @@ export class HedgerImpl implements Hedger {
     ) return this.cachedDelay
     this.fresh = 0
     this.computed = true
-    const sorted = this.samples.subarray(0, this.sampleCount).toSorted()
-    // nearest rank
-    const rank = Math.max(1, Math.ceil((this.percentile / 100) * sorted.length))
-    this.cachedDelay = sorted[rank - 1]!
+    // the window holds at least minSamples >= 1 samples: never empty
+    this.cachedDelay = percentile(this.samples.subarray(0, this.sampleCount).toSorted(), this.percentile)!
     return this.cachedDelay
   }
 
@@ -294,6 +296,9 @@ const isInt = (value: unknown, min: number): value is number =>
   typeof value === "number" && Number.isSafeInteger(value) && value >= min
 
 /** @internal */
+export const isHedger = (u: unknown): u is Hedger => u instanceof HedgerImpl
+
+/** @internal */
 export const make = (options?: Options): Effect.Effect<Hedger, InvalidOptionError> =>
   Effect.suspend(() => {
     let delay = 50
@@ -319,16 +324,16 @@ export const make = (options?: Options): Effect.Effect<Hedger, InvalidOptionErro
     return Effect.map(
       metrics.make("Hedge", options),
       (instruments) =>
-        new HedgerImpl(
-          options?.name ?? "Hedge",
+        new HedgerImpl({
+          name: options?.name ?? "Hedge",
           instruments,
-          options?.budget as BudgetImpl | undefined,
+          budget: options?.budget as BudgetImpl | undefined,
           maxExtra,
-          delay,
+          fixedDelay: delay,
           percentile,
           window,
           minSamples
-        )
+        })
     )
   })
 

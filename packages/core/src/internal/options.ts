@@ -2,7 +2,7 @@
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import { InvalidOptionError } from "../Options.ts"
+import { InvalidOptionError } from "../InvalidOption.ts"
 
 /**
  * A concurrency limit: a positive integer, `"unbounded"` or `Infinity` (both mean no limit). Returns the limit as a

@@ -2,7 +2,7 @@
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import type { InvalidOptionError } from "../Options.ts"
+import type { InvalidOptionError } from "../InvalidOption.ts"
 import type { BudgetOptions, BudgetStats, BudgetTypeId, RetryBudget } from "../Retry.ts"
 import * as metrics from "./metrics.ts"
 import * as validate from "./options.ts"

@@ -4,13 +4,15 @@
  * @internal
  */
 import { Gather } from "@async-ops/core"
-import type { InvalidOptionError } from "@async-ops/core/Options"
+import type { InvalidOptionError } from "@async-ops/core/InvalidOption"
 import * as Effect from "effect/Effect"
 import * as HttpClientRequest from "effect/http/HttpClientRequest"
 import * as Stream from "effect/Stream"
 import * as SubscriptionRef from "effect/SubscriptionRef"
 import type { Input, Options, Progress } from "../FetchAll.ts"
+import type { HttpError } from "../HttpResilienceError.ts"
 import * as Client from "./client.ts"
+import type { Response } from "./response.ts"
 
 /** @internal */
 export const emptyProgress: Progress = { total: 0, inFlight: 0, done: 0, succeeded: 0, failed: 0 }
@@ -25,10 +27,10 @@ const gatherOptions = (options: Options | undefined): Gather.Options => ({
 })
 
 const itemEffect = (
-  client: Client.Client,
+  client: Client.ResilientClient,
   progress: SubscriptionRef.SubscriptionRef<Progress> | undefined
 ) =>
-(input: Input): Effect.Effect<Client.Response, Client.HttpError> => {
+(input: Input): Effect.Effect<Response, HttpError> => {
   // Gather calls this when the item starts (a throw becomes the item's defect) and `execute` defers its work to
   // when it runs: no `Effect.suspend` needed around it.
   const effect = client.execute(toRequest(input))
@@ -63,7 +65,7 @@ export const fetchAll = (
   inputs: Iterable<Input>,
   options?: Options
 ): Effect.Effect<
-  Gather.Settled<Input, Client.Response, Client.HttpError>,
+  Gather.Settled<Input, Response, HttpError>,
   InvalidOptionError,
   Client.ResilientClient
 > => Effect.flatMap(start(inputs, options), ({ f, items }) => Gather.settle(items, f, gatherOptions(options)))
@@ -73,7 +75,7 @@ export const stream = (
   inputs: Iterable<Input>,
   options?: Options
 ): Stream.Stream<
-  Gather.Outcome<Input, Client.Response, Client.HttpError>,
+  Gather.Outcome<Input, Response, HttpError>,
   InvalidOptionError,
   Client.ResilientClient
 > =>

@@ -1,6 +1,6 @@
 /** @internal */
 import { Bulkhead, Deadline, Metrics } from "@async-ops/core"
-import { InvalidOptionError } from "@async-ops/core/Options"
+import { InvalidOptionError } from "@async-ops/core/InvalidOption"
 import * as ByteSize from "effect/ByteSize"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"

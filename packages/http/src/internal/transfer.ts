@@ -4,7 +4,7 @@
  *
  * @internal
  */
-import { InvalidOptionError } from "@async-ops/core/Options"
+import { InvalidOptionError } from "@async-ops/core/InvalidOption"
 import * as Clock from "effect/Clock"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
@@ -24,11 +24,10 @@ import * as SubscriptionRef from "effect/SubscriptionRef"
 import {
   BodyTooLargeError,
   ConnectError,
-  InvalidUrlError,
-  parseRetryAfter,
-  StatusError,
-  TransportError
-} from "../HttpResilience.ts"
+  ConnectionLostError,
+  MalformedUrlError,
+  StatusError
+} from "../HttpResilienceError.ts"
 import type {
   Downloaded,
   DownloadOptions,
@@ -40,7 +39,8 @@ import type {
   UploadFileOptions,
   UploadOptions
 } from "../Transfer.ts"
-import { CONNECT_CODES } from "./client.ts"
+import { collectBounded, contentLength } from "./body.ts"
+import { CONNECT_CODES, parseRetryAfter } from "./classify.ts"
 
 // ---------------------------------------------------------------------------------------------------------------
 // Errors and models
@@ -100,21 +100,23 @@ const parseUrl = (raw: string): URL | string => {
   return url
 }
 
-/** A request from a URL or a request; a malformed URL fails with InvalidUrlError before any I/O. */
+/** A request from a URL or a request; a malformed URL fails with MalformedUrlError before any I/O. */
 const toRequest = (
   source: string | URL | HttpClientRequest.HttpClientRequest,
   method: string
-): Effect.Effect<HttpClientRequest.HttpClientRequest, InvalidUrlError> => {
+): Effect.Effect<HttpClientRequest.HttpClientRequest, MalformedUrlError> => {
   const request = HttpClientRequest.isHttpClientRequest(source)
     ? source
     : typeof source === "string" || source instanceof URL
     ? HttpClientRequest.make(method as "GET")(String(source))
     : undefined
-  if (request === undefined) return Effect.fail(new InvalidUrlError({ url: String(source), reason: "not a URL" }))
+  if (request === undefined) return Effect.fail(new MalformedUrlError({ url: String(source), reason: "not a URL" }))
   const url = parseUrl(request.url)
-  return typeof url === "string" ? Effect.fail(new InvalidUrlError({ url: request.url, reason: url })) : Effect.succeed(
-    request
-  )
+  return typeof url === "string" ?
+    Effect.fail(new MalformedUrlError({ url: request.url, reason: url })) :
+    Effect.succeed(
+      request
+    )
 }
 
 const sizeOption = (module: string, option: string, value: unknown, fallback: number): number => {
@@ -163,15 +165,15 @@ const fromClientError = (
   error: HttpClientError.HttpClientError,
   method: string,
   url: string
-): InvalidUrlError | ConnectError | TransportError | FileSystemError => {
+): MalformedUrlError | ConnectError | ConnectionLostError | FileSystemError => {
   const reason = error.reason
-  if (reason._tag === "InvalidUrlError") return new InvalidUrlError({ url, reason: String(reason.cause) })
+  if (reason._tag === "InvalidUrlError") return new MalformedUrlError({ url, reason: String(reason.cause) })
   const cause = "cause" in reason ? reason.cause : undefined
   const { code, own } = inspectCause(cause)
   if (own !== undefined) return own
   const host = URL.parse(url)?.host ?? ""
   const fields = { method, url, host, code, cause }
-  return code !== undefined && CONNECT_CODES.has(code) ? new ConnectError(fields) : new TransportError(fields)
+  return code !== undefined && CONNECT_CODES.has(code) ? new ConnectError(fields) : new ConnectionLostError(fields)
 }
 
 const fsError = (operation: FileOperation, path: string) => (cause: PlatformError.PlatformError) =>
@@ -180,7 +182,7 @@ const fsError = (operation: FileOperation, path: string) => (cause: PlatformErro
 const isTransient = (error: TransferError): boolean => {
   switch (error._tag) {
     case "ConnectError":
-    case "TransportError":
+    case "ConnectionLostError":
       return true
     case "StatusError":
       return error.status === 408 || error.status === 429 || error.status >= 500
@@ -202,11 +204,6 @@ const report = (sink: ProgressSink | undefined, progress: Progress): Effect.Effe
     ? sink(progress)
     : SubscriptionRef.set(sink, progress)
 
-const contentLengthOf = (headers: Headers.Headers): number | undefined => {
-  const raw = headers["content-length"]
-  return raw !== undefined && /^\d+$/.test(raw) ? Number(raw) : undefined
-}
-
 const decoder = new TextDecoder()
 
 /** Reads at most `limit` bytes of a body (more fails with BodyTooLargeError). */
@@ -215,31 +212,19 @@ const readBounded = (
   method: string,
   url: string,
   limit: number
-): Effect.Effect<Uint8Array, TransportError | BodyTooLargeError | ConnectError | InvalidUrlError | FileSystemError> =>
+): Effect.Effect<
+  Uint8Array,
+  ConnectionLostError | BodyTooLargeError | ConnectError | MalformedUrlError | FileSystemError
+> =>
   Effect.suspend(() => {
-    const length = contentLengthOf(response.headers)
+    const length = contentLength(response.headers)
     if (length !== undefined && length > limit) {
       return Effect.fail(new BodyTooLargeError({ method, url, limit, received: length }))
     }
-    const chunks: Array<Uint8Array> = []
-    let size = 0
-    return response.stream.pipe(
-      Stream.mapError((e) => fromClientError(e, method, url)),
-      Stream.runForEach((chunk) => {
-        size += chunk.length
-        if (size > limit) return Effect.fail(new BodyTooLargeError({ method, url, limit, received: size }))
-        chunks.push(chunk)
-        return Effect.void
-      }),
-      Effect.map(() => {
-        const out = new Uint8Array(size)
-        let offset = 0
-        for (const c of chunks) {
-          out.set(c, offset)
-          offset += c.length
-        }
-        return out
-      })
+    return collectBounded(
+      Stream.mapError(response.stream, (e) => fromClientError(e, method, url)),
+      limit,
+      (received) => new BodyTooLargeError({ method, url, limit, received })
     )
   })
 
@@ -285,7 +270,7 @@ const send = (
   request: HttpClientRequest.HttpClientRequest
 ): Effect.Effect<
   HttpClientResponse.HttpClientResponse,
-  InvalidUrlError | ConnectError | TransportError | FileSystemError,
+  MalformedUrlError | ConnectError | ConnectionLostError | FileSystemError,
   Scope.Scope
 > =>
   Effect.mapError(
@@ -386,7 +371,7 @@ const downloadOnce = (
     const response = yield* send(client, request)
     if (response.status < 200 || response.status > 299) return yield* statusError(response, method, url)
     const headers = response.headers
-    const total = contentLengthOf(headers)
+    const total = contentLength(headers)
     const limit = config.maxBytes
     if (total !== undefined && total > limit) {
       return yield* new BodyTooLargeError({ method, url, limit, received: total })

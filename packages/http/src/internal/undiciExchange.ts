@@ -21,20 +21,17 @@ import * as Option from "effect/Option"
 import * as Result from "effect/Result"
 import {
   BodyTooLargeError,
-  brokenBody,
-  decoder,
-  type Direct,
-  fromTransportCause,
   type HttpError,
-  InvalidUrlError,
-  parseRetryAfterHeader,
-  type Pending,
+  MalformedUrlError,
   RequestTimeoutError,
-  type Resolved,
-  Response,
-  StatusError,
-  type Watchdog
-} from "./client.ts"
+  StatusError
+} from "../HttpResilienceError.ts"
+import { BodyBuffer, contentLength } from "./body.ts"
+import { brokenBody, fromTransportCause, parseRetryAfter } from "./classify.ts"
+import type { Direct } from "./client.ts"
+import type { Resolved } from "./clientOptions.ts"
+import { decoder, Response } from "./response.ts"
+import type { Pending, Watchdog } from "./watchdog.ts"
 
 /** Undici's per-request timeouts off, as Effect's undici client does: the client's own phase timeouts apply. */
 const HEADERS_TIMEOUT = 60 * 60 * 1000
@@ -46,10 +43,10 @@ const supports = (request: HttpClientRequest.HttpClientRequest): boolean => {
 }
 
 /** The path and query sent: the URL's, with the request's `urlParams` appended as Effect's client does. */
-const pathOf = (request: HttpClientRequest.HttpClientRequest, url: URL): string | InvalidUrlError => {
+const pathOf = (request: HttpClientRequest.HttpClientRequest, url: URL): string | MalformedUrlError => {
   if (request.urlParams.params.length === 0) return url.pathname + url.search
   const full = Url.make(request.url, request.urlParams, undefined)
-  if (Result.isFailure(full)) return new InvalidUrlError({ url: request.url, reason: String(full.failure.cause) })
+  if (Result.isFailure(full)) return new MalformedUrlError({ url: request.url, reason: String(full.failure.cause) })
   return full.success.pathname + full.success.search
 }
 
@@ -112,8 +109,7 @@ class Exchange implements Undici.Dispatcher.DispatchHandler {
   settled = false
   status = 0
   headers: Headers.Headers = Headers.empty
-  chunks: Array<Uint8Array> = []
-  size = 0
+  readonly body: BodyBuffer
 
   constructor(
     request: HttpClientRequest.HttpClientRequest,
@@ -128,6 +124,7 @@ class Exchange implements Undici.Dispatcher.DispatchHandler {
     this.watchdog = watchdog
     this.clock = clock
     this.limit = resolved.maxResponseBytes
+    this.body = new BodyBuffer(resolved.maxResponseBytes)
     this.emptyBody = request.method === "HEAD"
   }
 
@@ -200,49 +197,32 @@ class Exchange implements Undici.Dispatcher.DispatchHandler {
       this.headersEntry = undefined
     }
     if (this.emptyBody || statusCode === 204 || statusCode === 304) return
-    const length = this.headers["content-length"]
-    if (length !== undefined && /^\d+$/.test(length)) {
-      const size = Number(length)
-      if (size > this.limit) {
-        this.fail(
-          new BodyTooLargeError({ method: this.request.method, url: this.url.href, limit: this.limit, received: size })
-        )
-      }
+    const size = contentLength(this.headers)
+    if (size !== undefined && size > this.limit) {
+      this.fail(
+        new BodyTooLargeError({ method: this.request.method, url: this.url.href, limit: this.limit, received: size })
+      )
     }
   }
 
   onResponseData(_controller: Undici.Dispatcher.DispatchController, chunk: Uint8Array): void {
     if (this.settled || this.emptyBody) return
-    this.size += chunk.length
-    if (this.size > this.limit) {
+    if (!this.body.push(chunk)) {
       this.fail(
         new BodyTooLargeError({
           method: this.request.method,
           url: this.url.href,
           limit: this.limit,
-          received: this.size
+          received: this.body.size
         })
       )
-      return
     }
-    this.chunks.push(chunk)
   }
 
   onResponseEnd(): void {
     if (this.settled) return
-    const chunks = this.chunks
-    let body: Uint8Array
-    if (chunks.length === 0) body = new Uint8Array(0)
-    else if (chunks.length === 1) body = new Uint8Array(chunks[0]!)
-    else {
-      body = new Uint8Array(this.size)
-      let offset = 0
-      for (const c of chunks) {
-        body.set(c, offset)
-        offset += c.length
-      }
-    }
-    this.chunks = []
+    // a copy of a lone chunk: undici's chunk may be a view of a larger buffer
+    const body = this.body.take(true)
     const request = this.request
     const url = this.url
     const headers = this.headers
@@ -256,7 +236,7 @@ class Exchange implements Undici.Dispatcher.DispatchHandler {
             status,
             headers,
             body: decoder.decode(body),
-            retryAfter: parseRetryAfterHeader(headers["retry-after"], this.clock.currentTimeMillisUnsafe())
+            retryAfter: parseRetryAfter(headers["retry-after"], this.clock.currentTimeMillisUnsafe())
           })
         )
         : Effect.succeed(new Response(request, url.href, status, headers, body))

@@ -4,7 +4,7 @@
  *
  * @internal
  */
-import { InvalidOptionError } from "@async-ops/core/Options"
+import { InvalidOptionError } from "@async-ops/core/InvalidOption"
 import * as WorkerPool from "@async-ops/core/WorkerPool"
 import * as Cause from "effect/Cause"
 import * as Deferred from "effect/Deferred"

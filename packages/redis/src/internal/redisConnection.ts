@@ -3,7 +3,7 @@
  *
  * @internal
  */
-import { InvalidOptionError } from "@async-ops/core/Options"
+import { InvalidOptionError } from "@async-ops/core/InvalidOption"
 import * as NodeRedis from "@effect/platform-node/NodeRedis"
 import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"

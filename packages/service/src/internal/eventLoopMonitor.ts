@@ -1,5 +1,6 @@
 /** @internal */
-import { InvalidOptionError } from "@async-ops/core/Options"
+import { InvalidOptionError } from "@async-ops/core/InvalidOption"
+import * as Metrics from "@async-ops/core/Metrics"
 import * as Registry from "@async-ops/core/Registry"
 import * as Clock from "effect/Clock"
 import type * as Context from "effect/Context"
@@ -9,7 +10,7 @@ import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
-import type { Monitor, Options, Stats } from "../EventLoopMonitor.ts"
+import type { EventLoopMonitor, Options, Stats } from "../EventLoopMonitor.ts"
 import { delayHistogram, EventLoopStalledError, stallCounter } from "../EventLoopMonitor.ts"
 
 const MODULE = "EventLoopMonitor.make"
@@ -38,11 +39,7 @@ const positiveFinite = (option: string, value: Duration.Input | undefined, fallb
     )
 }
 
-/** Nearest-rank percentile of sorted values. */
-const percentile = (sorted: ReadonlyArray<number>, p: number): number =>
-  sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)]!
-
-class MonitorImpl implements Monitor {
+class MonitorImpl implements EventLoopMonitor {
   readonly name: string
   readonly interval: number
   readonly threshold: number
@@ -60,14 +57,15 @@ class MonitorImpl implements Monitor {
   longestStall = 0
   lastStallAt: number | undefined = undefined
 
-  constructor(
-    name: string,
-    interval: number,
-    threshold: number,
-    checkThreshold: number,
-    window: number,
-    metrics: boolean
-  ) {
+  constructor(config: {
+    readonly name: string
+    readonly interval: number
+    readonly threshold: number
+    readonly checkThreshold: number
+    readonly window: number
+    readonly metrics: boolean
+  }) {
+    const { checkThreshold, interval, metrics, name, threshold, window } = config
     this.name = name
     this.interval = interval
     this.threshold = threshold
@@ -133,8 +131,8 @@ class MonitorImpl implements Monitor {
       samples: this.samples,
       stalls: this.stalls,
       current: this.current,
-      p50: percentile(sorted, 0.5),
-      p99: percentile(sorted, 0.99),
+      p50: Metrics.percentile(sorted, 50) ?? 0,
+      p99: Metrics.percentile(sorted, 99) ?? 0,
       max: sorted.length === 0 ? 0 : sorted[sorted.length - 1]!,
       longestStall: this.longestStall,
       lastStallAt: this.lastStallAt
@@ -157,20 +155,20 @@ class MonitorImpl implements Monitor {
 }
 
 /** @internal */
-export const make = (options: Options = {}): Effect.Effect<Monitor, InvalidOptionError, Scope.Scope> =>
+export const make = (options: Options = {}): Effect.Effect<EventLoopMonitor, InvalidOptionError, Scope.Scope> =>
   Effect.gen(function*() {
     const interval = yield* positiveFinite("interval", options.interval, 20)
     const threshold = yield* positiveFinite("threshold", options.threshold, 100)
     const checkThreshold = yield* positiveFinite("checkThreshold", options.checkThreshold, threshold)
     const window = yield* positiveFinite("window", options.window, 10_000)
-    const monitor = new MonitorImpl(
-      options.name ?? "main",
+    const monitor = new MonitorImpl({
+      name: options.name ?? "main",
       interval,
       threshold,
       checkThreshold,
       window,
-      options.metrics !== false
-    )
+      metrics: options.metrics !== false
+    })
     yield* Effect.forkScoped(monitor.sampler, { startImmediately: true })
     yield* Registry.register({ kind: "EventLoopMonitor", name: monitor.name, stats: monitor.stats })
     return monitor
@@ -178,6 +176,6 @@ export const make = (options: Options = {}): Effect.Effect<Monitor, InvalidOptio
 
 /** @internal */
 export const layer = <I>(
-  tag: Context.Key<I, Monitor>,
+  tag: Context.Key<I, EventLoopMonitor>,
   options?: Options
 ): Layer.Layer<I, InvalidOptionError> => Layer.effect(tag, make(options))

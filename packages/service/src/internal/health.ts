@@ -3,7 +3,7 @@
  *
  * @internal
  */
-import { InvalidOptionError } from "@async-ops/core/Options"
+import { InvalidOptionError } from "@async-ops/core/InvalidOption"
 import * as HttpResilience from "@async-ops/http/HttpResilience"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
@@ -19,7 +19,7 @@ import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import type * as CircuitBreaker from "effect/persistence/CircuitBreaker"
 import type * as Scope from "effect/Scope"
-import type { Check, CheckResult, HealthService, Kind, LayerOptions, Report, Stats, Status } from "../Health.ts"
+import type { Check, CheckResult, Health as HealthShape, Kind, LayerOptions, Report, Stats, Status } from "../Health.ts"
 
 /** @internal */
 export class DuplicateCheckError extends Data.TaggedError("DuplicateCheckError")<{
@@ -31,7 +31,10 @@ export class DuplicateCheckError extends Data.TaggedError("DuplicateCheckError")
 }
 
 /** @internal */
-export class Health extends Context.Service<Health, HealthService>()("@async-ops/service/Health") {}
+/** @internal */
+export type Health = HealthShape
+/** @internal */
+export const Health: Context.Service<Health, Health> = Context.Service<Health>("@async-ops/service/Health")
 
 const KINDS: ReadonlyArray<Kind> = ["liveness", "readiness", "startup"]
 
@@ -173,7 +176,7 @@ const runEntry = (entry: Entry): Effect.Effect<CheckResult> =>
   })
 
 /** @internal */
-export const make = (options?: LayerOptions): Effect.Effect<HealthService, InvalidOptionError> =>
+export const make = (options?: LayerOptions): Effect.Effect<HealthShape, InvalidOptionError> =>
   Effect.gen(function*() {
     const defaultTimeout = yield* durationOption("Health.layer", "timeout", options?.timeout, Duration.seconds(1), {
       allowZero: false,
@@ -318,7 +321,7 @@ export const stats: Effect.Effect<Stats, never, Health> = Effect.flatMap(Health,
 /** @internal */
 export const statusCode = (status: Status): number => status === "unhealthy" ? 503 : 200
 
-const probe = (health: HealthService, kind: Kind) =>
+const probe = (health: HealthShape, kind: Kind) =>
   Effect.map(
     health.report(kind),
     (r) => HttpServerResponse.empty({ status: statusCode(r.status), headers: { "cache-control": "no-store" } })
@@ -368,7 +371,7 @@ export const fromCircuitBreaker = (options: BreakerCheckOptions): Check<CircuitB
 /** @internal */
 export interface ClientCheckOptions {
   readonly name: string
-  readonly client?: HttpResilience.Client | undefined
+  readonly client?: HttpResilience.ResilientClient | undefined
   readonly hosts?: ReadonlyArray<string> | undefined
   readonly kinds?: ReadonlyArray<Kind> | undefined
   readonly timeout?: Duration.Input | undefined
@@ -381,7 +384,7 @@ export const fromResilientClient = (
   options: ClientCheckOptions
 ): Check<never, HttpResilience.ResilientClient> => {
   const hosts = options.hosts === undefined ? undefined : new Set(options.hosts)
-  const client: Effect.Effect<HttpResilience.Client, never, HttpResilience.ResilientClient> =
+  const client: Effect.Effect<HttpResilience.ResilientClient, never, HttpResilience.ResilientClient> =
     options.client === undefined ? HttpResilience.ResilientClient : Effect.succeed(options.client)
   return {
     name: options.name,

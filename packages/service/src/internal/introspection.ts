@@ -14,15 +14,17 @@ import * as HttpServerResponse from "effect/http/HttpServerResponse"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
-import type { IntrospectionService, Snapshot, Source, Stats, TaskEntry } from "../Introspection.ts"
+import type { Introspection as IntrospectionShape, Snapshot, Source, Stats, TaskEntry } from "../Introspection.ts"
 
 /** @internal */
-export class Introspection
-  extends Context.Service<Introspection, IntrospectionService>()("@async-ops/service/Introspection")
-{}
+export type Introspection = IntrospectionShape
+/** @internal */
+export const Introspection: Context.Service<Introspection, Introspection> = Context.Service<Introspection>(
+  "@async-ops/service/Introspection"
+)
 
 /** @internal */
-export const make: Effect.Effect<IntrospectionService> = Effect.sync(() => {
+export const make: Effect.Effect<IntrospectionShape> = Effect.sync(() => {
   const sources = new Set<Source>()
   const add = (source: Source): Effect.Effect<void, never, Scope.Scope> =>
     Effect.acquireRelease(

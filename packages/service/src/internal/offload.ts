@@ -1,6 +1,6 @@
 /** @internal */
+import { InvalidOptionError } from "@async-ops/core/InvalidOption"
 import * as Metrics from "@async-ops/core/Metrics"
-import { InvalidOptionError } from "@async-ops/core/Options"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"

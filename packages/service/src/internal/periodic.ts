@@ -1,6 +1,6 @@
 /** @internal */
 import * as Election from "@async-ops/core/Election"
-import { InvalidOptionError } from "@async-ops/core/Options"
+import { InvalidOptionError } from "@async-ops/core/InvalidOption"
 import * as Registry from "@async-ops/core/Registry"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"

@@ -3,7 +3,7 @@
  *
  * @internal
  */
-import { InvalidOptionError } from "@async-ops/core/Options"
+import { InvalidOptionError } from "@async-ops/core/InvalidOption"
 import * as Effect from "effect/Effect"
 import * as HttpRouter from "effect/http/HttpRouter"
 import * as HttpServerResponse from "effect/http/HttpServerResponse"

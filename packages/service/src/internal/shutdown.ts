@@ -4,7 +4,7 @@
  *
  * @internal
  */
-import { InvalidOptionError } from "@async-ops/core/Options"
+import { InvalidOptionError } from "@async-ops/core/InvalidOption"
 import * as Registry from "@async-ops/core/Registry"
 import type { Middleware } from "@async-ops/http/ServerKit"
 import * as Cause from "effect/Cause"
@@ -28,7 +28,7 @@ import type {
   PhaseEntry,
   Report,
   ServerOptions,
-  Service as ShutdownShape,
+  Shutdown as ShutdownShape,
   Signal,
   Stats,
   StepReport,
@@ -36,7 +36,10 @@ import type {
 } from "../Shutdown.ts"
 
 /** @internal */
-export class Shutdown extends Context.Service<Shutdown, ShutdownShape>()("@async-ops/service/Shutdown") {}
+/** @internal */
+export type Shutdown = ShutdownShape
+/** @internal */
+export const Shutdown: Context.Service<Shutdown, Shutdown> = Context.Service<Shutdown>("@async-ops/service/Shutdown")
 
 /** @internal */
 export interface Resolved {

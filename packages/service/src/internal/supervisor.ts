@@ -4,7 +4,7 @@
  * @internal
  */
 import * as Election from "@async-ops/core/Election"
-import { InvalidOptionError } from "@async-ops/core/Options"
+import { InvalidOptionError } from "@async-ops/core/InvalidOption"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
@@ -27,7 +27,7 @@ import type {
   StartOptions,
   Stats,
   StopOptions,
-  Supervisor,
+  Supervisor as SupervisorShape,
   TaskInfo
 } from "../Supervisor.ts"
 import { describeCause, durationOption } from "./health.ts"
@@ -80,9 +80,11 @@ export class SupervisorClosedError extends Data.TaggedError("SupervisorClosedErr
 }
 
 /** @internal */
-export class SupervisorService extends Context.Service<SupervisorService, Supervisor>()(
+export type Supervisor = SupervisorShape
+/** @internal */
+export const Supervisor: Context.Service<Supervisor, Supervisor> = Context.Service<Supervisor>(
   "@async-ops/service/Supervisor"
-) {}
+)
 
 interface Policy {
   readonly restart: Schedule.Schedule<unknown, unknown> | false
@@ -373,8 +375,8 @@ export const make = (options?: Options): Effect.Effect<Supervisor, InvalidOption
   })
 
 /** @internal */
-export const layer = (options?: Options): Layer.Layer<SupervisorService, InvalidOptionError> =>
-  Layer.effect(SupervisorService, make(options))
+export const layer = (options?: Options): Layer.Layer<Supervisor, InvalidOptionError> =>
+  Layer.effect(Supervisor, make(options))
 
 /** @internal */
 export const healthCheck = (supervisor: Supervisor, options?: HealthCheckOptions): Check => ({

@@ -1,6 +1,6 @@
 /**
- * Option validation shared by every async-ops constructor: a bad option (a concurrency of 0, a NaN duration, a
- * negative count) is rejected with one typed error that names the module, the option and what was expected, instead
+ * The one error of a bad option (`InvalidOptionError`), shared by every async-ops constructor: a bad option (a
+ * concurrency of 0, a NaN duration, a negative count) is rejected with one typed error that names the module, the option and what was expected, instead
  * of a hang or a crash deep inside a fiber. The Python it answers is the `ValueError` asyncio raises for
  * `Semaphore(-1)`.
  *
@@ -22,7 +22,7 @@ import * as Data from "effect/Data"
  * const program = Gather.settle([1, 2], Effect.succeed, { concurrency: 0 }).pipe(
  *   Effect.catchTag("InvalidOptionError", (e) => Effect.succeed(e.message))
  * )
- * // "Gather.settle: option concurrency must be an integer >= 1 or \"unbounded\" (got 0)"
+ * // => "Gather.settle: option concurrency must be an integer >= 1 or \"unbounded\" (got 0)"
  * ```
  *
  * @category errors
