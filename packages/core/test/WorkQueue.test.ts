@@ -723,3 +723,59 @@ describe("WorkQueue", () => {
       }))
   })
 })
+
+describe("WorkQueue fast paths", () => {
+  it.effect("an offer that finds room, a take that finds an item and taskDone complete without yielding", () =>
+    Effect.gen(function*() {
+      const queue = yield* WorkQueue.make<number>({ capacity: 2 })
+      let otherRan = false
+      // a fiber forked without startImmediately runs only once this fiber yields to the scheduler
+      yield* Effect.forkChild(Effect.sync(() => {
+        otherRan = true
+      }))
+      yield* queue.offer(1)
+      yield* queue.offer(2)
+      const a = yield* queue.take
+      const b = yield* queue.take
+      yield* queue.taskDoneN(2)
+      expect(Option.isNone(yield* queue.takeIfAvailable)).toBe(true)
+      expect(otherRan).toBe(false)
+      expect([a, b]).toEqual([1, 2])
+    }))
+
+  it.effect("one take effect reused takes a new item each time it runs, under yield* and in pipe", () =>
+    Effect.gen(function*() {
+      const queue = yield* WorkQueue.make<number>()
+      yield* queue.offerAll([1, 2, 3, 4])
+      const take = queue.take
+      const offer = queue.offer(9)
+      const fromGen = [yield* take, yield* take]
+      const fromPipe = yield* Effect.all([take, take.pipe(Effect.map((x) => x * 10))])
+      yield* offer
+      yield* offer
+      expect(fromGen).toEqual([1, 2])
+      expect(fromPipe).toEqual([3, 40])
+      expect((yield* queue.stats).size).toBe(2)
+    }))
+
+  it.effect("a failing fast path fails the generator where it stands", () =>
+    Effect.gen(function*() {
+      const queue = yield* WorkQueue.make<number>()
+      const error = yield* Effect.flip(queue.taskDone)
+      expect(error._tag).toBe("TaskDoneError")
+      yield* queue.shutdown()
+      const shut = yield* Effect.flip(Effect.gen(function*() {
+        yield* queue.offer(1)
+        return "unreachable"
+      }))
+      expect(shut._tag).toBe("QueueShutdownError")
+    }))
+
+  it.effect("isWorkQueue tells a queue from other values", () =>
+    Effect.gen(function*() {
+      const queue = yield* WorkQueue.make<number>()
+      expect(WorkQueue.isWorkQueue(queue)).toBe(true)
+      expect(WorkQueue.isWorkQueue({ take: queue.take })).toBe(false)
+      expect(WorkQueue.isWorkQueue(null)).toBe(false)
+    }))
+})

@@ -628,6 +628,9 @@ class WorkQueueImpl<A> extends QueueCore<A, QueueShutdownError> implements WorkQ
 }
 
 /** @internal */
+export const isWorkQueue = (u: unknown): u is WorkQueue<unknown> => u instanceof WorkQueueImpl
+
+/** @internal */
 export const make = <A>(options?: Options<A>): Effect.Effect<WorkQueue<A>, InvalidOptionError> =>
   Effect.flatMap(
     validateQueueOptions("WorkQueue.make", options),
