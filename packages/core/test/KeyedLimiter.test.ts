@@ -1,8 +1,8 @@
 import { KeyedLimiter, Metrics } from "@async-ops/core"
-import { Chaos, ConcurrencyProbe, LeakCheck, VirtualTime } from "@async-ops/testing"
+import { Chaos, ConcurrencyProbe, VirtualTime } from "@async-ops/testing"
 import { describe, expect, it } from "@effect/vitest"
 import { Deferred, Effect, Fiber, Metric, Option, Ref } from "effect"
-import { holdUntilReleased, isInterrupted, randomInterruptions, start } from "./support.ts"
+import { holdUntilReleased, isInterrupted, runRandomCallers, start } from "./support.ts"
 
 /** Holds a permit of `key` until released. */
 const holdKey = <K>(limiter: KeyedLimiter.KeyedLimiter<K>, key: K) =>
@@ -224,42 +224,16 @@ describe("KeyedLimiter", () => {
           const limiter = yield* KeyedLimiter.make<number>({ perKey, global: globalCap })
           const global = yield* ConcurrencyProbe.make
           const probes = [yield* ConcurrencyProbe.make, yield* ConcurrencyProbe.make, yield* ConcurrencyProbe.make]
-          const run = Effect.gen(function*() {
-            const fibers: Array<Fiber.Fiber<void>> = []
-            const callers = 4 + random.int(16)
-            for (let c = 0; c < callers; c++) {
-              const key = random.int(3)
-              const arrive = random.int(40)
-              const hold = random.int(20)
-              const victim = random.chance(0.3) ? random.int(callers) : undefined
-              fibers.push(
-                yield* Effect.forkChild(
-                  Effect.sleep(arrive).pipe(
-                    Effect.andThen(
-                      limiter.withPermit(key, global.track(probes[key]!.track(Effect.sleep(hold)))).pipe(
-                        Effect.onInterrupt(() =>
-                          Effect.sync(() => {
-                            seen.interruptedWaiting++
-                          })
-                        )
-                      )
-                    ),
-                    Effect.tap(() =>
-                      Effect.sync(() => {
-                        seen.completed++
-                        // in the same step as its release, interrupt another caller (maybe just granted)
-                        if (victim !== undefined) fibers[victim]?.interruptUnsafe()
-                      })
-                    )
-                  )
-                )
+          yield* runRandomCallers(random, (hold) => {
+            const key = random.int(3)
+            return limiter.withPermit(key, global.track(probes[key]!.track(Effect.sleep(hold)))).pipe(
+              Effect.onInterrupt(() =>
+                Effect.sync(() => {
+                  seen.interruptedWaiting++
+                })
               )
-            }
-            const events = randomInterruptions(random, fibers, random.int(callers), 60)
-            yield* Effect.all(events, { concurrency: "unbounded", discard: true })
-            yield* Fiber.awaitAll(fibers)
-          })
-          yield* LeakCheck.fibers(VirtualTime.autojump(run))
+            )
+          }, { onCompleted: () => seen.completed++ })
           const stats = yield* limiter.stats
           expect(stats).toMatchObject({ inFlight: 0, waiting: 0, keys: 0 })
           if (globalCap !== undefined) expect((yield* global.stats).peak).toBeLessThanOrEqual(globalCap)
