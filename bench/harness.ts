@@ -48,7 +48,7 @@ export interface System {
   readonly requires?: ReadonlyArray<string>
   /** For `.py` runners: what the interpreter must provide. */
   readonly python?: PythonNeeds
-  /** Run at most this size (a row too slow at full size, e.g. a quadratic one); the row says so. */
+  /** Run at most this size (a row too slow to run at full size); the row says so. */
   readonly maxSize?: number
   /** Parameters for this system only, merged over the table's. */
   readonly params?: Readonly<Record<string, number>>
@@ -706,7 +706,7 @@ const renderScaling = (table: ScalingTable, results: Results, scale: number): st
       cells.push(`${fmtMs(r.summary.medianMs)} ms (${perItemUs(r.summary).toFixed(2)} µs)`)
     }
     if (system.maxSize !== undefined && sizes.some((n) => n > (system.maxSize as number))) {
-      notes.add(`${system.label}: not run above N = ${group3(system.maxSize)} (quadratic in its waiters).`)
+      notes.add(`${system.label}: not run above N = ${group3(system.maxSize)} (too slow at full size).`)
     }
     const m = marginalGrowth(points)
     if (m !== undefined) notes.add(`${system.label}: ${describeMarginal(m)}.`)

@@ -79,20 +79,24 @@ const gatherWorkload: Workload = {
 const W2_SIZE = 100_000
 const W2_PARAMS = { concurrency: 100 }
 const W2_SCALING = [5_000, 10_000, 20_000, 40_000, 100_000]
-/** Effect 4.1's Semaphore with every task parked on it is quadratic in its waiters: 20k takes seconds, 40k ~45 s. */
-const SEMAPHORE_MAX = 20_000
 
 const w2 = {
   pLimit: { label: "p-limit", file: "w2/p-limit.ts" },
   pMap: { label: "p-map", file: "w2/p-map.ts" },
   pQueue: { label: "p-queue", file: "w2/p-queue.ts" },
+  henrygdQueue: {
+    label: "@henrygd/queue",
+    file: "w2/henrygd-queue.ts",
+    note: "with fastq, one of the fastest JS limiters: the anchor for how far every row is from the best."
+  },
+  fastq: { label: "fastq (promise)", file: "w2/fastq.ts" },
   effectForEach: { label: "Effect.forEach concurrency", file: "w2/effect-foreach.ts" },
   effectSemaphore: {
     label: "Effect Semaphore + forEach unbounded",
     file: "w2/effect-semaphore.ts",
-    maxSize: SEMAPHORE_MAX,
     note: "every task forked at once and parked on one `Semaphore.withPermit` (the seed's Pattern 2 ported " +
-      "literally); quadratic in its waiters in Effect 4.1, so capped at N = " + n(SEMAPHORE_MAX) + "."
+      "literally); run at every size since effect 4.1.5 reworked the Semaphore's release (4.1.0 took 466 s at " +
+      "N = 100,000, and this row was capped at 20,000)."
   },
   gather: { label: "Gather.settle concurrency", file: "w2/gather-settle.ts", ours: true, requires: ["Gather"] },
   taskGroup: { label: "TaskGroup concurrency", file: "w2/taskgroup.ts", ours: true, requires: ["TaskGroup"] },
@@ -253,7 +257,8 @@ const w4 = {
     file: "w4/aiohttp_session.py",
     python: {
       imports: ["asyncio", "aiohttp"],
-      hint: "aiohttp is not installed (`pip install aiohttp`; PyPI was not reachable from this machine)"
+      hint: "aiohttp is not installed: `apt-get install python3-aiohttp` (Debian and Ubuntu; the harness prefers " +
+        "`/usr/bin/python3`, the interpreter that package serves), or `pip install aiohttp` where PyPI is reachable"
     }
   }
 } satisfies Record<string, System>

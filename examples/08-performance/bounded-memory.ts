@@ -9,7 +9,7 @@
  * per_user = defaultdict(lambda: asyncio.Semaphore(1))      # one entry per user, forever
  * ```
  */
-import { Limiter } from "@async-ops/core"
+import { KeyedLimiter, Limiter } from "@async-ops/core"
 import { Cause, Console, Effect, Queue, Semaphore } from "effect"
 
 const items = Array.from({ length: 20_000 }, (_, i) => i)
@@ -69,7 +69,7 @@ export const program = Effect.gen(function*() {
 
   yield* Console.log("-- one permit per user: a keyed limiter drops idle users, a Map of semaphores keeps them all")
   const users = 5_000
-  const perUser = yield* Limiter.keyed<number>({ perKey: 1, global: 50 })
+  const perUser = yield* KeyedLimiter.make<number>({ perKey: 1, global: 50 })
   const naive = new Map<number, Semaphore.Semaphore>()
   let peakKeys = 0
   yield* Effect.forEach(items, (i) => {

@@ -218,3 +218,24 @@ export interface WorkQueue<A> {
  * @since 0.1.0
  */
 export const make: <A>(options?: Options<A>) => Effect.Effect<WorkQueue<A>, InvalidOptionError> = internal.make
+
+/**
+ * Whether a value is a work queue made by {@link make}.
+ *
+ * **When to use**: narrowing an `unknown` (a value from a registry, a test) before using it as a queue.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { WorkQueue } from "@async-ops/core"
+ *
+ * const program = Effect.gen(function*() {
+ *   const queue = yield* WorkQueue.make<number>()
+ *   return [WorkQueue.isWorkQueue(queue), WorkQueue.isWorkQueue({ take: 1 })] // [true, false]
+ * })
+ * ```
+ *
+ * @category guards
+ * @since 0.1.0
+ */
+export const isWorkQueue: (u: unknown) => u is WorkQueue<unknown> = internal.isWorkQueue

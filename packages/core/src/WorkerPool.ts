@@ -211,3 +211,24 @@ export class WorkerPoolClosedError extends Data.TaggedError("WorkerPoolClosedErr
 export const make: <A, E = never, R = never>(
   options: Options<A, E, R>
 ) => Effect.Effect<WorkerPool<A, E>, InvalidOptionError, Scope.Scope | R> = internal.make
+
+/**
+ * Whether a value is a worker pool made by {@link make}.
+ *
+ * **When to use**: narrowing an `unknown` (a value from a registry, a test) before using it as a pool.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { WorkerPool } from "@async-ops/core"
+ *
+ * const program = Effect.scoped(Effect.gen(function*() {
+ *   const pool = yield* WorkerPool.make({ workers: 2, capacity: 10, handler: (_: number) => Effect.void })
+ *   return [WorkerPool.isWorkerPool(pool), WorkerPool.isWorkerPool({})] // [true, false]
+ * }))
+ * ```
+ *
+ * @category guards
+ * @since 0.1.0
+ */
+export const isWorkerPool: (u: unknown) => u is WorkerPool<unknown, unknown> = internal.isWorkerPool

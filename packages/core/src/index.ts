@@ -56,6 +56,11 @@ export * as KeyedMutex from "./KeyedMutex.ts"
 /**
  * @since 0.1.0
  */
+export * as KeyedLimiter from "./KeyedLimiter.ts"
+
+/**
+ * @since 0.1.0
+ */
 export * as Limiter from "./Limiter.ts"
 
 /**

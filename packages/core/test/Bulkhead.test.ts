@@ -1,8 +1,8 @@
 import { Bulkhead, Metrics } from "@async-ops/core"
-import { Chaos, ConcurrencyProbe, LeakCheck, VirtualTime } from "@async-ops/testing"
+import { Chaos, ConcurrencyProbe, VirtualTime } from "@async-ops/testing"
 import { describe, expect, it } from "@effect/vitest"
 import { Clock, Deferred, Effect, Fiber, Metric, Ref } from "effect"
-import { holdUntilReleased, isInterrupted, randomInterruptions, start } from "./support.ts"
+import { holdUntilReleased, isInterrupted, runRandomCallers, start } from "./support.ts"
 
 const hold = (bulkhead: Bulkhead.Bulkhead) => holdUntilReleased((effect) => bulkhead.withPermit(effect))
 
@@ -235,44 +235,14 @@ describe("Bulkhead", () => {
             queueTimeout: random.chance(0.5) ? 2 + random.int(15) : undefined
           })
           const probe = yield* ConcurrencyProbe.make
-          const run = Effect.gen(function*() {
-            const fibers: Array<Fiber.Fiber<void>> = []
-            const callers = 4 + random.int(16)
-            for (let c = 0; c < callers; c++) {
-              const arrive = random.int(40)
-              const ms = random.int(20)
-              const victim = random.chance(0.3) ? random.int(callers) : undefined
-              fibers.push(
-                yield* Effect.forkChild(
-                  Effect.sleep(arrive).pipe(
-                    Effect.andThen(bulkhead.withPermit(probe.track(Effect.sleep(ms)))),
-                    Effect.matchEffect({
-                      onSuccess: () =>
-                        Effect.sync(() => {
-                          seen.completed++
-                          // in the same step as its release, interrupt another caller (maybe just granted)
-                          if (victim !== undefined) fibers[victim]?.interruptUnsafe()
-                        }),
-                      onFailure: (e) =>
-                        Effect.sync(() => {
-                          if (e.reason === "queue-full") seen.rejected++
-                          else seen.timedOut++
-                        })
-                    }),
-                    Effect.onInterrupt(() =>
-                      Effect.sync(() => {
-                        seen.interrupted++
-                      })
-                    )
-                  )
-                )
-              )
-            }
-            const events = randomInterruptions(random, fibers, random.int(callers), 60)
-            yield* Effect.all(events, { concurrency: "unbounded", discard: true })
-            yield* Fiber.awaitAll(fibers)
+          yield* runRandomCallers(random, (ms) => bulkhead.withPermit(probe.track(Effect.sleep(ms))), {
+            onCompleted: () => seen.completed++,
+            onFailure: (e) => {
+              if (e.reason === "queue-full") seen.rejected++
+              else seen.timedOut++
+            },
+            onInterrupt: () => seen.interrupted++
           })
-          yield* LeakCheck.fibers(VirtualTime.autojump(run))
           expect(yield* bulkhead.stats).toMatchObject({ inFlight: 0, queued: 0 })
           expect((yield* probe.stats).peak).toBeLessThanOrEqual(maxConcurrent)
         }))

@@ -1,9 +1,9 @@
 import { Bulkhead, Limiter, Metrics } from "@async-ops/core"
-import { Chaos, ConcurrencyProbe, LeakCheck, VirtualTime } from "@async-ops/testing"
+import { Chaos, ConcurrencyProbe, VirtualTime } from "@async-ops/testing"
 import { describe, expect, it } from "@effect/vitest"
 import { Deferred, Effect, Exit, Fiber, Metric, Option } from "effect"
 import { TestClock } from "effect/testing"
-import { randomInterruptions, start } from "./support.ts"
+import { runRandomCallers, start } from "./support.ts"
 
 interface Phase {
   readonly capacity: number
@@ -331,46 +331,18 @@ describe("Limiter.adaptive", () => {
             random.chance(0.5) ? { ...base, algorithm: "aimd" } : { ...base, algorithm: "gradient2", windowSize: 2 }
           )
           const probe = yield* ConcurrencyProbe.make
-          const run = Effect.gen(function*() {
-            const fibers: Array<Fiber.Fiber<void>> = []
-            const callers = 4 + random.int(16)
-            for (let c = 0; c < callers; c++) {
-              const arrive = random.int(40)
-              const ms = random.int(20)
-              const fails = random.chance(0.2)
-              const victim = random.chance(0.3) ? random.int(callers) : undefined
-              fibers.push(
-                yield* Effect.forkChild(
-                  Effect.sleep(arrive).pipe(
-                    Effect.andThen(
-                      limiter.withPermit(
-                        probe.track(Effect.sleep(ms)).pipe(
-                          Effect.andThen(fails ? Effect.fail("boom") : Effect.void),
-                          Effect.timeout(15)
-                        )
-                      )
-                    ),
-                    Effect.ignore,
-                    Effect.tap(() =>
-                      Effect.sync(() => {
-                        seen.completed++
-                        if (victim !== undefined) fibers[victim]?.interruptUnsafe()
-                      })
-                    ),
-                    Effect.onInterrupt(() =>
-                      Effect.sync(() => {
-                        seen.interrupted++
-                      })
-                    )
-                  )
-                )
+          yield* runRandomCallers(random, (ms) => {
+            const fails = random.chance(0.2)
+            return limiter.withPermit(
+              probe.track(Effect.sleep(ms)).pipe(
+                Effect.andThen(fails ? Effect.fail("boom") : Effect.void),
+                Effect.timeout(15)
               )
-            }
-            const events = randomInterruptions(random, fibers, random.int(callers), 60)
-            yield* Effect.all(events, { concurrency: "unbounded", discard: true })
-            yield* Fiber.awaitAll(fibers)
+            ).pipe(Effect.ignore)
+          }, {
+            onCompleted: () => seen.completed++,
+            onInterrupt: () => seen.interrupted++
           })
-          yield* LeakCheck.fibers(VirtualTime.autojump(run))
           const stats = yield* limiter.stats
           expect(stats).toMatchObject({ inFlight: 0, waiting: 0 })
           expect((yield* probe.stats).peak).toBeLessThanOrEqual(6)

@@ -461,139 +461,144 @@ describe("WorkQueue", () => {
         expect(yield* queue.take).toBe("b")
       }))
 
-    it.effect("random interruptions of producers and consumers lose, duplicate and leak nothing", () =>
-      Effect.gen(function*() {
-        let interrupted = 0
-        let handedOffThenInterrupted = 0
-        let slotThenInterrupted = 0
-        // seeds 1..100, then again with metrics on: the gauges must end idle too
-        for (const metrics of [false, true]) {
-          yield* Chaos.forEachSeed(100, (random) =>
-            Effect.gen(function*() {
-              const name = `random-${random.seed}`
-              const order = random.pick(["fifo", "lifo", "priority"] as const)
-              const queue = yield* WorkQueue.make<number>({
-                capacity: 1 + random.int(3),
-                order,
-                ...(order === "priority" ? { priority: (n: number) => n % 7 } : {}),
-                ...(metrics ? { name, metrics } : {})
-              })
-              const offered: Array<number> = []
-              const received: Array<number> = []
-              const run = Effect.gen(function*() {
-                const producers: Array<Fiber.Fiber<unknown, unknown>> = []
-                const consumers: Array<Fiber.Fiber<unknown, unknown>> = []
-                for (let p = 0; p < 3; p++) {
-                  const ids = Array.from({ length: 8 }, (_, i) => p * 100 + i)
-                  const producer = Effect.forEach(ids, (id) =>
-                    Effect.sleep(random.int(3) * 5).pipe(
-                      Effect.andThen(random.int(4) === 0 ? queue.offerAll([id]) : queue.offer(id)),
-                      Effect.andThen(Effect.sync(() => offered.push(id)))
-                    ), { discard: true })
-                  producers.push(yield* Effect.forkChild(producer))
+    it.effect(
+      "random interruptions of producers and consumers lose, duplicate and leak nothing",
+      () =>
+        Effect.gen(function*() {
+          let interrupted = 0
+          let handedOffThenInterrupted = 0
+          let slotThenInterrupted = 0
+          // seeds 1..100, then again with metrics on: the gauges must end idle too
+          for (const metrics of [false, true]) {
+            yield* Chaos.forEachSeed(100, (random) =>
+              Effect.gen(function*() {
+                const name = `random-${random.seed}`
+                const order = random.pick(["fifo", "lifo", "priority"] as const)
+                const queue = yield* WorkQueue.make<number>({
+                  capacity: 1 + random.int(3),
+                  order,
+                  ...(order === "priority" ? { priority: (n: number) => n % 7 } : {}),
+                  ...(metrics ? { name, metrics } : {})
+                })
+                const offered: Array<number> = []
+                const received: Array<number> = []
+                const run = Effect.gen(function*() {
+                  const producers: Array<Fiber.Fiber<unknown, unknown>> = []
+                  const consumers: Array<Fiber.Fiber<unknown, unknown>> = []
+                  for (let p = 0; p < 3; p++) {
+                    const ids = Array.from({ length: 8 }, (_, i) => p * 100 + i)
+                    const producer = Effect.forEach(ids, (id) =>
+                      Effect.sleep(random.int(3) * 5).pipe(
+                        Effect.andThen(random.int(4) === 0 ? queue.offerAll([id]) : queue.offer(id)),
+                        Effect.andThen(Effect.sync(() => offered.push(id)))
+                      ), { discard: true })
+                    producers.push(yield* Effect.forkChild(producer))
+                  }
+                  for (let c = 0; c < 3; c++) {
+                    const kind = random.int(3)
+                    const hold = random.int(3) * 5
+                    const consume = kind === 0
+                      ? Effect.scoped(
+                        Effect.flatMap(queue.takeScoped, (x) => {
+                          received.push(x)
+                          return Effect.sleep(hold)
+                        })
+                      )
+                      : Effect.uninterruptibleMask((restore) =>
+                        Effect.flatMap(restore(kind === 1 ? queue.takeUpTo(2) : queue.takeBetween(2, 3)), (xs) => {
+                          received.push(...xs)
+                          return Effect.andThen(Effect.sleep(hold), queue.taskDoneN(xs.length))
+                        })
+                      )
+                    consumers.push(yield* Effect.forkChild(Effect.forever(consume)))
+                  }
+                  // Chaos: interrupt random fibers at random times; some right after an offer in the same step, which
+                  // catches a consumer that was handed the item and has not run yet.
+                  const all = [...producers, ...consumers]
+                  const chaos = Effect.forEach(
+                    Array.from({ length: 6 }),
+                    () =>
+                      Effect.sleep(random.int(8) * 5).pipe(Effect.andThen(Effect.gen(function*() {
+                        if (random.chance(0.5)) {
+                          const victim = random.pick(consumers)
+                          if ((yield* queue.stats).waitingTakers > 0 && victim.pollUnsafe() === undefined) {
+                            handedOffThenInterrupted++
+                          }
+                          const ok = yield* Effect.orElseSucceed(
+                            queue.offerIfAvailable(1000 + random.int(1000)),
+                            () => false
+                          )
+                          if (ok) {
+                            offered.push(-1)
+                          }
+                          return yield* Fiber.interrupt(victim)
+                        }
+                        if (random.chance(0.5)) {
+                          // take in the same step as interrupting a producer: catches one that was given the freed slot
+                          const victim = random.pick(producers)
+                          if ((yield* queue.stats).waitingPutters > 0 && victim.pollUnsafe() === undefined) {
+                            slotThenInterrupted++
+                          }
+                          const got = yield* Effect.orElseSucceed(queue.takeIfAvailable, () => Option.none<number>())
+                          if (Option.isSome(got)) {
+                            received.push(got.value)
+                            yield* Effect.ignore(queue.taskDone)
+                          }
+                          return yield* Fiber.interrupt(victim)
+                        }
+                        return yield* Fiber.interrupt(random.pick(all))
+                      }))),
+                    { discard: true }
+                  )
+                  yield* chaos
+                  // Give everything time to settle, then shut down: producers blocked on a queue whose consumers were
+                  // all interrupted fail; then stop the consumers and drain the rest ourselves.
+                  yield* Effect.sleep(200)
+                  yield* queue.shutdown()
+                  const producerExits = yield* Effect.forEach(producers, Fiber.await)
+                  interrupted += producerExits.filter(isInterrupted).length
+                  yield* Fiber.interruptAll(consumers)
+                  while (true) {
+                    const xs = yield* Effect.exit(queue.takeUpTo(100))
+                    if (Exit.isFailure(xs)) break
+                    received.push(...xs.value)
+                    yield* queue.taskDoneN(xs.value.length)
+                  }
+                })
+                yield* LeakCheck.fibers(VirtualTime.autojump(run))
+                const stats = yield* queue.stats
+                expect(stats.waitingTakers).toBe(0)
+                expect(stats.waitingPutters).toBe(0)
+                expect(stats.size).toBe(0)
+                // chaos offers carry ids >= 1000 and are recorded as -1: compare the producers' ids exactly
+                const chaosOffered = offered.filter((x) => x === -1).length
+                const fromProducers = offered.filter((x) => x >= 0).toSorted((a, b) => a - b)
+                const receivedProducers = received.filter((x) => x < 1000).toSorted((a, b) => a - b)
+                expect(receivedProducers).toEqual(fromProducers)
+                expect(received.filter((x) => x >= 1000).length).toBe(chaosOffered)
+                expect(stats.offered).toBe(offered.length)
+                expect(stats.taken).toBe(received.length)
+                // consumers interrupted inside their uninterruptible batches still marked them done
+                expect(stats.unfinished).toBe(0)
+                if (metrics) {
+                  const attrs = { primitive: "WorkQueue", name }
+                  const gauge = (metric: Metric.Gauge<number>) =>
+                    Effect.map(Metric.value(Metric.withAttributes(metric, attrs)), (state) => state.value)
+                  expect(yield* gauge(Metrics.queueDepth), name).toBe(0)
+                  expect(yield* gauge(Metrics.waiting), name).toBe(0)
+                  expect(yield* gauge(Metrics.inFlight), name).toBe(0)
+                  expect((yield* Metric.value(Metric.withAttributes(Metrics.acquired, attrs))).count, name).toBe(
+                    stats.taken
+                  )
                 }
-                for (let c = 0; c < 3; c++) {
-                  const kind = random.int(3)
-                  const hold = random.int(3) * 5
-                  const consume = kind === 0
-                    ? Effect.scoped(
-                      Effect.flatMap(queue.takeScoped, (x) => {
-                        received.push(x)
-                        return Effect.sleep(hold)
-                      })
-                    )
-                    : Effect.uninterruptibleMask((restore) =>
-                      Effect.flatMap(restore(kind === 1 ? queue.takeUpTo(2) : queue.takeBetween(2, 3)), (xs) => {
-                        received.push(...xs)
-                        return Effect.andThen(Effect.sleep(hold), queue.taskDoneN(xs.length))
-                      })
-                    )
-                  consumers.push(yield* Effect.forkChild(Effect.forever(consume)))
-                }
-                // Chaos: interrupt random fibers at random times; some right after an offer in the same step, which
-                // catches a consumer that was handed the item and has not run yet.
-                const all = [...producers, ...consumers]
-                const chaos = Effect.forEach(
-                  Array.from({ length: 6 }),
-                  () =>
-                    Effect.sleep(random.int(8) * 5).pipe(Effect.andThen(Effect.gen(function*() {
-                      if (random.chance(0.5)) {
-                        const victim = random.pick(consumers)
-                        if ((yield* queue.stats).waitingTakers > 0 && victim.pollUnsafe() === undefined) {
-                          handedOffThenInterrupted++
-                        }
-                        const ok = yield* Effect.orElseSucceed(queue.offerIfAvailable(1000 + random.int(1000)), () =>
-                          false)
-                        if (ok) {
-                          offered.push(-1)
-                        }
-                        return yield* Fiber.interrupt(victim)
-                      }
-                      if (random.chance(0.5)) {
-                        // take in the same step as interrupting a producer: catches one that was given the freed slot
-                        const victim = random.pick(producers)
-                        if ((yield* queue.stats).waitingPutters > 0 && victim.pollUnsafe() === undefined) {
-                          slotThenInterrupted++
-                        }
-                        const got = yield* Effect.orElseSucceed(queue.takeIfAvailable, () =>
-                          Option.none<number>())
-                        if (Option.isSome(got)) {
-                          received.push(got.value)
-                          yield* Effect.ignore(queue.taskDone)
-                        }
-                        return yield* Fiber.interrupt(victim)
-                      }
-                      return yield* Fiber.interrupt(random.pick(all))
-                    }))),
-                  { discard: true }
-                )
-                yield* chaos
-                // Give everything time to settle, then shut down: producers blocked on a queue whose consumers were
-                // all interrupted fail; then stop the consumers and drain the rest ourselves.
-                yield* Effect.sleep(200)
-                yield* queue.shutdown()
-                const producerExits = yield* Effect.forEach(producers, Fiber.await)
-                interrupted += producerExits.filter(isInterrupted).length
-                yield* Fiber.interruptAll(consumers)
-                while (true) {
-                  const xs = yield* Effect.exit(queue.takeUpTo(100))
-                  if (Exit.isFailure(xs)) break
-                  received.push(...xs.value)
-                  yield* queue.taskDoneN(xs.value.length)
-                }
-              })
-              yield* LeakCheck.fibers(VirtualTime.autojump(run))
-              const stats = yield* queue.stats
-              expect(stats.waitingTakers).toBe(0)
-              expect(stats.waitingPutters).toBe(0)
-              expect(stats.size).toBe(0)
-              // chaos offers carry ids >= 1000 and are recorded as -1: compare the producers' ids exactly
-              const chaosOffered = offered.filter((x) => x === -1).length
-              const fromProducers = offered.filter((x) => x >= 0).toSorted((a, b) => a - b)
-              const receivedProducers = received.filter((x) => x < 1000).toSorted((a, b) => a - b)
-              expect(receivedProducers).toEqual(fromProducers)
-              expect(received.filter((x) => x >= 1000).length).toBe(chaosOffered)
-              expect(stats.offered).toBe(offered.length)
-              expect(stats.taken).toBe(received.length)
-              // consumers interrupted inside their uninterruptible batches still marked them done
-              expect(stats.unfinished).toBe(0)
-              if (metrics) {
-                const attrs = { primitive: "WorkQueue", name }
-                const gauge = (metric: Metric.Gauge<number>) =>
-                  Effect.map(Metric.value(Metric.withAttributes(metric, attrs)), (state) => state.value)
-                expect(yield* gauge(Metrics.queueDepth), name).toBe(0)
-                expect(yield* gauge(Metrics.waiting), name).toBe(0)
-                expect(yield* gauge(Metrics.inFlight), name).toBe(0)
-                expect((yield* Metric.value(Metric.withAttributes(Metrics.acquired, attrs))).count, name).toBe(
-                  stats.taken
-                )
-              }
-            }))
-        }
-        expect(interrupted).toBeGreaterThan(10)
-        expect(handedOffThenInterrupted).toBeGreaterThan(10)
-        expect(slotThenInterrupted).toBeGreaterThan(5)
-      }))
+              }))
+          }
+          expect(interrupted).toBeGreaterThan(10)
+          expect(handedOffThenInterrupted).toBeGreaterThan(10)
+          expect(slotThenInterrupted).toBeGreaterThan(5)
+        }),
+      60_000
+    ) // 2-4 s on a loaded 2-core machine, near vitest's default 5 s
   })
 
   describe("stats and options", () => {
@@ -722,4 +727,60 @@ describe("WorkQueue", () => {
         expect(yield* Clock.currentTimeMillis).toBe(115)
       }))
   })
+})
+
+describe("WorkQueue fast paths", () => {
+  it.effect("an offer that finds room, a take that finds an item and taskDone complete without yielding", () =>
+    Effect.gen(function*() {
+      const queue = yield* WorkQueue.make<number>({ capacity: 2 })
+      let otherRan = false
+      // a fiber forked without startImmediately runs only once this fiber yields to the scheduler
+      yield* Effect.forkChild(Effect.sync(() => {
+        otherRan = true
+      }))
+      yield* queue.offer(1)
+      yield* queue.offer(2)
+      const a = yield* queue.take
+      const b = yield* queue.take
+      yield* queue.taskDoneN(2)
+      expect(Option.isNone(yield* queue.takeIfAvailable)).toBe(true)
+      expect(otherRan).toBe(false)
+      expect([a, b]).toEqual([1, 2])
+    }))
+
+  it.effect("one take effect reused takes a new item each time it runs, under yield* and in pipe", () =>
+    Effect.gen(function*() {
+      const queue = yield* WorkQueue.make<number>()
+      yield* queue.offerAll([1, 2, 3, 4])
+      const take = queue.take
+      const offer = queue.offer(9)
+      const fromGen = [yield* take, yield* take]
+      const fromPipe = yield* Effect.all([take, take.pipe(Effect.map((x) => x * 10))])
+      yield* offer
+      yield* offer
+      expect(fromGen).toEqual([1, 2])
+      expect(fromPipe).toEqual([3, 40])
+      expect((yield* queue.stats).size).toBe(2)
+    }))
+
+  it.effect("a failing fast path fails the generator where it stands", () =>
+    Effect.gen(function*() {
+      const queue = yield* WorkQueue.make<number>()
+      const error = yield* Effect.flip(queue.taskDone)
+      expect(error._tag).toBe("TaskDoneError")
+      yield* queue.shutdown()
+      const shut = yield* Effect.flip(Effect.gen(function*() {
+        yield* queue.offer(1)
+        return "unreachable"
+      }))
+      expect(shut._tag).toBe("QueueShutdownError")
+    }))
+
+  it.effect("isWorkQueue tells a queue from other values", () =>
+    Effect.gen(function*() {
+      const queue = yield* WorkQueue.make<number>()
+      expect(WorkQueue.isWorkQueue(queue)).toBe(true)
+      expect(WorkQueue.isWorkQueue({ take: queue.take })).toBe(false)
+      expect(WorkQueue.isWorkQueue(null)).toBe(false)
+    }))
 })

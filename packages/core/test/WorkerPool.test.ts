@@ -588,3 +588,13 @@ describe("WorkerPool", () => {
       check({ workers: 1, capacity: 1, handler, order: "priority" }, "priority"))
   })
 })
+
+describe("WorkerPool.isWorkerPool", () => {
+  it.effect("tells a pool from other values", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const pool = yield* WorkerPool.make({ workers: 1, capacity: 1, handler: (_: number) => Effect.void })
+      expect(WorkerPool.isWorkerPool(pool)).toBe(true)
+      expect(WorkerPool.isWorkerPool({ submit: pool.submit })).toBe(false)
+      expect(WorkerPool.isWorkerPool(undefined)).toBe(false)
+    })))
+})

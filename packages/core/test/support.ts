@@ -1,9 +1,9 @@
 /**
  * Helpers shared by the core tests (tests only, not a public module): forking a fiber that runs at once, reading an
- * exit, and the seeded interruption schedules of the property tests. The random helpers draw from the `Random` in the
+ * exit, and the seeded interruption schedules of the property tests (`runRandomCallers` is the admission tests' run). The random helpers draw from the `Random` in the
  * same order as the loops they replaced, so each seed still explores the same schedule.
  */
-import type { Chaos } from "@async-ops/testing"
+import { type Chaos, LeakCheck, VirtualTime } from "@async-ops/testing"
 import { Cause, Deferred, Effect, Exit, Fiber } from "effect"
 
 /** Forks `effect` and runs it at once, so it is parked (on a lock, queue, barrier...) when this returns. */
@@ -87,3 +87,57 @@ export const awaitWithInterrupters = <A, E>(
     yield* Fiber.joinAll(interrupters)
     return exits
   })
+
+/** What {@link runRandomCallers} does around each caller, and the events it adds. */
+export interface RandomCallersOptions<E> {
+  /** Runs when a caller's call succeeds (before it interrupts its victim, in the same step). */
+  readonly onCompleted?: (() => void) | undefined
+  /** Runs when a caller's call fails (with the call's typed error). */
+  readonly onFailure?: ((error: E) => void) | undefined
+  /** Runs when a caller is interrupted, wherever it was (arriving, waiting, holding). */
+  readonly onInterrupt?: (() => void) | undefined
+  /** More events to run with the random interruptions (a resize): drawn after them, run alongside them. */
+  readonly events?: (() => Array<Effect.Effect<void>>) | undefined
+}
+
+/**
+ * The randomised-interruption property run shared by the admission tests (Bulkhead, Limiter, KeyedLimiter,
+ * adaptive Limiter), on virtual time under `LeakCheck.fibers`: 4 to 19 callers, each arriving after a random time
+ * in `[0, 40)` ms and running `call(hold)` with a random `hold` in `[0, 20)` ms (a call may draw more from `random`:
+ * a key, a failure). 30% of the callers, when their call succeeds, interrupt another caller in the same step, which
+ * hits a waiter just handed the permit before it could observe the grant; up to `callers - 1` more interruptions
+ * land at random times in `[0, 60)` ms. It returns once every caller has ended: a lost permit would hang it.
+ */
+export const runRandomCallers = <E>(
+  random: Chaos.Random,
+  call: (hold: number) => Effect.Effect<void, E>,
+  options: RandomCallersOptions<E> = {}
+) => {
+  const run = Effect.gen(function*() {
+    const fibers: Array<Fiber.Fiber<void>> = []
+    const callers = 4 + random.int(16)
+    for (let c = 0; c < callers; c++) {
+      const arrive = random.int(40)
+      const work = call(random.int(20))
+      const victim = random.chance(0.3) ? random.int(callers) : undefined
+      const caller = Effect.sleep(arrive).pipe(
+        Effect.andThen(work),
+        Effect.matchEffect({
+          onSuccess: () =>
+            Effect.sync(() => {
+              options.onCompleted?.()
+              if (victim !== undefined) fibers[victim]?.interruptUnsafe()
+            }),
+          onFailure: (error) => Effect.sync(() => options.onFailure?.(error))
+        }),
+        Effect.onInterrupt(() => Effect.sync(() => options.onInterrupt?.()))
+      )
+      fibers.push(yield* Effect.forkChild(caller))
+    }
+    const events = randomInterruptions(random, fibers, random.int(callers), 60)
+    if (options.events !== undefined) events.push(...options.events())
+    yield* Effect.all(events, { concurrency: "unbounded", discard: true })
+    yield* Fiber.awaitAll(fibers)
+  })
+  return LeakCheck.fibers(VirtualTime.autojump(run))
+}

@@ -243,6 +243,12 @@ export interface RouteScript {
   readonly sequence?: ReadonlyArray<Reply> | undefined
   /** What `sequence` does after its last reply. Default `"cycle"`. */
   readonly sequenceEnd?: "cycle" | "repeat-last" | undefined
+  /**
+   * The most requests of this route served at once, like a server with that many workers: an integer >= 1. The
+   * others wait in arrival order, and a request's latency (its service time) starts when it gets a slot, so past
+   * this many concurrent requests, latency grows and throughput does not. Default: no limit.
+   */
+  readonly concurrency?: number | undefined
 }
 
 /**

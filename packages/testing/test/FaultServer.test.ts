@@ -201,6 +201,46 @@ describe("FaultServer", () => {
       }))
   })
 
+  describe("server-side concurrency", () => {
+    it.live("a route with concurrency 2 serves 6 requests sent at once in 3 waves of its latency", () =>
+      Effect.gen(function*() {
+        const server = yield* FaultServer.make({ routes: { "/w": { latency: 100, concurrency: 2 }, "/free": {} } })
+        // one connection per request (no keep-alive agent), all sent at once
+        const [replies, ms] = yield* elapsed(
+          Effect.forEach(Array.from({ length: 6 }, (_, i) => i), (i) => request(server.url(`/w?i=${i}`)), {
+            concurrency: "unbounded"
+          })
+        )
+        expect(replies.map((r) => r.status)).toEqual([200, 200, 200, 200, 200, 200])
+        // a lower bound only: three services of 100 ms one after the other, however fast the machine
+        expect(ms).toBeGreaterThanOrEqual(295)
+        // every request arrived at once (the server holds them, it does not refuse them)
+        expect((yield* server.stats).peakConcurrency).toBe(6)
+        // the other routes are not limited
+        const [, freeMs] = yield* elapsed(
+          Effect.forEach([1, 2, 3], () => request(server.url("/free")), { concurrency: "unbounded" })
+        )
+        expect(freeMs).toBeLessThan(ms)
+      }))
+
+    it.live("a client that gives up while waiting for a slot frees nothing it did not hold", () =>
+      Effect.gen(function*() {
+        const server = yield* FaultServer.make({ routes: { "/w": { latency: 100, concurrency: 1 } } })
+        // two requests at once: one is served (100 ms), the other gives up after 20 ms, waiting or served
+        const [served, gaveUp] = yield* Effect.all([
+          request(server.url("/w?a")),
+          Effect.timeoutOption(request(server.url("/w?b")), "20 millis")
+        ], { concurrency: "unbounded" })
+        expect(served.status).toBe(200)
+        expect(Option.isNone(gaveUp)).toBe(true)
+        const [third, ms] = yield* elapsed(request(server.url("/w?third")))
+        expect(third.status).toBe(200)
+        expect(ms).toBeGreaterThanOrEqual(95)
+        yield* server.awaitIdle
+        expect((yield* server.stats).total).toBe(3)
+      }))
+  })
+
   describe("status codes", () => {
     it.live("a status mix follows its weights and repeats exactly with the same seed", () =>
       Effect.gen(function*() {
@@ -744,6 +784,8 @@ describe("FaultServer", () => {
       ["routes[\"/a\"].sequence", { routes: { "/a": { sequence: [] } } }],
       ["routes[\"/a\"].sequence[1]", { routes: { "/a": { sequence: [200, 700] } } }],
       ["routes[\"/a\"].sequenceEnd", { routes: { "/a": { sequence: [200], sequenceEnd: "stop" as "cycle" } } }],
+      ["routes[\"/a\"].concurrency", { routes: { "/a": { concurrency: 0 } } }],
+      ["routes[\"/a\"].concurrency", { routes: { "/a": { concurrency: 1.5 } } }],
       ["defaultRoute.reply", { defaultRoute: { reply: "explode" as "echo" } }]
     ]
     it.effect.each(cases)(

@@ -4,7 +4,7 @@ import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import { pipeArguments } from "effect/Pipeable"
 import type { InvalidOptionError } from "../InvalidOption.ts"
-import type { KeyedLimiter, KeyedOptions, KeyedStats } from "../Limiter.ts"
+import type { KeyedLimiter, Options as KeyedOptions, Stats as KeyedStats } from "../KeyedLimiter.ts"
 import * as Instruments from "./metrics.ts"
 import { checkInt, validated } from "./options.ts"
 import * as Registry from "./registry.ts"
@@ -275,8 +275,8 @@ export const isKeyedLimiter = (u: unknown): u is KeyedLimiter<unknown> => u inst
 /** @internal */
 export const make = <K>(options: KeyedOptions): Effect.Effect<KeyedLimiter<K>, InvalidOptionError> =>
   Effect.flatten(validated([
-    checkInt("Limiter.keyed", "perKey", options.perKey, 1),
-    options.global === undefined ? undefined : checkInt("Limiter.keyed", "global", options.global, 1)
+    checkInt("KeyedLimiter.make", "perKey", options.perKey, 1),
+    options.global === undefined ? undefined : checkInt("KeyedLimiter.make", "global", options.global, 1)
   ], () =>
     Effect.map(
       Instruments.make("KeyedLimiter", options),

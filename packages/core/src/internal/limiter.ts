@@ -1,7 +1,7 @@
 /** @internal */
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import type * as Exit from "effect/Exit"
+import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import { pipeArguments } from "effect/Pipeable"
@@ -10,7 +10,8 @@ import type { FixedLimiter, Options, Stats } from "../Limiter.ts"
 import * as Instruments from "./metrics.ts"
 import { checkInt, validated } from "./options.ts"
 import * as Registry from "./registry.ts"
-import { DONE, GRANTED, nowMillis, Waiter, WAITING } from "./waiter.ts"
+import { DONE, GRANTED, nowMillis, WAITING } from "./waiter.ts"
+import type { Node } from "./waitList.ts"
 import { WaitList } from "./waitList.ts"
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -18,6 +19,32 @@ import { WaitList } from "./waitList.ts"
 // ---------------------------------------------------------------------------------------------------------------
 
 const isGranted = (exit: Exit.Exit<boolean>): boolean => exit._tag === "Success" && exit.value
+
+/**
+ * One fiber parked on a {@link LimiterCore}. One small object per waiter (with its list node): the wait is the
+ * fiber's largest cost beyond the fiber itself when every task parks on the limiter (W2), so it allocates no
+ * closure of its own and is woken by its core's batched flush.
+ */
+class Parked {
+  readonly fiber: Fiber.Fiber<unknown, unknown>
+  node: Node<Parked> | undefined = undefined
+  state: typeof WAITING | typeof GRANTED | typeof DONE = WAITING
+  /** When the wait began, in milliseconds on the fiber's clock (read only when metrics are on). */
+  since = 0
+  resume: ((effect: Effect.Effect<boolean>) => void) | undefined = undefined
+  constructor(fiber: Fiber.Fiber<unknown, unknown>) {
+    this.fiber = fiber
+  }
+}
+
+const GRANT: Effect.Effect<boolean> = Exit.succeed(true)
+
+/** Resumes a granted fiber that is still waiting for its grant (one interrupted since has left: state DONE). */
+const wake = (parked: Parked): void => {
+  const resume = parked.resume
+  parked.resume = undefined
+  if (resume !== undefined && parked.state === GRANTED) resume(GRANT)
+}
 
 /**
  * The state machine of a FIFO limiter: at most `limit` permits out, waiters served in arrival order, O(1) per
@@ -30,7 +57,10 @@ const isGranted = (exit: Exit.Exit<boolean>): boolean => exit._tag === "Success"
 export class LimiterCore {
   limit: number
   inFlight = 0
-  readonly waiters = new WaitList<Waiter>()
+  readonly waiters = new WaitList<Parked>()
+  /** Waiters granted since the last wake-up flush (see `drain`). */
+  private woken: Array<Parked> = []
+  private flushDispatcher: Fiber.Fiber<unknown, unknown>["currentDispatcher"] | undefined = undefined
   /** Admissions granted (observed by their fiber). */
   acquired = 0
   /** Of which had to wait. */
@@ -75,18 +105,44 @@ export class LimiterCore {
     return undefined
   }
 
-  /** Grants waiters in FIFO order while the limit allows. */
+  /**
+   * Grants waiters in FIFO order while the limit allows. A grant counts the permit as held at once; the fiber is
+   * resumed on a later scheduler turn, never inline (a release never runs another fiber's code), and every fiber
+   * granted before that turn is resumed by one scheduled task instead of one task each.
+   */
   drain(): void {
     while (this.inFlight < this.limit) {
       const next = this.waiters.shift()
       if (next === undefined) break
       this.inFlight++
-      next.grant()
+      next.state = GRANTED
+      next.node = undefined
+      this.wakeLater(next)
     }
     if (this.metrics !== undefined) {
       this.metrics.setInFlight(this.inFlight)
       this.metrics.setWaiting(this.waiters.length)
     }
+  }
+
+  private wakeLater(parked: Parked): void {
+    const dispatcher = parked.fiber.currentDispatcher
+    if (this.flushDispatcher === undefined) {
+      this.flushDispatcher = dispatcher
+      dispatcher.scheduleTask(this.flush, 0)
+    } else if (dispatcher !== this.flushDispatcher) {
+      // a fiber of another runtime: resumed on its own dispatcher
+      dispatcher.scheduleTask(() => wake(parked), 0)
+      return
+    }
+    this.woken.push(parked)
+  }
+
+  private readonly flush = (): void => {
+    const woken = this.woken
+    this.woken = []
+    this.flushDispatcher = undefined
+    for (let i = 0; i < woken.length; i++) wake(woken[i]!)
   }
 
   /** Changes the limit: a larger one admits waiters at once; a smaller one lets holders finish. */
@@ -106,42 +162,45 @@ export class LimiterCore {
     restore: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>,
     timeout?: Duration.Duration
   ): Effect.Effect<boolean> {
-    const waiter = new Waiter(fiber)
-    waiter.node = this.waiters.push(waiter)
+    const parked = new Parked(fiber)
+    parked.node = this.waiters.push(parked)
     if (this.metrics !== undefined) {
-      waiter.since = nowMillis(fiber)
+      parked.since = nowMillis(fiber)
       this.metrics.setWaiting(this.waiters.length)
     }
-    const wait = timeout === undefined
-      ? Effect.as(waiter.await, true)
-      : Effect.map(Effect.timeoutOption(waiter.await, timeout), Option.isSome)
+    const granted = Effect.callback<boolean>((resume) => {
+      if (parked.state === GRANTED) resume(GRANT)
+      else parked.resume = resume
+    })
+    const wait = timeout === undefined ? granted : Effect.map(Effect.timeoutOption(granted, timeout), Option.isSome)
     return Effect.onExitPrimitive(restore(wait), (exit) => {
-      if (isGranted(exit)) this.observe(waiter)
-      else this.abandon(waiter)
+      if (isGranted(exit)) this.observe(parked)
+      else this.abandon(parked)
       return undefined
     }, true)
   }
 
   /** The waiter saw its grant. */
-  private observe(waiter: Waiter): void {
-    waiter.state = DONE
+  private observe(parked: Parked): void {
+    parked.state = DONE
     this.acquired++
     this.waited++
     if (this.metrics !== undefined) {
       this.metrics.addAcquired()
-      this.metrics.recordWait(nowMillis(waiter.fiber) - waiter.since)
+      this.metrics.recordWait(nowMillis(parked.fiber) - parked.since)
     }
   }
 
   /** A wait ended without the grant being seen (interrupted or timed out): leave, or pass a grant on. */
-  abandon(waiter: Waiter): void {
-    if (waiter.state === GRANTED) {
-      waiter.state = DONE
+  abandon(parked: Parked): void {
+    parked.resume = undefined
+    if (parked.state === GRANTED) {
+      parked.state = DONE
       this.release()
-    } else if (waiter.state === WAITING) {
-      waiter.state = DONE
-      if (waiter.node !== undefined) this.waiters.remove(waiter.node)
-      waiter.node = undefined
+    } else if (parked.state === WAITING) {
+      parked.state = DONE
+      if (parked.node !== undefined) this.waiters.remove(parked.node)
+      parked.node = undefined
       if (this.metrics !== undefined) this.metrics.setWaiting(this.waiters.length)
     }
   }

@@ -1,9 +1,9 @@
 /**
  * A FIFO of waiters with O(1) push, shift and removal of any node (an intrusive doubly-linked list). Every waiting
  * path in async-ops uses it, so the cost per waiter stays constant however many wait, and an interrupted waiter
- * leaves in O(1). Effect 4.1's Semaphore keeps its waiters in a structure whose cost grows with their number (100k
- * fibers waiting on one semaphore took 466 s), and `MutableList.remove` is O(n): this is the measured shortfall
- * that justifies our own.
+ * leaves in O(1). Effect's Semaphore took 466 s for 100k fibers waiting on one semaphore in 4.1.0; 4.1.5 reworked
+ * its release and still took 6.2 s of CPU against 1.9 s for our Limiter in the same run (100k waiters, 100
+ * permits), and `MutableList.remove` is O(n): this is the measured shortfall that justifies our own.
  *
  * @internal
  */

@@ -7,8 +7,10 @@ import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import { InvalidOptionError } from "../InvalidOption.ts"
 import type { Options, Order, Stats, WorkQueue } from "../WorkQueue.ts"
+import { eager } from "./eager.ts"
 import * as Instruments from "./metrics.ts"
 import * as validate from "./options.ts"
+import * as QueueBuffer from "./queueBuffer.ts"
 import * as Registry from "./registry.ts"
 import type { Node } from "./waitList.ts"
 import { WaitList } from "./waitList.ts"
@@ -43,204 +45,6 @@ export class TaskDoneError extends Data.TaggedError("TaskDoneError")<{
 }> {
   override get message(): string {
     return `WorkQueue "${this.queue}": taskDone for ${this.count} item(s) but only ${this.inFlight} taken and not done`
-  }
-}
-
-// -------------------------------------------------------------------------------------------------------------------
-// Buffers: the three orders behind one small interface. `shift` is only called when `length > 0`.
-// -------------------------------------------------------------------------------------------------------------------
-
-/** @internal */
-export interface Buffer<A> {
-  readonly length: number
-  push(item: A): void
-  shift(): A
-  /** Takes up to `n` items in order. */
-  take(n: number): Array<A>
-  /** Puts items taken earlier back at the front, so that `items[0]` comes out next. */
-  restore(items: ReadonlyArray<A>): void
-  /** Empties the buffer and returns what it held, in take order. */
-  clear(): Array<A>
-}
-
-/** FIFO: a growable ring buffer (O(1) push, shift and unshift). */
-class Ring<A> implements Buffer<A> {
-  private items: Array<A | undefined>
-  private head = 0
-  private mask: number
-  length = 0
-
-  constructor(initial: number) {
-    let size = 16
-    while (size < initial && size < 1024) size *= 2
-    this.items = Array.from<A | undefined>({ length: size })
-    this.mask = size - 1
-  }
-
-  private grow(): void {
-    const old = this.items
-    const size = old.length * 2
-    const items = Array.from<A | undefined>({ length: size })
-    for (let i = 0; i < this.length; i++) items[i] = old[(this.head + i) & this.mask]
-    this.items = items
-    this.head = 0
-    this.mask = size - 1
-  }
-
-  push(item: A): void {
-    if (this.length === this.items.length) this.grow()
-    this.items[(this.head + this.length) & this.mask] = item
-    this.length++
-  }
-
-  shift(): A {
-    const item = this.items[this.head] as A
-    this.items[this.head] = undefined
-    this.head = (this.head + 1) & this.mask
-    this.length--
-    return item
-  }
-
-  take(n: number): Array<A> {
-    const count = Math.min(n, this.length)
-    // preallocated: this is the batch-take hot path
-    // oxlint-disable-next-line unicorn/no-new-array
-    const out: Array<A> = new Array(count)
-    for (let i = 0; i < count; i++) out[i] = this.shift()
-    return out
-  }
-
-  restore(items: ReadonlyArray<A>): void {
-    for (let i = items.length - 1; i >= 0; i--) {
-      if (this.length === this.items.length) this.grow()
-      this.head = (this.head - 1) & this.mask
-      this.items[this.head] = items[i]
-      this.length++
-    }
-  }
-
-  clear(): Array<A> {
-    return this.take(this.length)
-  }
-}
-
-/** LIFO: an array used as a stack. */
-class Stack<A> implements Buffer<A> {
-  private readonly items: Array<A> = []
-  get length(): number {
-    return this.items.length
-  }
-  push(item: A): void {
-    this.items.push(item)
-  }
-  shift(): A {
-    return this.items.pop() as A
-  }
-  take(n: number): Array<A> {
-    const count = Math.min(n, this.items.length)
-    const out: Array<A> = []
-    for (let i = 0; i < count; i++) out.push(this.items.pop() as A)
-    return out
-  }
-  restore(items: ReadonlyArray<A>): void {
-    for (let i = items.length - 1; i >= 0; i--) this.items.push(items[i] as A)
-  }
-  clear(): Array<A> {
-    return this.take(this.items.length)
-  }
-}
-
-interface HeapEntry<A> {
-  readonly priority: number
-  readonly seq: number
-  readonly item: A
-}
-
-/**
- * Priority: a binary min-heap keyed by (priority, sequence), so lower priorities come first and equal priorities
- * keep their offer order. Items put back by `restore` get sequence numbers below every offered one, so they go
- * back in front of their equals.
- */
-class Heap<A> implements Buffer<A> {
-  private readonly heap: Array<HeapEntry<A>> = []
-  private nextSeq = 0
-  private restoreSeq = 0
-  private readonly priorityOf: (item: A) => number
-
-  constructor(priorityOf: (item: A) => number) {
-    this.priorityOf = priorityOf
-  }
-
-  get length(): number {
-    return this.heap.length
-  }
-
-  private key(item: A): number {
-    const p = this.priorityOf(item)
-    return Number.isNaN(p) ? Number.POSITIVE_INFINITY : p
-  }
-
-  private static less<A>(a: HeapEntry<A>, b: HeapEntry<A>): boolean {
-    return a.priority < b.priority || (a.priority === b.priority && a.seq < b.seq)
-  }
-
-  private insert(entry: HeapEntry<A>): void {
-    const heap = this.heap
-    let i = heap.length
-    heap.push(entry)
-    while (i > 0) {
-      const parent = (i - 1) >> 1
-      const p = heap[parent]!
-      if (!Heap.less(entry, p)) break
-      heap[i] = p
-      i = parent
-    }
-    heap[i] = entry
-  }
-
-  push(item: A): void {
-    this.insert({ priority: this.key(item), seq: this.nextSeq++, item })
-  }
-
-  shift(): A {
-    const heap = this.heap
-    const top = heap[0]!
-    const last = heap.pop()!
-    const n = heap.length
-    if (n > 0) {
-      let i = 0
-      while (true) {
-        const l = 2 * i + 1
-        if (l >= n) break
-        const r = l + 1
-        let c = l
-        if (r < n && Heap.less(heap[r]!, heap[l]!)) c = r
-        const child = heap[c]!
-        if (!Heap.less(child, last)) break
-        heap[i] = child
-        i = c
-      }
-      heap[i] = last
-    }
-    return top.item
-  }
-
-  take(n: number): Array<A> {
-    const count = Math.min(n, this.heap.length)
-    const out: Array<A> = []
-    for (let i = 0; i < count; i++) out.push(this.shift())
-    return out
-  }
-
-  restore(items: ReadonlyArray<A>): void {
-    for (let i = items.length - 1; i >= 0; i--) {
-      const item = items[i] as A
-      this.insert({ priority: this.key(item), seq: --this.restoreSeq, item })
-    }
-  }
-
-  clear(): Array<A> {
-    return this.take(this.heap.length)
   }
 }
 
@@ -301,7 +105,7 @@ export class QueueCore<A, E> {
   readonly name: string
   readonly order: Order
   readonly capacity: number
-  readonly buffer: Buffer<A>
+  readonly buffer: QueueBuffer.Buffer<A>
   private readonly makeError: () => E
   readonly takers = new WaitList<Taker<A, E>>()
   readonly putters = new WaitList<Putter<A, E>>()
@@ -343,11 +147,7 @@ export class QueueCore<A, E> {
     this.metrics = metrics
     this.standalone = standalone
     this.counters = standalone ? metrics : undefined
-    this.buffer = order === "lifo"
-      ? new Stack<A>()
-      : order === "priority"
-      ? new Heap<A>(priority!)
-      : new Ring<A>(capacity)
+    this.buffer = QueueBuffer.make(order, capacity, priority)
     if (metrics !== undefined) this.report(metrics)
   }
 
@@ -513,7 +313,7 @@ export class QueueCore<A, E> {
   }
 
   readonly offer = (item: A): Effect.Effect<void, E> => {
-    return Effect.suspend(() => {
+    return eager(() => {
       const r = this.tryOffer(item)
       return r === OFFERED ? Effect.void : r === SHUT ? this.fail() : this.waitPut(item)
     })
@@ -543,7 +343,7 @@ export class QueueCore<A, E> {
   }
 
   readonly offerIfAvailable = (item: A): Effect.Effect<boolean, E> => {
-    return Effect.suspend(() => {
+    return eager(() => {
       const r = this.tryOffer(item)
       if (r === FULL && this.counters !== undefined) this.counters.addRejected()
       return r === OFFERED ? Exit.succeed(true) : r === SHUT ? this.fail() : Exit.succeed(false)
@@ -626,7 +426,7 @@ export class QueueCore<A, E> {
     if (this.metrics !== undefined) this.report(this.metrics)
   }
 
-  readonly take: Effect.Effect<A, E> = Effect.suspend(() => {
+  readonly take: Effect.Effect<A, E> = eager(() => {
     const item = this.pollUnsafe()
     if (item === EMPTY) return Effect.map(this.waitTake(1, 1, undefined), (items) => items[0] as A)
     if (item === CLOSED) return this.fail()
@@ -649,7 +449,7 @@ export class QueueCore<A, E> {
     })
   }
 
-  readonly takeIfAvailable: Effect.Effect<Option.Option<A>, E> = Effect.suspend(() => {
+  readonly takeIfAvailable: Effect.Effect<Option.Option<A>, E> = eager(() => {
     const item = this.pollUnsafe()
     if (item === EMPTY) return Exit.succeed(Option.none())
     if (item === CLOSED) return this.fail()
@@ -658,7 +458,7 @@ export class QueueCore<A, E> {
 
   takeBetweenUnchecked(min: number, max: number): Effect.Effect<Array<A>, E> {
     const need = Math.min(min, this.capacity)
-    return Effect.suspend(() => {
+    return eager(() => {
       const items = this.tryTakeBetween(need, max)
       if (items === undefined) return this.waitTake(need, max, undefined)
       if (items === CLOSED) return this.fail()
@@ -696,7 +496,7 @@ export class QueueCore<A, E> {
   }
 
   readonly taskDoneN = (n: number): Effect.Effect<void, TaskDoneError> => {
-    return Effect.suspend(() =>
+    return eager(() =>
       this.markDone(n) ? Effect.void : Exit.fail(
         new TaskDoneError({ queue: this.name, count: n, inFlight: this.inFlight })
       )
@@ -827,6 +627,9 @@ class WorkQueueImpl<A> extends QueueCore<A, QueueShutdownError> implements WorkQ
     return this.takeBetweenUnchecked(min, max)
   }
 }
+
+/** @internal */
+export const isWorkQueue = (u: unknown): u is WorkQueue<unknown> => u instanceof WorkQueueImpl
 
 /** @internal */
 export const make = <A>(options?: Options<A>): Effect.Effect<WorkQueue<A>, InvalidOptionError> =>

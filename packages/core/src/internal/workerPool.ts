@@ -241,6 +241,9 @@ const validatePoolOptions = <A, E, R>(options: Options<A, E, R>) =>
   })
 
 /** @internal */
+export const isWorkerPool = (u: unknown): u is WorkerPool<unknown, unknown> => u instanceof PoolImpl
+
+/** @internal */
 export const make = <A, E = never, R = never>(
   options: Options<A, E, R>
 ): Effect.Effect<WorkerPool<A, E>, InvalidOptionError, Scope.Scope | R> =>

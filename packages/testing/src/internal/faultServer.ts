@@ -411,8 +411,12 @@ const handler = (
     if (host.inFlight > host.peak) host.peak = host.inFlight
     increment(state.byOutcome, record.outcome)
     increment(state.byRoute, record.route)
+    const slot: Script.Slot | undefined = route.route.concurrency === undefined
+      ? undefined
+      : { resume: undefined, held: false, gone: false }
     // `close` follows `finish` on a completed response and comes alone when the connection goes first
     nodeResponse.once("close", () => {
+      if (slot !== undefined) Script.leave(route, slot)
       record.state = nodeResponse.writableFinished ? "completed" : "aborted"
       record.endedAt = liveClock.currentTimeMillisUnsafe()
       host.inFlight--
@@ -421,7 +425,11 @@ const handler = (
     })
     state.notify()
     const act = reply(decision.action, request, nodeRequest, nodeResponse, host, record)
-    return decision.latency > 0 ? Effect.andThen(liveClock.sleep(Duration.millis(decision.latency)), act) : act
+    const served = decision.latency > 0
+      ? Effect.andThen(liveClock.sleep(Duration.millis(decision.latency)), act)
+      : act
+    // a route with `concurrency` serves that many at once: the latency (service time) starts with the slot
+    return slot === undefined ? served : Effect.andThen(Script.enter(route, slot), served)
   })
 
 const reply = (

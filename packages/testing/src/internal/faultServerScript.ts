@@ -92,6 +92,15 @@ export interface Route {
   readonly key: string
   readonly latency: Sampler | undefined
   readonly picker: Picker
+  /** The most requests served at once (the rest wait in arrival order); `undefined`: no limit. */
+  readonly concurrency?: number | undefined
+}
+
+/** A request of a route with `concurrency`: waiting for, holding, or done with one of its slots. @internal */
+export interface Slot {
+  resume: ((effect: Effect.Effect<void>) => void) | undefined
+  held: boolean
+  gone: boolean
 }
 
 /** A route's running state: its PRNG and how many requests it has answered. @internal */
@@ -99,6 +108,47 @@ export interface RouteState {
   readonly route: Route
   random: () => number
   count: number
+  /** Requests holding a slot (routes with `concurrency`). */
+  active: number
+  /** Requests waiting for a slot, in arrival order (some may be gone: skipped). */
+  readonly waiting: Array<Slot>
+}
+
+/** Waits for one of the route's `concurrency` slots (at once without a limit). @internal */
+export const enter = (state: RouteState, slot: Slot): Effect.Effect<void> =>
+  Effect.callback<void>((resume) => {
+    const limit = state.route.concurrency
+    if (slot.gone || limit === undefined || state.active < limit) {
+      if (!slot.gone) {
+        state.active++
+        slot.held = true
+      }
+      resume(Effect.void)
+      return
+    }
+    slot.resume = resume
+    state.waiting.push(slot)
+    return Effect.sync(() => leave(state, slot))
+  })
+
+/** The request ended (or its wait was cut short): gives its slot to the next waiting request. @internal */
+export const leave = (state: RouteState, slot: Slot): void => {
+  if (slot.gone) return
+  slot.gone = true
+  slot.resume = undefined
+  if (!slot.held) return
+  slot.held = false
+  state.active--
+  while (state.waiting.length > 0) {
+    const next = state.waiting.shift()!
+    if (next.gone || next.resume === undefined) continue
+    state.active++
+    next.held = true
+    const resume = next.resume
+    next.resume = undefined
+    resume(Effect.void)
+    break
+  }
 }
 
 /** What one request gets. @internal */
@@ -138,7 +188,9 @@ export const decide = (state: RouteState): Decision => {
 export const makeRouteState = (route: Route, seed: number): RouteState => ({
   route,
   random: seeded(routeSeed(seed, route.key)).next,
-  count: 0
+  count: 0,
+  active: 0,
+  waiting: []
 })
 
 /** @internal */
@@ -440,7 +492,7 @@ const respond = (
   latency: Sampler | undefined
 ): Action => ({ _tag: "Respond", status, body, headers, retryAfter, retryAfterFormat, latency })
 
-const scriptKeys = new Set(["latency", "reply", "mix", "sequence", "sequenceEnd"])
+const scriptKeys = new Set(["latency", "reply", "mix", "sequence", "sequenceEnd", "concurrency"])
 
 /** @internal */
 export const route = (option: string, key: string, value: RouteScript): Effect.Effect<Route, InvalidOptionError> =>
@@ -450,11 +502,14 @@ export const route = (option: string, key: string, value: RouteScript): Effect.E
     if (extra !== undefined) {
       return yield* invalid(
         `${option}.${extra}`,
-        "absent (a route takes latency, reply, mix, sequence, sequenceEnd)",
+        "absent (a route takes latency, reply, mix, sequence, sequenceEnd, concurrency)",
         (value as Record<string, unknown>)[extra]
       )
     }
     const lat = yield* latency(`${option}.latency`, value.latency)
+    const concurrency = value.concurrency === undefined
+      ? undefined
+      : yield* count(`${option}.concurrency`, value.concurrency, 1)
     const given = ["reply", "mix", "sequence"].filter((k) => value[k as "reply"] !== undefined)
     if (given.length > 1) {
       return yield* invalid(option, "at most one of reply, mix, sequence", given)
@@ -470,7 +525,7 @@ export const route = (option: string, key: string, value: RouteScript): Effect.E
       for (let i = 0; i < mix.length; i++) {
         actions.push(yield* reply(`${option}.mix[${i}][0]`, (mix[i] as ReadonlyArray<Reply>)[0]!))
       }
-      return { key, latency: lat, picker: { _tag: "Mix", actions, cumulative } }
+      return { key, latency: lat, picker: { _tag: "Mix", actions, cumulative }, concurrency }
     }
     if (value.sequence !== undefined) {
       const sequence = value.sequence as unknown
@@ -481,10 +536,15 @@ export const route = (option: string, key: string, value: RouteScript): Effect.E
       for (let i = 0; i < sequence.length; i++) {
         actions.push(yield* reply(`${option}.sequence[${i}]`, sequence[i] as Reply))
       }
-      return { key, latency: lat, picker: { _tag: "Sequence", actions, end: value.sequenceEnd ?? "cycle" } }
+      return {
+        key,
+        latency: lat,
+        picker: { _tag: "Sequence", actions, end: value.sequenceEnd ?? "cycle" },
+        concurrency
+      }
     }
     const action = yield* reply(`${option}.reply`, value.reply ?? 200)
-    return { key, latency: lat, picker: { _tag: "Fixed", action } }
+    return { key, latency: lat, picker: { _tag: "Fixed", action }, concurrency }
   })
 
 /** @internal */

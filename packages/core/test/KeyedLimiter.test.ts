@@ -1,29 +1,29 @@
-import { Limiter, Metrics } from "@async-ops/core"
-import { Chaos, ConcurrencyProbe, LeakCheck, VirtualTime } from "@async-ops/testing"
+import { KeyedLimiter, Metrics } from "@async-ops/core"
+import { Chaos, ConcurrencyProbe, VirtualTime } from "@async-ops/testing"
 import { describe, expect, it } from "@effect/vitest"
 import { Deferred, Effect, Fiber, Metric, Option, Ref } from "effect"
-import { holdUntilReleased, isInterrupted, randomInterruptions, start } from "./support.ts"
+import { holdUntilReleased, isInterrupted, runRandomCallers, start } from "./support.ts"
 
 /** Holds a permit of `key` until released. */
-const holdKey = <K>(limiter: Limiter.KeyedLimiter<K>, key: K) =>
+const holdKey = <K>(limiter: KeyedLimiter.KeyedLimiter<K>, key: K) =>
   holdUntilReleased((effect) => limiter.withPermit(key, effect))
 
-describe("Limiter.keyed", () => {
+describe("KeyedLimiter", () => {
   it.effect("perKey and global that are not integers >= 1 fail with InvalidOptionError naming the option", () =>
     Effect.gen(function*() {
       for (const bad of [0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY]) {
-        const perKey = yield* Effect.flip(Limiter.keyed({ perKey: bad }))
+        const perKey = yield* Effect.flip(KeyedLimiter.make({ perKey: bad }))
         expect(perKey.option).toBe("perKey")
-        expect(perKey.message).toContain("Limiter.keyed: option perKey must be an integer >= 1")
-        const global = yield* Effect.flip(Limiter.keyed({ perKey: 1, global: bad }))
+        expect(perKey.message).toContain("KeyedLimiter.make: option perKey must be an integer >= 1")
+        const global = yield* Effect.flip(KeyedLimiter.make({ perKey: 1, global: bad }))
         expect(global.option).toBe("global")
       }
-      expect((yield* (yield* Limiter.keyed({ perKey: 2 })).stats).limit).toBe(Number.POSITIVE_INFINITY)
+      expect((yield* (yield* KeyedLimiter.make({ perKey: 2 })).stats).limit).toBe(Number.POSITIVE_INFINITY)
     }))
 
   it.effect("a mixed workload never exceeds the cap of any key nor the global cap, and reaches both", () =>
     Effect.gen(function*() {
-      const limiter = yield* Limiter.keyed<string>({ perKey: 3, global: 8 })
+      const limiter = yield* KeyedLimiter.make<string>({ perKey: 3, global: 8 })
       const keys = ["a", "b", "c", "d", "e"]
       const global = yield* ConcurrencyProbe.make
       const perKey = new Map<string, ConcurrencyProbe.ConcurrencyProbe>()
@@ -47,7 +47,7 @@ describe("Limiter.keyed", () => {
 
   it.effect("a caller held by its own key's cap does not hold up another key (fairness rule)", () =>
     Effect.gen(function*() {
-      const limiter = yield* Limiter.keyed<string>({ perKey: 1, global: 2 })
+      const limiter = yield* KeyedLimiter.make<string>({ perKey: 1, global: 2 })
       const a1 = yield* holdKey(limiter, "a")
       const c1 = yield* holdKey(limiter, "c")
       const order = yield* Ref.make<Array<string>>([])
@@ -76,7 +76,7 @@ describe("Limiter.keyed", () => {
 
   it.effect("callers whose key has room get global permits in arrival order", () =>
     Effect.gen(function*() {
-      const limiter = yield* Limiter.keyed<string>({ perKey: 5, global: 1 })
+      const limiter = yield* KeyedLimiter.make<string>({ perKey: 5, global: 1 })
       const held = yield* holdKey(limiter, "x")
       const order = yield* Ref.make<Array<string>>([])
       const fibers = []
@@ -90,7 +90,7 @@ describe("Limiter.keyed", () => {
 
   it.effect("callers of one key are admitted in arrival order", () =>
     Effect.gen(function*() {
-      const limiter = yield* Limiter.keyed<string>({ perKey: 1 })
+      const limiter = yield* KeyedLimiter.make<string>({ perKey: 1 })
       const held = yield* holdKey(limiter, "k")
       const order = yield* Ref.make<Array<number>>([])
       const fibers = []
@@ -108,7 +108,7 @@ describe("Limiter.keyed", () => {
     "keys with no holder and no waiter are evicted: 100,000 keys, then stats.keys is back to 0",
     () =>
       Effect.gen(function*() {
-        const limiter = yield* Limiter.keyed<number>({ perKey: 1, global: 1_000 })
+        const limiter = yield* KeyedLimiter.make<number>({ perKey: 1, global: 1_000 })
         let peakKeys = 0
         yield* Effect.forEach(
           Array.from({ length: 100_000 }, (_, i) => i),
@@ -133,7 +133,7 @@ describe("Limiter.keyed", () => {
 
   it.effect("an interrupted waiter leaves no trace, whether it waited for its key or for the global cap", () =>
     Effect.gen(function*() {
-      const limiter = yield* Limiter.keyed<string>({ perKey: 1, global: 1 })
+      const limiter = yield* KeyedLimiter.make<string>({ perKey: 1, global: 1 })
       const held = yield* holdKey(limiter, "a")
       const onKey = yield* start(limiter.withPermit("a", Effect.void)) // waits for key "a"
       const onGlobal = yield* start(limiter.withPermit("b", Effect.void)) // waits for the global cap
@@ -149,7 +149,7 @@ describe("Limiter.keyed", () => {
 
   it.effect("a waiter leaving the global queue gives its key slot to the next caller of that key", () =>
     Effect.gen(function*() {
-      const limiter = yield* Limiter.keyed<string>({ perKey: 1, global: 1 })
+      const limiter = yield* KeyedLimiter.make<string>({ perKey: 1, global: 1 })
       const held = yield* holdKey(limiter, "x")
       const first = yield* start(limiter.withPermit("b", Effect.succeed("first")))
       const second = yield* start(limiter.withPermit("b", Effect.succeed("second")))
@@ -161,7 +161,7 @@ describe("Limiter.keyed", () => {
 
   it.effect("a waiter interrupted after its grant and before it ran passes both permits on", () =>
     Effect.gen(function*() {
-      const limiter = yield* Limiter.keyed<string>({ perKey: 1, global: 1 })
+      const limiter = yield* KeyedLimiter.make<string>({ perKey: 1, global: 1 })
       const victim = yield* Deferred.make<Fiber.Fiber<void>>()
       const release = yield* Deferred.make<void>()
       const blocker = yield* start(
@@ -182,7 +182,7 @@ describe("Limiter.keyed", () => {
 
   it.effect("withPermitIfAvailable needs room in the key and the global cap, and nobody waiting ahead", () =>
     Effect.gen(function*() {
-      const limiter = yield* Limiter.keyed<string>({ perKey: 1, global: 2 })
+      const limiter = yield* KeyedLimiter.make<string>({ perKey: 1, global: 2 })
       expect(yield* limiter.withPermitIfAvailable("a", Effect.succeed(1))).toEqual(Option.some(1))
       const held = yield* holdKey(limiter, "a")
       expect(yield* limiter.withPermitIfAvailable("a", Effect.succeed(2))).toEqual(Option.none())
@@ -199,7 +199,7 @@ describe("Limiter.keyed", () => {
   it.effect("reports in flight and waiting over all keys as metrics when asked", () =>
     Effect.gen(function*() {
       const attrs = { primitive: "KeyedLimiter", name: "hosts" }
-      const limiter = yield* Limiter.keyed<string>({ perKey: 1, global: 2, name: "hosts", metrics: true })
+      const limiter = yield* KeyedLimiter.make<string>({ perKey: 1, global: 2, name: "hosts", metrics: true })
       const a = yield* holdKey(limiter, "a")
       const b = yield* holdKey(limiter, "b")
       const waiter = yield* start(limiter.withPermit("a", Effect.void))
@@ -221,45 +221,19 @@ describe("Limiter.keyed", () => {
         Effect.gen(function*() {
           const perKey = 1 + random.int(2)
           const globalCap = random.chance(0.3) ? undefined : 1 + random.int(4)
-          const limiter = yield* Limiter.keyed<number>({ perKey, global: globalCap })
+          const limiter = yield* KeyedLimiter.make<number>({ perKey, global: globalCap })
           const global = yield* ConcurrencyProbe.make
           const probes = [yield* ConcurrencyProbe.make, yield* ConcurrencyProbe.make, yield* ConcurrencyProbe.make]
-          const run = Effect.gen(function*() {
-            const fibers: Array<Fiber.Fiber<void>> = []
-            const callers = 4 + random.int(16)
-            for (let c = 0; c < callers; c++) {
-              const key = random.int(3)
-              const arrive = random.int(40)
-              const hold = random.int(20)
-              const victim = random.chance(0.3) ? random.int(callers) : undefined
-              fibers.push(
-                yield* Effect.forkChild(
-                  Effect.sleep(arrive).pipe(
-                    Effect.andThen(
-                      limiter.withPermit(key, global.track(probes[key]!.track(Effect.sleep(hold)))).pipe(
-                        Effect.onInterrupt(() =>
-                          Effect.sync(() => {
-                            seen.interruptedWaiting++
-                          })
-                        )
-                      )
-                    ),
-                    Effect.tap(() =>
-                      Effect.sync(() => {
-                        seen.completed++
-                        // in the same step as its release, interrupt another caller (maybe just granted)
-                        if (victim !== undefined) fibers[victim]?.interruptUnsafe()
-                      })
-                    )
-                  )
-                )
+          yield* runRandomCallers(random, (hold) => {
+            const key = random.int(3)
+            return limiter.withPermit(key, global.track(probes[key]!.track(Effect.sleep(hold)))).pipe(
+              Effect.onInterrupt(() =>
+                Effect.sync(() => {
+                  seen.interruptedWaiting++
+                })
               )
-            }
-            const events = randomInterruptions(random, fibers, random.int(callers), 60)
-            yield* Effect.all(events, { concurrency: "unbounded", discard: true })
-            yield* Fiber.awaitAll(fibers)
-          })
-          yield* LeakCheck.fibers(VirtualTime.autojump(run))
+            )
+          }, { onCompleted: () => seen.completed++ })
           const stats = yield* limiter.stats
           expect(stats).toMatchObject({ inFlight: 0, waiting: 0, keys: 0 })
           if (globalCap !== undefined) expect((yield* global.stats).peak).toBeLessThanOrEqual(globalCap)
