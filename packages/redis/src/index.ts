@@ -1,4 +1,9 @@
 /**
  * @since 0.1.0
  */
+export * as DistributedLimiter from "./DistributedLimiter.ts"
+
+/**
+ * @since 0.1.0
+ */
 export * as RedisConnection from "./RedisConnection.ts"
