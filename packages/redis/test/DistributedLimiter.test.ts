@@ -198,7 +198,7 @@ describe.skipIf(!RedisServer.available())("DistributedLimiter (real redis-server
   )
 
   it.live(
-    "Redis paused: holders stop with LeaseLostError before their leases expire; admissions fail typed in time",
+    "Redis paused 5 s: holders stop with LeaseLostError before their leases expire; admissions fail typed in time",
     () =>
       Effect.gen(function*() {
         const server = yield* RedisServer.make()
@@ -238,34 +238,68 @@ describe.skipIf(!RedisServer.available())("DistributedLimiter (real redis-server
           // Before the lease runs out in Redis (Redis' clock is this machine's clock).
           expect(at).toBeLessThan(Math.min(...expiries))
         }
+        // A 5 second partition, then Redis is back: the limit works again without a new limiter.
+        yield* Effect.sleep(Math.max(0, pausedAt + 5000 - Date.now()))
         yield* server.resume
-        // Redis is back: the limit works again without a new limiter.
         expect(yield* limiter.withPermit(Effect.succeed("again"))).toBe("again")
       }).pipe(Effect.scoped),
     live.timeout
   )
 
   it.live(
-    "Redis restarted: admissions fail typed while it is down, and the limit holds again after",
+    "Redis restarted under load: typed errors, no call past its deadline, and the limit holds again after",
     () =>
       Effect.gen(function*() {
         const server = yield* RedisServer.make()
-        const limiter = yield* limiterOn(server, { name: "restart", limit: 2, commandTimeout: 1000 })
-        yield* server.stop
-        const error = yield* Effect.flip(limiter.withPermit(Effect.void))
-        expect(error._tag).toBe("RedisUnavailableError")
-        yield* server.restart
+        const limit = 3
+        const limiter = yield* limiterOn(server, {
+          name: "restart",
+          limit,
+          ttl: 3000,
+          refreshInterval: 500,
+          commandTimeout: 1000
+        })
+        const failures = yield* Ref.make<Array<string>>([])
         const probe = yield* ConcurrencyProbe.make
-        // The client reconnects by itself; admissions retried until it has, then the cap holds.
-        yield* limiter.withPermit(Effect.void).pipe(
-          Effect.retry({ times: 100, schedule: Schedule.spaced("100 millis") })
+        const stop = yield* Deferred.make<void>()
+        // 8 callers loop until told to stop; each call has a 5 s deadline, which must never be the thing that ends it.
+        const call = limiter.withPermit(probe.track(Effect.sleep("10 millis"))).pipe(
+          Effect.timeout("5 seconds"),
+          // A caller that sees an error backs off a little, as a real client would.
+          Effect.catch((e) =>
+            Ref.update(failures, (f) => [...f, e._tag]).pipe(Effect.andThen(Effect.sleep("50 millis")))
+          )
         )
+        const callers = yield* Effect.forEach(
+          Array.from({ length: 8 }),
+          () =>
+            Effect.forkChild(
+              Effect.gen(function*() {
+                while (!(yield* Deferred.isDone(stop))) yield* call
+              }),
+              { startImmediately: true }
+            )
+        )
+        yield* probe.awaitEnded(20)
+        yield* server.stop
+        yield* Effect.sleep("500 millis")
+        yield* server.restart
+        // Wait until calls succeed again (the client reconnects by itself), then measure the cap afresh.
+        const before = (yield* probe.stats).ended
+        yield* probe.awaitEnded(before + 20).pipe(Effect.timeout("30 seconds"))
+        const after = yield* ConcurrencyProbe.make
         yield* Effect.forEach(
-          Array.from({ length: 10 }),
-          () => limiter.withPermit(probe.track(Effect.sleep("5 millis"))),
+          Array.from({ length: 30 }),
+          () => limiter.withPermit(after.track(Effect.sleep("10 millis"))),
           { concurrency: "unbounded", discard: true }
         )
-        expect((yield* probe.stats).peak).toBe(2)
+        yield* Deferred.succeed(stop, undefined)
+        yield* Fiber.joinAll(callers)
+        const seen = new Set(yield* Ref.get(failures))
+        expect(seen.size).toBeGreaterThan(0)
+        for (const tag of seen) expect(["RedisUnavailableError", "LeaseLostError"]).toContain(tag)
+        expect((yield* after.stats).peak).toBe(limit)
+        expect((yield* probe.stats).peak).toBeLessThanOrEqual(limit)
       }).pipe(Effect.scoped),
     live.timeout
   )
