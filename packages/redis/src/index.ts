@@ -7,3 +7,8 @@ export * as DistributedLimiter from "./DistributedLimiter.ts"
  * @since 0.1.0
  */
 export * as RedisConnection from "./RedisConnection.ts"
+
+/**
+ * @since 0.1.0
+ */
+export * as SharedLimiter from "./SharedLimiter.ts"

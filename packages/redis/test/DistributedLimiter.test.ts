@@ -1,7 +1,7 @@
 import { DistributedLimiter, RedisConnection } from "@async-ops/redis"
 import { ConcurrencyProbe, RedisServer } from "@async-ops/testing"
 import { describe, expect, it } from "@effect/vitest"
-import { Deferred, Effect, Exit, Fiber, Layer, Option, Ref, Schedule } from "effect"
+import { Deferred, Effect, Exit, Fiber, Layer, Option, Ref } from "effect"
 import * as Redis from "effect/persistence/Redis"
 
 /** A fresh connection (a "process") to `server`; each gets its own client and subscription. */
