@@ -158,6 +158,12 @@ interface Engine {
   >
 }
 
+interface Waiter {
+  /** A wake-up arrived while the waiter was not parked: the next pause returns at once. */
+  woken: boolean
+  resume: (() => void) | undefined
+}
+
 const nowMillis = Effect.map(Clock.currentTimeNanos, (ns) => Number(ns) / 1e6)
 
 const makeEngine = (config: Config): Effect.Effect<Engine, RedisUnavailableError, Redis.Redis | Scope.Scope> =>
@@ -165,8 +171,11 @@ const makeEngine = (config: Config): Effect.Effect<Engine, RedisUnavailableError
     const redis = yield* Redis.Redis
     const background = yield* FiberSet.make()
     const counters: Counters = { acquired: 0, waited: 0, rejected: 0, leasesLost: 0, inFlight: 0, waiting: 0 }
-    /** Local waiters by id: calling the function wakes the waiter for a re-check. */
-    const waiters = new Map<string, () => void>()
+    /**
+     * Local waiters by id, registered before their first admission attempt, so a wake-up that arrives before the
+     * waiter parks is kept (`woken`) instead of lost.
+     */
+    const waiters = new Map<string, Waiter>()
     const { prefix, perKey, global, ttl } = config
 
     const command = <A>(
@@ -205,7 +214,17 @@ const makeEngine = (config: Config): Effect.Effect<Engine, RedisUnavailableError
         const messages = yield* redis.subscribe(`${prefix}:wake`)
         while (true) {
           const message = yield* Queue.take(messages)
-          for (const id of message.message.split(",")) waiters.get(id)?.()
+          for (const id of message.message.split(",")) {
+            const waiter = waiters.get(id)
+            if (waiter === undefined) continue
+            const resume = waiter.resume
+            if (resume === undefined) {
+              waiter.woken = true
+            } else {
+              waiter.resume = undefined
+              resume()
+            }
+          }
         }
       }).pipe(
         Effect.scoped,
@@ -216,32 +235,56 @@ const makeEngine = (config: Config): Effect.Effect<Engine, RedisUnavailableError
       { startImmediately: true }
     )
 
-    /** Waits until woken or `recheckInterval` passes. */
-    const pause = (id: string) =>
-      Effect.callback<void>((resume) => {
-        waiters.set(id, () => resume(Effect.void))
-        return Effect.sync(() => waiters.delete(id))
-      }).pipe(
-        Effect.timeoutOption(Duration.millis(config.recheckInterval)),
-        Effect.ensuring(Effect.sync(() => waiters.delete(id)))
-      )
+    /** Waits until woken (or already woken since the last pause) or `recheckInterval` passes. */
+    const pause = (waiter: Waiter) =>
+      Effect.suspend(() => {
+        if (waiter.woken) {
+          waiter.woken = false
+          return Effect.void
+        }
+        return Effect.callback<void>((resume) => {
+          waiter.resume = () => resume(Effect.void)
+          return Effect.sync(() => {
+            waiter.resume = undefined
+          })
+        }).pipe(
+          Effect.timeoutOption(Duration.millis(config.recheckInterval)),
+          Effect.ensuring(Effect.sync(() => {
+            waiter.resume = undefined
+            waiter.woken = false
+          }))
+        )
+      })
 
     /** Admits `id` (waiting in line when `wait`); returns the local time the granting script was sent, or none. */
     const admit = (id: string, key: string, wait: boolean) =>
-      Effect.gen(function*() {
-        const sent = yield* nowMillis
-        if ((yield* acquireOnce(id, key, wait)) === 1) return Option.some(sent)
-        if (!wait) return Option.none<number>()
-        counters.waiting++
-        counters.waited++
-        const granted = yield* Effect.gen(function*() {
-          while (true) {
-            yield* pause(id)
-            const at = yield* nowMillis
-            if ((yield* acquireOnce(id, key, true)) === 1) return at
+      Effect.suspend(() => {
+        if (!wait) {
+          return Effect.flatMap(nowMillis, (sent) =>
+            Effect.map(acquireOnce(id, key, false), (r) => r === 1 ? Option.some(sent) : Option.none<number>()))
+        }
+        const waiter: Waiter = { woken: false, resume: undefined }
+        waiters.set(id, waiter)
+        return Effect.gen(function*() {
+          const sent = yield* nowMillis
+          if ((yield* acquireOnce(id, key, true)) === 1) {
+            return Option.some(sent)
           }
-        }).pipe(Effect.ensuring(Effect.sync(() => counters.waiting--)))
-        return Option.some(granted)
+          counters.waiting++
+          counters.waited++
+          const granted = yield* Effect.gen(function*() {
+            while (true) {
+              yield* pause(waiter)
+              const at = yield* nowMillis
+              if ((yield* acquireOnce(id, key, true)) === 1) {
+                return at
+              }
+            }
+          }).pipe(Effect.ensuring(Effect.sync(() =>
+            counters.waiting--
+          )))
+          return Option.some(granted)
+        }).pipe(Effect.ensuring(Effect.sync(() => waiters.delete(id))))
       })
 
     /**
