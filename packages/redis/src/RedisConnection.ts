@@ -65,8 +65,20 @@ export class RedisUnavailableError extends Data.TaggedError("RedisUnavailableErr
   readonly cause: unknown
 }> {
   override get message(): string {
-    const cause = this.cause instanceof Error ? this.cause.message : String(this.cause)
-    return `Redis unavailable during ${this.operation}: ${cause}`
+    return `Redis unavailable during ${this.operation}: ${describe(this.cause)}`
+  }
+}
+
+/** The first non-empty message down a chain of causes (Effect's `RedisError` has none of its own). */
+const describe = (cause: unknown, depth = 0): string => {
+  if (cause instanceof Error) {
+    if (cause.message !== "" || depth > 4) return cause.message
+    return describe((cause as { cause?: unknown }).cause, depth + 1)
+  }
+  try {
+    return String(cause)
+  } catch {
+    return Object.prototype.toString.call(cause)
   }
 }
 

@@ -176,7 +176,10 @@ export const make = (options: Options = {}): Effect.Effect<RedisServer, RedisSer
       })
     }
     const startTimeout = options.startTimeout ?? 10_000
-    const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "async-ops-redis-"))
+    const dir = yield* Effect.tryPromise({
+      try: () => Fs.promises.mkdtemp(Path.join(Os.tmpdir(), "async-ops-redis-")),
+      catch: (cause) => new RedisServerError({ operation: "start", detail: `cannot make a temp dir: ${String(cause)}` })
+    })
     const scope = yield* Effect.scope
     let current: Running | undefined
     let paused = false
@@ -263,7 +266,7 @@ export const make = (options: Options = {}): Effect.Effect<RedisServer, RedisSer
       scope,
       Effect.gen(function*() {
         yield* signal("SIGKILL")
-        yield* Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true }))
+        yield* Effect.promise(() => Fs.promises.rm(dir, { recursive: true, force: true }).catch(() => undefined))
       })
     )
 
