@@ -321,7 +321,7 @@ export const scan: (
  * ```ts
  * import { Scan } from "@async-ops/cli"
  *
- * Scan.formatText({ findings: [], filesScanned: 3 }) // "no problems found, 3 files scanned"
+ * Scan.formatText({ findings: [], filesScanned: 3, unparsable: [] }) // => "no problems found, 3 files scanned"
  * ```
  *
  * @category formatting
