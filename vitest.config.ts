@@ -3,6 +3,10 @@ import { defineConfig } from "vitest/config"
 // One project per package, plus the example catalogue and the cross-package tests in test/.
 export default defineConfig({
   test: {
+    // Virtual-time tests finish in milliseconds whatever the load; this ceiling is for the real-socket and
+    // 100,000-fiber tests, which must pass on a busy 2-core machine (process tests set their own, longer timeouts).
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
     projects: [
       { test: { name: "core", root: "packages/core", include: ["test/**/*.test.ts"] } },
       { test: { name: "testing", root: "packages/testing", include: ["test/**/*.test.ts"] } },

@@ -46,7 +46,7 @@ export const program = Effect.scoped(Effect.gen(function*() {
 
   yield* Console.log("-- one client, one union of errors")
   yield* withClient(
-    { retry: false, headersTimeout: "50 millis", maxResponseBytes: 10_000 },
+    { retry: false, headersTimeout: "1 second", maxResponseBytes: 10_000 },
     (client) =>
       Effect.gen(function*() {
         yield* outcome(client.get("not a url"))

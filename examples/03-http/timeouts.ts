@@ -10,7 +10,7 @@ import { Console, Effect, Fiber, Layer } from "effect"
 const Server = FaultServer.layer({
   routes: {
     "/hang": { reply: "hang" },
-    "/drip": { reply: { kind: "trickle", chunks: 20, delay: 20, chunkBytes: 10 } },
+    "/drip": { reply: { kind: "trickle", chunks: 20, delay: 75, chunkBytes: 10 } },
     "/ok": { latency: 5 }
   }
 })
@@ -18,9 +18,10 @@ const Server = FaultServer.layer({
 const Client = HttpResilience.layerUndici({
   retry: false,
   maxConnectionsPerHost: 1,
-  poolWaitTimeout: "50 millis",
-  headersTimeout: "100 millis",
-  requestTimeout: "150 millis"
+  // wide enough apart that a loaded machine still tells the phases apart
+  poolWaitTimeout: "200 millis",
+  headersTimeout: "500 millis",
+  requestTimeout: "800 millis"
 })
 
 const describe = (error: HttpResilienceError.HttpError): string =>
@@ -33,7 +34,7 @@ export const program = Effect.gen(function*() {
   yield* Console.log("-- the server never answers: the headers timeout fires")
   yield* Console.log(describe(yield* Effect.flip(client.get(server.url("/hang")))))
 
-  yield* Console.log("-- headers come at once, the body drips for 400 ms: the request timeout fires")
+  yield* Console.log("-- headers come at once, the body drips for 1.5 s: the request timeout fires")
   yield* Console.log(describe(yield* Effect.flip(client.get(server.url("/drip")))))
 
   yield* Console.log("-- the only connection is busy: waiting for it fails with a pool error, not a timeout")

@@ -8,7 +8,7 @@ it.live("03-http/timeouts tells the headers, request and pool-wait timeouts apar
     expect(yield* runLiveExample(program)).toEqual([
       "-- the server never answers: the headers timeout fires",
       "RequestTimeoutError (phase: headers)",
-      "-- headers come at once, the body drips for 400 ms: the request timeout fires",
+      "-- headers come at once, the body drips for 1.5 s: the request timeout fires",
       "RequestTimeoutError (phase: request)",
       "-- the only connection is busy: waiting for it fails with a pool error, not a timeout",
       "waiting caller: PoolWaitTimeoutError",
