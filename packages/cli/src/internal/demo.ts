@@ -5,6 +5,7 @@
  * @internal
  */
 import type * as Gather from "@async-ops/core/Gather"
+import * as Metrics from "@async-ops/core/Metrics"
 import * as FetchAll from "@async-ops/http/FetchAll"
 import * as HttpResilience from "@async-ops/http/HttpResilience"
 import * as HttpResilienceError from "@async-ops/http/HttpResilienceError"
@@ -22,7 +23,7 @@ import * as Result from "effect/Result"
 import * as Stdio from "effect/Stdio"
 import * as Stream from "effect/Stream"
 import * as SubscriptionRef from "effect/SubscriptionRef"
-import { checkInt, parseDuration } from "./fetch.ts"
+import { checkInt, parseDuration } from "./fetch/options.ts"
 import * as Meter from "./meter.ts"
 import * as Progress from "./progress.ts"
 import * as Report from "./report.ts"
@@ -50,7 +51,7 @@ export interface Percentiles {
 export const percentiles = (values: ReadonlyArray<number>): Percentiles => {
   if (values.length === 0) return { p50: 0, p95: 0, p99: 0, max: 0 }
   const sorted = values.toSorted((a, b) => a - b)
-  const rank = (p: number) => sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)]!
+  const rank = (p: number) => Metrics.percentile(sorted, p)!
   return { p50: rank(50), p95: rank(95), p99: rank(99), max: sorted[sorted.length - 1]! }
 }
 
