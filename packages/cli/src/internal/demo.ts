@@ -12,18 +12,15 @@ import * as HttpResilienceError from "@async-ops/http/HttpResilienceError"
 import * as FaultServer from "@async-ops/testing/FaultServer"
 import * as Clock from "effect/Clock"
 import * as Console from "effect/Console"
-import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as FileSystem from "effect/FileSystem"
 import * as HttpClientRequest from "effect/http/HttpClientRequest"
-import * as Layer from "effect/Layer"
-import * as Result from "effect/Result"
 import * as Stdio from "effect/Stdio"
 import * as Stream from "effect/Stream"
 import * as SubscriptionRef from "effect/SubscriptionRef"
-import { checkInt, parseDuration } from "./fetch/options.ts"
+import { checkInt, fromResult, parseDuration } from "./fetch/options.ts"
 import * as Meter from "./meter.ts"
 import * as Progress from "./progress.ts"
 import * as Report from "./report.ts"
@@ -226,21 +223,11 @@ export const routeFor = (
   return { latency, sequence }
 }
 
-interface Resolved {
-  readonly urls: number
-  readonly hosts: number
-  readonly concurrency: number
-  readonly perHost: number
-  readonly faults: number
-  readonly latency: number
+/** The options with their durations parsed. */
+interface Resolved extends Omit<DemoOptions, "timeout" | "deadline" | "report"> {
   readonly timeout: Duration.Duration
   readonly deadline: Duration.Duration
-  readonly retries: number
-  readonly seed: number
 }
-
-const fromResult = <A, E>(r: Result.Result<A, E>): Effect.Effect<A, E> =>
-  Result.isSuccess(r) ? Effect.succeed(r.success) : Effect.fail(r.failure)
 
 /** @internal */
 export const resolveOptions = (o: DemoOptions): Effect.Effect<Resolved, UsageError> =>
@@ -323,19 +310,15 @@ export const run = (
       (_, i) => HttpClientRequest.get(server.url(`/h${i % o.hosts}/item/${i}`, i % o.hosts))
     )
 
-    const counters = Meter.makeCounters()
-    const recorder = options.report === undefined ? undefined : yield* Report.make({
-      command:
-        `async-ops demo: ${o.urls} URLs over ${o.hosts} hosts, concurrency ${o.concurrency}, ${o.perHost} per host`,
-      perHostCap: o.perHost,
-      totalCap: o.concurrency,
-      openDurationMs: OPEN_DURATION_MS
-    })
-    counters.recorder = recorder
-    const meters: Meter.Meters = new WeakMap()
-    const control: Meter.Control = { stopping: false }
-    const client = yield* Layer.build(
-      Meter.layer({
+    const { client, control, counters, meters, recorder } = yield* Meter.meteredClient(
+      options.report === undefined ? undefined : {
+        command:
+          `async-ops demo: ${o.urls} URLs over ${o.hosts} hosts, concurrency ${o.concurrency}, ${o.perHost} per host`,
+        perHostCap: o.perHost,
+        totalCap: o.concurrency,
+        openDurationMs: OPEN_DURATION_MS
+      },
+      {
         maxConnections: o.concurrency,
         maxConnectionsPerHost: o.perHost,
         requestTimeout: o.timeout,
@@ -343,10 +326,7 @@ export const run = (
         poolWaitTimeout: Number.POSITIVE_INFINITY,
         retry: { maxAttempts: o.retries + 1, base: "50 millis", maxDelay: "1 second" },
         circuitBreaker: { failures: 5, openDuration: Duration.millis(OPEN_DURATION_MS) }
-      }, counters)
-    ).pipe(
-      Effect.map((context) => Context.get(context, HttpResilience.ResilientClient)),
-      Effect.mapError((e) => new UsageError({ reason: e.message }))
+      }
     )
     const wrapped = Meter.metered(client, meters, control, counters, o.deadline)
 

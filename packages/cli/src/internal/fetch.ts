@@ -4,13 +4,10 @@
  *
  * @internal
  */
-import * as HttpResilience from "@async-ops/http/HttpResilience"
 import * as Clock from "effect/Clock"
-import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as FileSystem from "effect/FileSystem"
-import * as Layer from "effect/Layer"
 import * as Stdio from "effect/Stdio"
 import * as Stream from "effect/Stream"
 import { type BatchCounters, records } from "./fetch/batch.ts"
@@ -64,35 +61,25 @@ export const run = (
       : yield* openOutput(options.out, options.resume, entries)
     const todo = done.size === 0 ? entries : entries.filter((e) => !done.has(e.line))
 
-    const counters = Meter.makeCounters()
-    const recorder = options.report === undefined ? undefined : yield* Report.make({
-      command:
-        `async-ops fetch: ${todo.length} URLs, concurrency ${resolved.concurrency}, ${resolved.perHost} per host`,
-      perHostCap: resolved.perHost,
-      totalCap: Number.POSITIVE_INFINITY,
-      openDurationMs: undefined
-    })
-    counters.recorder = recorder
-    const meters: Meter.Meters = new WeakMap()
-    const control: Meter.Control = { stopping: false }
-    const client = yield* Layer.build(
-      Meter.layer(
-        {
-          maxConnections: Number.POSITIVE_INFINITY,
-          maxConnectionsPerHost: resolved.perHost,
-          requestTimeout: resolved.timeout,
-          headersTimeout: resolved.timeout,
-          poolWaitTimeout: Number.POSITIVE_INFINITY,
-          maxResponseBytes: resolved.maxBytes,
-          retry: { maxAttempts: resolved.retries + 1, maxDelay: "10 seconds" },
-          ...(resolved.rate !== undefined ? { rateLimit: { limit: resolved.rate, window: "1 second" } } : {})
-        },
-        counters,
-        { maxRedirects: resolved.maxRedirects }
-      )
-    ).pipe(
-      Effect.map((context) => Context.get(context, HttpResilience.ResilientClient)),
-      Effect.mapError((e) => new UsageError({ reason: e.message }))
+    const { client, control, counters, meters, recorder } = yield* Meter.meteredClient(
+      options.report === undefined ? undefined : {
+        command:
+          `async-ops fetch: ${todo.length} URLs, concurrency ${resolved.concurrency}, ${resolved.perHost} per host`,
+        perHostCap: resolved.perHost,
+        totalCap: Number.POSITIVE_INFINITY,
+        openDurationMs: undefined
+      },
+      {
+        maxConnections: Number.POSITIVE_INFINITY,
+        maxConnectionsPerHost: resolved.perHost,
+        requestTimeout: resolved.timeout,
+        headersTimeout: resolved.timeout,
+        poolWaitTimeout: Number.POSITIVE_INFINITY,
+        maxResponseBytes: resolved.maxBytes,
+        retry: { maxAttempts: resolved.retries + 1, maxDelay: "10 seconds" },
+        ...(resolved.rate !== undefined ? { rateLimit: { limit: resolved.rate, window: "1 second" } } : {})
+      },
+      { maxRedirects: resolved.maxRedirects }
     )
     const wrapped = Meter.metered(client, meters, control, counters, undefined)
 
