@@ -24,7 +24,7 @@ import { checkInt, fromResult, parseDuration } from "./fetch/options.ts"
 import * as Meter from "./meter.ts"
 import * as Progress from "./progress.ts"
 import * as Report from "./report.ts"
-import { exitCodeOf, type StopSignal, stopSignal } from "./signals.ts"
+import { exitCodeOf, gracefulStop } from "./signals.ts"
 import { StoppedError, UsageError } from "./usage.ts"
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -330,15 +330,9 @@ export const run = (
     )
     const wrapped = Meter.metered(client, meters, control, counters, o.deadline)
 
-    const signal = yield* stopSignal
-    const hardStop = yield* Deferred.make<void>()
-    let stoppedBy: StopSignal | undefined
-    yield* Effect.forkScoped(Effect.gen(function*() {
-      stoppedBy = yield* Deferred.await(signal.first)
+    const stop = yield* gracefulStop("2 seconds", () => {
       control.stopping = true
-      yield* Effect.raceFirst(Effect.sleep("2 seconds"), Deferred.await(signal.force))
-      yield* Deferred.succeed(hardStop, undefined)
-    }))
+    })
 
     const startedAt = yield* Clock.currentTimeMillis
     const progressRef = yield* FetchAll.makeProgress
@@ -364,7 +358,7 @@ export const run = (
       )
       yield* FetchAll.stream(requests, { concurrency: o.concurrency, progress: progressRef }).pipe(
         Stream.provideService(HttpResilience.ResilientClient, wrapped),
-        Stream.interruptWhen(Deferred.await(hardStop)),
+        Stream.interruptWhen(Deferred.await(stop.hardStop)),
         Stream.runForEachArray((chunk) =>
           Effect.map(Clock.currentTimeMillis, (now) => {
             for (const outcome of chunk) {
@@ -397,7 +391,7 @@ export const run = (
       hosts: o.hosts,
       done,
       notRun: o.urls - done,
-      stoppedBy,
+      stoppedBy: stop.stoppedBy(),
       elapsedMs: endedAt - startedAt,
       outcomes: Array.from(outcomes.entries()).toSorted((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])),
       ok: done - failed,
@@ -418,6 +412,7 @@ export const run = (
     }
     yield* Console.log(formatSummary(summary))
     if (recorder !== undefined && options.report !== undefined) yield* Report.write(recorder, options.report)
+    const stoppedBy = stop.stoppedBy()
     if (stoppedBy !== undefined) {
       return yield* new StoppedError({
         signal: stoppedBy,

@@ -17,7 +17,7 @@ import { parseUrlList, readInput } from "./fetch/urlList.ts"
 import * as Meter from "./meter.ts"
 import * as Progress from "./progress.ts"
 import * as Report from "./report.ts"
-import { exitCodeOf, type StopSignal, stopSignal } from "./signals.ts"
+import { exitCodeOf, gracefulStop, type StopSignal } from "./signals.ts"
 import { UsageError } from "./usage.ts"
 
 export * from "./fetch/batch.ts"
@@ -84,15 +84,9 @@ export const run = (
     const wrapped = Meter.metered(client, meters, control, counters, undefined)
 
     // stop: the first signal stops new calls; after the grace period the calls still running are cut off
-    const signal = yield* stopSignal
-    const hardStop = yield* Deferred.make<void>()
-    let stoppedBy: StopSignal | undefined
-    yield* Effect.forkScoped(Effect.gen(function*() {
-      stoppedBy = yield* Deferred.await(signal.first)
+    const stop = yield* gracefulStop(resolved.grace, () => {
       control.stopping = true
-      yield* Effect.raceFirst(Effect.sleep(resolved.grace), Deferred.await(signal.force))
-      yield* Deferred.succeed(hardStop, undefined)
-    }))
+    })
 
     // progress on a terminal only
     const batch: BatchCounters = { inFlight: 0 }
@@ -117,7 +111,7 @@ export const run = (
     const pending = new Map<number, string>()
     let nextIndex = 0
     yield* records(todo, wrapped, meters, resolved, batch).pipe(
-      Stream.interruptWhen(Deferred.await(hardStop)),
+      Stream.interruptWhen(Deferred.await(stop.hardStop)),
       Stream.runForEachArray((chunk) => {
         let text = ""
         for (const finished of chunk) {
@@ -144,6 +138,7 @@ export const run = (
       yield* writer.write(Array.from(pending.entries()).toSorted((a, b) => a[0] - b[0]).map(([, l]) => l).join(""))
     }
     if (recorder !== undefined && options.report !== undefined) yield* Report.write(recorder, options.report)
+    const stoppedBy = stop.stoppedBy()
     return {
       inputs: entries.length,
       skipped: entries.length - todo.length,
