@@ -1,6 +1,8 @@
 /**
- * `async-ops fetch`: URL list parsing, resume reading, record encoding and the run itself (FetchAll over the
- * metered resilient client, one JSON Lines record per input, graceful stop on SIGINT/SIGTERM).
+ * `async-ops fetch`: the run (FetchAll over the metered resilient client, one JSON Lines record per input, graceful
+ * stop on SIGINT/SIGTERM). Its parts live in `./fetch/`: the URL list (`urlList.ts`), the flags (`options.ts`),
+ * records (`record.ts`), output and resume (`output.ts`), OS error reasons (`osError.ts`), a batch's records
+ * (`batch.ts`); they are re-exported here for `Fetch.ts` and the tests.
  *
  * @internal
  */
