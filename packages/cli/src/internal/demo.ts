@@ -5,28 +5,26 @@
  * @internal
  */
 import type * as Gather from "@async-ops/core/Gather"
+import * as Metrics from "@async-ops/core/Metrics"
 import * as FetchAll from "@async-ops/http/FetchAll"
 import * as HttpResilience from "@async-ops/http/HttpResilience"
 import * as HttpResilienceError from "@async-ops/http/HttpResilienceError"
 import * as FaultServer from "@async-ops/testing/FaultServer"
 import * as Clock from "effect/Clock"
 import * as Console from "effect/Console"
-import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as FileSystem from "effect/FileSystem"
 import * as HttpClientRequest from "effect/http/HttpClientRequest"
-import * as Layer from "effect/Layer"
-import * as Result from "effect/Result"
 import * as Stdio from "effect/Stdio"
 import * as Stream from "effect/Stream"
 import * as SubscriptionRef from "effect/SubscriptionRef"
-import { checkInt, parseDuration } from "./fetch.ts"
+import { checkInt, fromResult, parseDuration } from "./fetch/options.ts"
 import * as Meter from "./meter.ts"
 import * as Progress from "./progress.ts"
 import * as Report from "./report.ts"
-import { exitCodeOf, type StopSignal, stopSignal } from "./signals.ts"
+import { exitCodeOf, gracefulStop } from "./signals.ts"
 import { StoppedError, UsageError } from "./usage.ts"
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -50,7 +48,7 @@ export interface Percentiles {
 export const percentiles = (values: ReadonlyArray<number>): Percentiles => {
   if (values.length === 0) return { p50: 0, p95: 0, p99: 0, max: 0 }
   const sorted = values.toSorted((a, b) => a - b)
-  const rank = (p: number) => sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)]!
+  const rank = (p: number) => Metrics.percentile(sorted, p)!
   return { p50: rank(50), p95: rank(95), p99: rank(99), max: sorted[sorted.length - 1]! }
 }
 
@@ -225,21 +223,11 @@ export const routeFor = (
   return { latency, sequence }
 }
 
-interface Resolved {
-  readonly urls: number
-  readonly hosts: number
-  readonly concurrency: number
-  readonly perHost: number
-  readonly faults: number
-  readonly latency: number
+/** The options with their durations parsed. */
+interface Resolved extends Omit<DemoOptions, "timeout" | "deadline" | "report"> {
   readonly timeout: Duration.Duration
   readonly deadline: Duration.Duration
-  readonly retries: number
-  readonly seed: number
 }
-
-const fromResult = <A, E>(r: Result.Result<A, E>): Effect.Effect<A, E> =>
-  Result.isSuccess(r) ? Effect.succeed(r.success) : Effect.fail(r.failure)
 
 /** @internal */
 export const resolveOptions = (o: DemoOptions): Effect.Effect<Resolved, UsageError> =>
@@ -322,19 +310,15 @@ export const run = (
       (_, i) => HttpClientRequest.get(server.url(`/h${i % o.hosts}/item/${i}`, i % o.hosts))
     )
 
-    const counters = Meter.makeCounters()
-    const recorder = options.report === undefined ? undefined : yield* Report.make({
-      command:
-        `async-ops demo: ${o.urls} URLs over ${o.hosts} hosts, concurrency ${o.concurrency}, ${o.perHost} per host`,
-      perHostCap: o.perHost,
-      totalCap: o.concurrency,
-      openDurationMs: OPEN_DURATION_MS
-    })
-    counters.recorder = recorder
-    const meters: Meter.Meters = new WeakMap()
-    const control: Meter.Control = { stopping: false }
-    const client = yield* Layer.build(
-      Meter.layer({
+    const { client, control, counters, meters, recorder } = yield* Meter.meteredClient(
+      options.report === undefined ? undefined : {
+        command:
+          `async-ops demo: ${o.urls} URLs over ${o.hosts} hosts, concurrency ${o.concurrency}, ${o.perHost} per host`,
+        perHostCap: o.perHost,
+        totalCap: o.concurrency,
+        openDurationMs: OPEN_DURATION_MS
+      },
+      {
         maxConnections: o.concurrency,
         maxConnectionsPerHost: o.perHost,
         requestTimeout: o.timeout,
@@ -342,22 +326,13 @@ export const run = (
         poolWaitTimeout: Number.POSITIVE_INFINITY,
         retry: { maxAttempts: o.retries + 1, base: "50 millis", maxDelay: "1 second" },
         circuitBreaker: { failures: 5, openDuration: Duration.millis(OPEN_DURATION_MS) }
-      }, counters)
-    ).pipe(
-      Effect.map((context) => Context.get(context, HttpResilience.ResilientClient)),
-      Effect.mapError((e) => new UsageError({ reason: e.message }))
+      }
     )
     const wrapped = Meter.metered(client, meters, control, counters, o.deadline)
 
-    const signal = yield* stopSignal
-    const hardStop = yield* Deferred.make<void>()
-    let stoppedBy: StopSignal | undefined
-    yield* Effect.forkScoped(Effect.gen(function*() {
-      stoppedBy = yield* Deferred.await(signal.first)
+    const stop = yield* gracefulStop("2 seconds", () => {
       control.stopping = true
-      yield* Effect.raceFirst(Effect.sleep("2 seconds"), Deferred.await(signal.force))
-      yield* Deferred.succeed(hardStop, undefined)
-    }))
+    })
 
     const startedAt = yield* Clock.currentTimeMillis
     const progressRef = yield* FetchAll.makeProgress
@@ -383,7 +358,7 @@ export const run = (
       )
       yield* FetchAll.stream(requests, { concurrency: o.concurrency, progress: progressRef }).pipe(
         Stream.provideService(HttpResilience.ResilientClient, wrapped),
-        Stream.interruptWhen(Deferred.await(hardStop)),
+        Stream.interruptWhen(Deferred.await(stop.hardStop)),
         Stream.runForEachArray((chunk) =>
           Effect.map(Clock.currentTimeMillis, (now) => {
             for (const outcome of chunk) {
@@ -416,7 +391,7 @@ export const run = (
       hosts: o.hosts,
       done,
       notRun: o.urls - done,
-      stoppedBy,
+      stoppedBy: stop.stoppedBy(),
       elapsedMs: endedAt - startedAt,
       outcomes: Array.from(outcomes.entries()).toSorted((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])),
       ok: done - failed,
@@ -437,6 +412,7 @@ export const run = (
     }
     yield* Console.log(formatSummary(summary))
     if (recorder !== undefined && options.report !== undefined) yield* Report.write(recorder, options.report)
+    const stoppedBy = stop.stoppedBy()
     if (stoppedBy !== undefined) {
       return yield* new StoppedError({
         signal: stoppedBy,

@@ -18,7 +18,8 @@ import * as Exit from "effect/Exit"
 import * as HttpClient from "effect/http/HttpClient"
 import type * as HttpClientRequest from "effect/http/HttpClientRequest"
 import * as Layer from "effect/Layer"
-import type * as Report from "./report.ts"
+import * as Report from "./report.ts"
+import { UsageError } from "./usage.ts"
 
 /**
  * What one call did: attempts sent to the transport, wall time, and the kind of the outcome when the resilient
@@ -199,3 +200,27 @@ export const metered = (
     stats: client.stats
   }
 }
+
+/**
+ * The metered resilient client of a run (`fetch`, `demo`), with its attempt counters, the meters and stop control
+ * of `metered`, and the recorder of its HTML report when `report` (the run's description) is given.
+ *
+ * @internal
+ */
+export const meteredClient = (
+  report: Report.RunInfo | undefined,
+  options: HttpResilience.Options,
+  transportOptions?: { readonly maxRedirects?: number | undefined }
+) =>
+  Effect.gen(function*() {
+    const counters = makeCounters()
+    const recorder = report === undefined ? undefined : yield* Report.make(report)
+    counters.recorder = recorder
+    const meters: Meters = new WeakMap()
+    const control: Control = { stopping: false }
+    const client = yield* Layer.build(layer(options, counters, transportOptions)).pipe(
+      Effect.map((context) => Context.get(context, HttpResilience.ResilientClient)),
+      Effect.mapError((e) => new UsageError({ reason: e.message }))
+    )
+    return { counters, recorder, meters, control, client }
+  })

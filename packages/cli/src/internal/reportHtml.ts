@@ -6,6 +6,7 @@
  *
  * @internal
  */
+import * as Metrics from "@async-ops/core/Metrics"
 import type { Recorder } from "./report.ts"
 
 const W = 860
@@ -16,9 +17,8 @@ const COLORS = ["#2563eb", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#db2777"
 export const escapeHtml = (s: string): string =>
   s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;")
 
-/** Nearest-rank percentile (the rule of the demo's summary). */
-const percentile = (sorted: ReadonlyArray<number>, p: number): number =>
-  sorted.length === 0 ? 0 : sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)]!
+/** Nearest-rank percentile (the rule of the demo's summary, `Metrics.percentile`); 0 for no values. */
+const percentile = (sorted: ReadonlyArray<number>, p: number): number => Metrics.percentile(sorted, p) ?? 0
 
 const fmt = (n: number): string =>
   Number.isInteger(n)

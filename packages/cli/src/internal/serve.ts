@@ -26,7 +26,7 @@ import * as Diagnostics from "node:diagnostics_channel"
 import type * as Http from "node:http"
 import { createServer } from "node:http"
 import * as Net from "node:net"
-import { checkInt, parseDuration } from "./fetch.ts"
+import { checkInt, parseDuration } from "./fetch/options.ts"
 import { StoppedError, UsageError } from "./usage.ts"
 
 /** @internal */

@@ -12,6 +12,7 @@
  * @internal
  */
 import * as Deferred from "effect/Deferred"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
@@ -109,3 +110,34 @@ export const stopSignal: Effect.Effect<Stop, never, Scope.Scope> = Effect.gen(fu
   }
   return stop
 })
+
+/** @internal */
+export interface GracefulStop {
+  /** The signal of the first stop request, once there was one. */
+  readonly stoppedBy: () => StopSignal | undefined
+  /** Completed `grace` after the first stop request, or at the second one: cut off what is still running. */
+  readonly hardStop: Deferred.Deferred<void>
+}
+
+/**
+ * The stop of a run (`fetch`, `demo`): at the first stop request `onStop` runs (the run stops starting new work);
+ * `grace` later, or at once on a second request, `hardStop` completes and the run cuts off what is still running.
+ *
+ * @internal
+ */
+export const gracefulStop = (
+  grace: Duration.Input,
+  onStop: () => void
+): Effect.Effect<GracefulStop, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const signal = yield* stopSignal
+    const hardStop = yield* Deferred.make<void>()
+    let stoppedBy: StopSignal | undefined
+    yield* Effect.forkScoped(Effect.gen(function*() {
+      stoppedBy = yield* Deferred.await(signal.first)
+      onStop()
+      yield* Effect.raceFirst(Effect.sleep(grace), Deferred.await(signal.force))
+      yield* Deferred.succeed(hardStop, undefined)
+    }))
+    return { stoppedBy: () => stoppedBy, hardStop }
+  })

@@ -8,6 +8,7 @@ import { Command, Flag } from "effect/cli"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import { withDefault } from "./described.ts"
+import * as Flags from "./flags.ts"
 
 const load = Effect.promise(() => import("../demo.ts"))
 
@@ -17,11 +18,8 @@ export const command = Command.make("demo", {
   hosts: Flag.Int("hosts").pipe(
     withDefault("Hosts (loopback addresses 127.0.0.1...; 1-254)", 4)
   ),
-  concurrency: Flag.Int("concurrency").pipe(
-    Flag.withAlias("c"),
-    withDefault("Requests in flight at once (>= 1)", 128)
-  ),
-  perHost: Flag.Int("per-host").pipe(withDefault("Connections per host (>= 1)", 16)),
+  concurrency: Flags.concurrency(128),
+  perHost: Flags.perHost(16),
   faults: Flag.Finite("faults").pipe(
     withDefault("Scale of the fault mix: 0 = no faults, 1 = default, 2 = twice as many (0-10)", 1)
   ),
@@ -34,7 +32,7 @@ export const command = Command.make("demo", {
   ),
   retries: Flag.Int("retries").pipe(withDefault("Retries per URL", 3)),
   seed: Flag.Int("seed").pipe(withDefault("Seed of the server's fault decisions", 1)),
-  report: Flag.String("report").pipe(Flag.withDescription("Write an HTML report of the run here"), Flag.optional)
+  report: Flags.report
 }, (flags) =>
   Effect.flatMap(
     load,

@@ -9,6 +9,7 @@ import * as Effect from "effect/Effect"
 import { MAX_REDIRECTS, MAX_RETRIES } from "../limits.ts"
 import { StoppedError } from "../usage.ts"
 import { withDefault } from "./described.ts"
+import * as Flags from "./flags.ts"
 
 const load = Effect.promise(() => import("../fetch.ts"))
 
@@ -30,13 +31,8 @@ export const command = Command.make("fetch", {
     Flag.withDescription("Write records in input order instead of completion order"),
     Flag.withDefault(false)
   ),
-  concurrency: Flag.Int("concurrency").pipe(
-    Flag.withAlias("c"),
-    withDefault("Requests in flight at once (>= 1)", 50)
-  ),
-  perHost: Flag.Int("per-host").pipe(
-    withDefault("Connections per host (>= 1)", 8)
-  ),
+  concurrency: Flags.concurrency(50),
+  perHost: Flags.perHost(8),
   timeout: Flag.String("timeout").pipe(
     withDefault("Timeout of each attempt: 500ms, 2s, 1m or milliseconds (> 0)", "10s")
   ),
@@ -79,7 +75,7 @@ export const command = Command.make("fetch", {
   grace: Flag.String("grace").pipe(
     withDefault("After SIGINT/SIGTERM, how long requests in flight may finish before they are cut off", "5s")
   ),
-  report: Flag.String("report").pipe(Flag.withDescription("Write an HTML report of the run here"), Flag.optional)
+  report: Flags.report
 }, (flags) =>
   Effect.gen(function*() {
     const summary = yield* (yield* load).run({
