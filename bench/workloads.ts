@@ -21,6 +21,7 @@ import {
 } from "./harness.ts"
 import { startServer } from "./http/process.ts"
 import { triangle } from "./runner.ts"
+import { redisAvailable, startRedis } from "./systems/w8/redisServer.ts"
 
 const asyncio: PythonNeeds = { imports: ["asyncio"] }
 const asyncioTaskGroup: PythonNeeds = {
@@ -525,6 +526,82 @@ const wrapperWorkload: Workload = {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+// W8 distributed permits (issue 14)
+
+const W8_LIMIT = 10
+const W8_SOLO = { processes: 1, concurrency: 1, limit: W8_LIMIT }
+const W8_FLEET = { processes: 4, concurrency: 8, limit: W8_LIMIT }
+const W8_SOLO_SIZE = 5_000
+const W8_FLEET_SIZE = 8_000
+
+const w8 = {
+  distributed: { label: "DistributedLimiter", file: "w8/distributed.ts", ours: true },
+  redisSemaphore: { label: "redis-semaphore (ioredis)", file: "w8/redis-semaphore.ts" },
+  limiter: { label: "core Limiter, in process (floor)", file: "w8/limiter.ts" }
+} satisfies Record<string, System>
+
+/** Every process takes `ceil(size / processes)` permits. */
+const w8Permits = (processes: number) => (size: number): number => Math.ceil(size / processes) * processes
+
+const w8Bar = (size: number, params: Readonly<Record<string, number>>, what: string): Bar =>
+  ratioBar({
+    name: `W8 DistributedLimiter at least redis-semaphore's permits/s (${what})`,
+    ours: w8.distributed,
+    other: w8.redisSemaphore,
+    size,
+    params,
+    ratio: (o, t) => timeRatio(t, o),
+    limit: 1,
+    atLeast: true,
+    detail: timeDetail
+  })
+
+const distributedWorkload: Workload = {
+  id: "w8",
+  aliases: ["distributed", "redis"],
+  title: "W8 distributed permits",
+  about: "Permits per second through `withPermit` around an empty task, limit " + W8_LIMIT + ", on one local " +
+    "`redis-server` started for the workload: one process taking permits one at a time (uncontended), and 4 " +
+    "processes with 8 loops each contending for the one limit. Each measurement spawns its processes, waits until " +
+    "every one is connected, then times from `go` to the last one's end; CPU is the processes' user + system time " +
+    "summed, per permit. Rows are skipped where no redis-server is found (`apt-get install redis-server`). " +
+    "`node bench/redis.ts` runs the same measurement standalone.",
+  tables: [
+    {
+      kind: "systems",
+      title: `1 process, uncontended: ${n(W8_SOLO_SIZE)} permits`,
+      size: W8_SOLO_SIZE,
+      params: W8_SOLO,
+      expect: w8Permits(W8_SOLO.processes),
+      systems: Object.values(w8),
+      reference: w8.distributed.label,
+      rate: "permits/s",
+      cpu: true
+    },
+    {
+      kind: "systems",
+      title: `4 processes contending: ${n(W8_FLEET_SIZE)} permits`,
+      size: W8_FLEET_SIZE,
+      params: W8_FLEET,
+      expect: w8Permits(W8_FLEET.processes),
+      systems: Object.values(w8),
+      reference: w8.distributed.label,
+      rate: "permits/s",
+      cpu: true
+    }
+  ],
+  bars: [
+    w8Bar(W8_SOLO_SIZE, W8_SOLO, "1 process, uncontended"),
+    w8Bar(W8_FLEET_SIZE, W8_FLEET, "4 processes contending")
+  ],
+  setup: async () => {
+    if (!redisAvailable()) return { params: { port: 0 }, close: async () => {} }
+    const server = await startRedis()
+    return { params: { port: server.port }, close: server.close }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
 
 /** The workloads, in the order a full run runs them. */
 export const workloads: ReadonlyArray<Workload> = [
@@ -534,7 +611,8 @@ export const workloads: ReadonlyArray<Workload> = [
   fetchAllWorkload,
   memoryWorkload,
   serverWorkload,
-  wrapperWorkload
+  wrapperWorkload,
+  distributedWorkload
 ]
 
 /** Workloads that belong to a later issue: named here so the command line can say so (none at the moment). */

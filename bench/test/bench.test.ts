@@ -7,11 +7,13 @@ import { describe, expect, it } from "@effect/vitest"
 import { type CaseResult, runWorkload, type Workload } from "../harness.ts"
 import { runBench } from "../run.ts"
 import { triangle } from "../runner.ts"
+import { NO_REDIS, redisAvailable } from "../systems/w8/redisServer.ts"
 import { workloads } from "../workloads.ts"
 
 const tiny = { rounds: 1, warmup: 0, scale: 0.001, timeoutMs: 60_000 }
 
 const httpIds = ["w4", "w6"]
+const redisIds = ["w8"]
 
 /** Each system measures with the right check value or is skipped with a reason; ours and a peer measure. */
 const expectSound = (report: Awaited<ReturnType<typeof runBench>>) => {
@@ -43,7 +45,7 @@ const expectSound = (report: Awaited<ReturnType<typeof runBench>>) => {
 
 describe("bench", () => {
   it("runs every in-process workload at a tiny size: each system measures or is skipped with a reason", async () => {
-    const report = await runBench(workloads.filter((w) => !httpIds.includes(w.id)), tiny)
+    const report = await runBench(workloads.filter((w) => !httpIds.includes(w.id) && !redisIds.includes(w.id)), tiny)
     expect(report.runs.map((r) => r.workload.id)).toEqual(["w1", "w2", "w3", "w5", "w7"])
     expectSound(report)
   }, 300_000)
@@ -68,6 +70,25 @@ describe("bench", () => {
     expect(w6.cases[0]?.size).toBe(1_000)
     expect(report.markdown).toContain("| req/s |")
   }, 120_000)
+
+  it(
+    "runs W8 (distributed permits) tiny against a real redis-server, or skips every row naming the install",
+    async () => {
+      // 5 permits in one process, 8 over 4 processes: every system's child and the spawning runner run.
+      const report = await runBench(workloads.filter((w) => redisIds.includes(w.id)), tiny)
+      expect(report.runs.map((r) => r.workload.id)).toEqual(redisIds)
+      const run = report.runs[0]!
+      if (redisAvailable()) {
+        expectSound(report)
+        expect(run.cases.every((c) => run.results.get(c.key)?.status === "ok")).toBe(true)
+      } else {
+        expect(report.failures).toEqual([])
+        for (const c of run.cases) expect(run.results.get(c.key)).toEqual({ status: "skipped", reason: NO_REDIS })
+        expect(report.markdown).toContain("apt-get install redis-server")
+      }
+    },
+    180_000
+  )
 
   it("fails a system that returns the wrong check value or crashes, and skips one that cannot run", async () => {
     const fixture: Workload = {

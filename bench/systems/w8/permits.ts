@@ -2,7 +2,7 @@
  * W8 child: one process of the distributed-permit benchmark. `node permits.ts '<json>'` with
  * `{ system: "limiter" | "distributed" | "redis-semaphore", url, n, concurrency, limit, name }`: prints `ready`,
  * waits for `go` on stdin, takes `n` permits (`concurrency` at a time) around an empty task, and prints
- * `{"ms":…, "n":…}` (the wall time of the work).
+ * `{"ms":…, "n":…, "cpuMs":…}` (the wall time and the CPU time, user + system, of the work).
  */
 import * as Limiter from "@async-ops/core/Limiter"
 import { DistributedLimiter, RedisConnection } from "@async-ops/redis"
@@ -21,6 +21,8 @@ const args = JSON.parse(process.argv[2]!) as {
   name: string
 }
 
+let cpuAtGo = process.cpuUsage()
+
 const go = () =>
   new Promise<void>((resolve) => {
     process.stdout.write("ready\n")
@@ -28,12 +30,17 @@ const go = () =>
     lines.on("line", (line) => {
       if (line.trim() === "go") {
         lines.close()
+        cpuAtGo = process.cpuUsage()
         resolve()
       }
     })
   })
 
-const done = (ms: number) => process.stdout.write(JSON.stringify({ ms, n: args.n }) + "\n", () => process.exit(0))
+const done = (ms: number) => {
+  const used = process.cpuUsage(cpuAtGo)
+  const cpuMs = (used.user + used.system) / 1000
+  process.stdout.write(JSON.stringify({ ms, n: args.n, cpuMs }) + "\n", () => process.exit(0))
+}
 
 /** `concurrency` loops sharing a countdown of `n` permits. */
 const loops = <A, E>(take: Effect.Effect<A, E>) => {

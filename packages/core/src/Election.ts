@@ -24,8 +24,13 @@ import * as internal from "./internal/election.ts"
  * **When to use**: `Election.runSingleton` (and the `singleton` options of `Periodic` and `Supervisor`) catch it and
  * campaign again; catch it yourself around `withLeadership` to do the same.
  *
- * Note: `@async-ops/redis`'s distributed Limiter has an error of the same tag for lost permits; both mean "a lease
- * ran out under a holder".
+ * The one lease-lost error of async-ops: elections fail with it (`limiter` absent), and so does `@async-ops/redis`'s
+ * `DistributedLimiter` when a permit's lease is lost (`limiter` names the limiter, `key` is its key, `""` for a plain
+ * one). One `catchTag("LeaseLostError", …)` therefore handles both, with one `reason` union:
+ * - `"taken"`: the store answered that another holder owns the key (an election lost to another token);
+ * - `"expired"`: the store answered that the lease is gone (it expired, or the store restarted empty);
+ * - `"expiring"`: no refresh was confirmed in time (store unreachable or paused), so the holder stopped itself
+ *   before its lease could run out.
  *
  * @example
  * ```ts
@@ -42,15 +47,43 @@ import * as internal from "./internal/election.ts"
  * @since 0.1.0
  */
 export class LeaseLostError extends Data.TaggedError("LeaseLostError")<{
-  /** The election key. */
+  /** The election key, or the key of a keyed distributed limiter (`""` for a plain one). */
   readonly key: string
-  /** Why: `"taken"` (another holder owns the key) or `"expiring"` (no refresh succeeded in time). */
-  readonly reason: "taken" | "expiring"
+  /** Why: see {@link LeaseLostReason}. */
+  readonly reason: LeaseLostReason
+  /** The distributed limiter whose permit was lost; absent for an election. */
+  readonly limiter?: string | undefined
 }> {
   override get message(): string {
-    return `Lease of "${this.key}" lost (${this.reason})`
+    const why = this.reason === "taken"
+      ? "taken by another holder"
+      : this.reason === "expired"
+      ? "expired in the store"
+      : "could not be refreshed in time (store unreachable)"
+    return this.limiter === undefined
+      ? `Lease of "${this.key}" lost (${this.reason}: ${why})`
+      : `DistributedLimiter ${this.limiter}${
+        this.key === "" ? "" : ` (${this.key})`
+      }: lease lost (${this.reason}: ${why}); the work was interrupted`
   }
 }
+
+/**
+ * Why a {@link LeaseLostError} was raised: `"taken"` (another holder owns the key), `"expired"` (the store answered
+ * that the lease is gone) or `"expiring"` (no refresh was confirmed in time, so the holder stopped before its lease
+ * could run out).
+ *
+ * @example
+ * ```ts
+ * import type { Election } from "@async-ops/core"
+ *
+ * const retryable = (reason: Election.LeaseLostReason): boolean => reason !== "taken"
+ * ```
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export type LeaseLostReason = "taken" | "expired" | "expiring"
 
 /**
  * Whether a value is a {@link LeaseLostError}.

@@ -57,6 +57,20 @@ describe("Election", () => {
       expect(calls).toEqual(["x"])
     }))
 
+  it.effect("LeaseLostError: one class for elections and distributed limiters, each message says which", () =>
+    Effect.gen(function*() {
+      const election = new Election.LeaseLostError({ key: "reports", reason: "taken" })
+      const limiter = new Election.LeaseLostError({ key: "", reason: "expiring", limiter: "partner-api" })
+      expect(election.message).toBe(`Lease of "reports" lost (taken: taken by another holder)`)
+      expect(limiter.message).toContain("DistributedLimiter partner-api: lease lost (expiring")
+      // One catchTag handles both.
+      const caught = yield* Effect.forEach(
+        [election, limiter],
+        (e) => Effect.fail(e).pipe(Effect.catchTag("LeaseLostError", (l) => Effect.succeed(l.reason)))
+      )
+      expect(caught).toEqual(["taken", "expiring"])
+    }))
+
   it.effect("runSingleton campaigns again after a LeaseLostError and ends with the job's own exit", () =>
     Effect.gen(function*() {
       let attempts = 0

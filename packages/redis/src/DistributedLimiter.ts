@@ -31,7 +31,6 @@
  * @since 0.1.0
  */
 import type { InvalidOptionError } from "@async-ops/core/InvalidOption"
-import * as Data from "effect/Data"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type * as Option from "effect/Option"
@@ -42,38 +41,28 @@ import * as internal from "./internal/distributedLimiter.ts"
 import type { RedisUnavailableError } from "./RedisConnection.ts"
 
 /**
- * A holder's lease could not be confirmed in time, so its work was interrupted before the lease could run out:
- * `"expired"` when Redis answered that the lease is gone (it expired, or Redis restarted empty), `"unreachable"`
- * when no refresh succeeded by `ttl - margin` after the last confirmed one.
+ * A holder's lease could not be confirmed in time, so its work was interrupted before the lease could run out. It is
+ * core's `Election.LeaseLostError` (one class, one tag, re-exported here), with `limiter` set to the limiter's name:
+ * `reason` is `"expired"` when Redis answered that the lease is gone (it expired, or Redis restarted empty), and
+ * `"expiring"` when no refresh succeeded by `ttl - margin` after the last confirmed one (Redis unreachable or paused).
  *
  * **When to use**: `Effect.catchTag("LeaseLostError", …)` to retry the work (it was interrupted, possibly half
- * done: make it idempotent) or to report it.
+ * done: make it idempotent) or to report it; the same handler also catches an election's lost lease.
  *
  * @example
  * ```ts
  * import { Effect } from "effect"
- * import type { DistributedLimiter } from "@async-ops/redis"
+ * import { DistributedLimiter } from "@async-ops/redis"
  *
  * const retryOnLostLease = <A, E, R>(self: Effect.Effect<A, E | DistributedLimiter.LeaseLostError, R>) =>
- *   self.pipe(Effect.retry({ while: (e) => (e as { _tag?: string })._tag === "LeaseLostError", times: 3 }))
+ *   self.pipe(Effect.retry({ while: DistributedLimiter.isLeaseLostError, times: 3 }))
  * ```
  *
  * @category errors
  * @since 0.1.0
  */
-export class LeaseLostError extends Data.TaggedError("LeaseLostError")<{
-  /** The limiter's name. */
-  readonly name: string
-  /** The key of a keyed limiter (`""` for a plain one). */
-  readonly key: string
-  readonly reason: "expired" | "unreachable"
-}> {
-  override get message(): string {
-    return `DistributedLimiter ${this.name}${this.key === "" ? "" : ` (${this.key})`}: lease ${
-      this.reason === "expired" ? "expired in Redis" : "could not be refreshed (Redis unreachable)"
-    }; the work was interrupted`
-  }
-}
+import { isLeaseLostError, LeaseLostError } from "@async-ops/core/Election"
+export { isLeaseLostError, LeaseLostError }
 
 /**
  * What the distributed limiter's operations can fail with besides the effect's own errors.

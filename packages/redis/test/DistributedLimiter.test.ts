@@ -1,3 +1,4 @@
+import { Election } from "@async-ops/core"
 import { DistributedLimiter, RedisConnection } from "@async-ops/redis"
 import { ConcurrencyProbe, RedisServer } from "@async-ops/testing"
 import { describe, expect, it } from "@effect/vitest"
@@ -190,7 +191,10 @@ describe.skipIf(!RedisServer.available())("DistributedLimiter (real redis-server
         yield* Deferred.await(started)
         yield* server.flush
         const error = yield* Effect.flip(Fiber.join(holder))
-        expect(error).toMatchObject({ _tag: "LeaseLostError", name: "flushed", reason: "expired" })
+        expect(error).toMatchObject({ _tag: "LeaseLostError", limiter: "flushed", reason: "expired" })
+        // One class for elections and limiters: core's guard (and an election's catchTag) recognises it.
+        expect(error).toBeInstanceOf(Election.LeaseLostError)
+        expect(Election.isLeaseLostError(error)).toBe(true)
         expect(yield* Deferred.isDone(interrupted)).toBe(true)
         expect((yield* limiter.stats).leasesLost).toBe(1)
       }).pipe(Effect.scoped),
@@ -234,7 +238,7 @@ describe.skipIf(!RedisServer.available())("DistributedLimiter (real redis-server
         for (const holder of holders) {
           const error = yield* Effect.flip(Fiber.join(holder))
           const at = Date.now()
-          expect(error).toMatchObject({ _tag: "LeaseLostError", reason: "unreachable" })
+          expect(error).toMatchObject({ _tag: "LeaseLostError", reason: "expiring" })
           // Before the lease runs out in Redis (Redis' clock is this machine's clock).
           expect(at).toBeLessThan(Math.min(...expiries))
         }

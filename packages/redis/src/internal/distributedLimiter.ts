@@ -4,6 +4,7 @@
  *
  * @internal
  */
+import { LeaseLostError } from "@async-ops/core/Election"
 import { InvalidOptionError } from "@async-ops/core/InvalidOption"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
@@ -25,7 +26,6 @@ import type {
   Options,
   Stats
 } from "../DistributedLimiter.ts"
-import { LeaseLostError } from "../DistributedLimiter.ts"
 import { RedisUnavailableError } from "../RedisConnection.ts"
 import * as Scripts from "./leaseScripts.ts"
 import { durationOption, intOption } from "./redisConnection.ts"
@@ -301,7 +301,7 @@ const makeEngine = (config: Config): Effect.Effect<Engine, RedisUnavailableError
           const sent = yield* nowMillis
           const lostAt = anchor + ttl - config.margin
           if (sent >= lostAt) {
-            return yield* new LeaseLostError({ name: config.name, key, reason: "unreachable" })
+            return yield* new LeaseLostError({ limiter: config.name, key, reason: "expiring" })
           }
           const result = yield* Effect.result(
             command(
@@ -311,7 +311,7 @@ const makeEngine = (config: Config): Effect.Effect<Engine, RedisUnavailableError
             )
           )
           if (result._tag === "Success") {
-            if (result.success !== 1) return yield* new LeaseLostError({ name: config.name, key, reason: "expired" })
+            if (result.success !== 1) return yield* new LeaseLostError({ limiter: config.name, key, reason: "expired" })
             anchor = sent
             next = anchor + config.refreshInterval
           } else {
