@@ -75,7 +75,8 @@ export const layer = (options?: Options): Layer.Layer<never, never, Redis.Redis>
         // Redis answered when its connection layer was built; not answering now, while a client is built, is a defect
         Effect.catchTag("RedisUnavailableError", Effect.die),
         Effect.map((limiter): HttpResilience.ConnectionLimiter => ({
-          withPermit: (host, effect) => Effect.catch(limiter.withPermit(host, effect), (e) => lost(host, e)),
+          withPermit: (host, effect) =>
+            Effect.catch(limiter.withPermit(host, effect), (e) => lost(host, e)),
           withPermitIfAvailable: (host, effect) =>
             Effect.catch(limiter.withPermitIfAvailable(host, effect), (e) => lost(host, e)),
           stats: limiter.stats

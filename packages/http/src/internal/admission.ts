@@ -4,9 +4,9 @@
  *
  * @internal
  */
-import * as Limiter from "@async-ops/core/Limiter"
 import type { InvalidOptionError } from "@async-ops/core/InvalidOption"
 import type { Stats as KeyedStats } from "@async-ops/core/KeyedLimiter"
+import * as Limiter from "@async-ops/core/Limiter"
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import type * as Effect from "effect/Effect"
