@@ -388,7 +388,7 @@ export interface ConnectionLimiterOptions extends admission.ConnectionLimiterOpt
  *
  * @example
  * ```ts
- * import { Effect, Layer } from "effect"
+ * import { Layer } from "effect"
  * import { HttpResilience } from "@async-ops/http"
  *
  * // the default, spelled out
@@ -410,6 +410,10 @@ export const ConnectionAdmission: Context.Reference<
  * import { Effect } from "effect"
  * import { HttpResilience } from "@async-ops/http"
  *
+ * const stats = Effect.scoped(Effect.flatMap(
+ *   HttpResilience.localConnectionLimiter({ name: "api", perHost: 4, total: 16, metrics: false }),
+ *   (limiter) => limiter.stats
+ * ))
  * const limiter = HttpResilience.localConnectionLimiter({ name: "api", perHost: 4, total: 16, metrics: false })
  * ```
  *

@@ -30,9 +30,6 @@ export interface Options extends Omit<DistributedLimiter.BaseOptions, "name"> {
   readonly namespace?: string | undefined
 }
 
-const toLimiterError = (host: string) => (e: DistributedLimiter.LimiterError) =>
-  new HttpResilience.ConnectionLimiterError({ host, reason: e._tag, cause: e })
-
 /**
  * A layer that makes every `HttpResilience` client built above it take its per-host and total connection permits
  * from a {@link DistributedLimiter.keyed} in Redis (the per-host cap and the total cap checked in one atomic step).
