@@ -37,6 +37,7 @@ import * as Effect from "effect/Effect"
 import type * as HttpClient from "effect/http/HttpClient"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
+import * as admission from "./internal/admission.ts"
 import { parseRetryAfter as parseRetryAfterInternal } from "./internal/classify.ts"
 import * as internal from "./internal/client.ts"
 import * as ClientOptions from "./internal/clientOptions.ts"
@@ -333,3 +334,92 @@ export const layerUndici = (options?: Options): Layer.Layer<ResilientClient, Inv
  */
 export const parseRetryAfter: (value: string | undefined, now: number) => Duration.Duration | undefined =
   parseRetryAfterInternal
+
+/**
+ * A connection permit that could not be held: the admission (a fleet-wide one, from `@async-ops/redis`'s
+ * `FleetHttp.layer`) lost its lease or could not reach its store. The client reports it to its caller as a
+ * `ConnectionLostError` whose `code` is `reason` and whose `cause` is the original error.
+ *
+ * @example
+ * ```ts
+ * import { HttpResilience } from "@async-ops/http"
+ *
+ * const error = new HttpResilience.ConnectionLimiterError({ host: "api.example.com", reason: "LeaseLostError", cause: null })
+ * ```
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export const ConnectionLimiterError: typeof admission.ConnectionLimiterError = admission.ConnectionLimiterError
+
+/**
+ * An instance of {@link ConnectionLimiterError}.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export type ConnectionLimiterError = admission.ConnectionLimiterError
+
+/**
+ * Where the client takes its connection permits: per host (`maxConnectionsPerHost`) and in total
+ * (`maxConnections`). Core's `KeyedLimiter` is one.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface ConnectionLimiter extends admission.ConnectionLimiter {}
+
+/**
+ * What a {@link ConnectionAdmission} is given to make a client's {@link ConnectionLimiter}.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface ConnectionLimiterOptions extends admission.ConnectionLimiterOptions {}
+
+/**
+ * The reference the client consults, when it is built, to make its connection limiter. Its default is core's
+ * in-process `Limiter.keyed` (the caps count this process only).
+ *
+ * **When to use**: you do not set it by hand: `@async-ops/redis`'s `FleetHttp.layer` provides a fleet-wide one
+ * (the caps then count every process sharing the Redis). Provide it below the client's layer.
+ *
+ * **Gotchas**: it is read when the client is built (`make`, `layer`, `layerUndici`), not at each request.
+ *
+ * @example
+ * ```ts
+ * import { Layer } from "effect"
+ * import { HttpResilience } from "@async-ops/http"
+ *
+ * // the default, spelled out
+ * const Local = Layer.succeed(HttpResilience.ConnectionAdmission, HttpResilience.localConnectionLimiter)
+ * ```
+ *
+ * @category references
+ * @since 0.1.0
+ */
+export const ConnectionAdmission: Context.Reference<
+  (options: ConnectionLimiterOptions) => Effect.Effect<ConnectionLimiter, InvalidOptionError, Scope.Scope>
+> = admission.ConnectionAdmission
+
+/**
+ * The default connection limiter: core's in-process `Limiter.keyed`.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { HttpResilience } from "@async-ops/http"
+ *
+ * const stats = Effect.scoped(Effect.flatMap(
+ *   HttpResilience.localConnectionLimiter({ name: "api", perHost: 4, total: 16, metrics: false }),
+ *   (limiter) => limiter.stats
+ * ))
+ * const limiter = HttpResilience.localConnectionLimiter({ name: "api", perHost: 4, total: 16, metrics: false })
+ * ```
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const localConnectionLimiter: (
+  options: ConnectionLimiterOptions
+) => Effect.Effect<ConnectionLimiter, InvalidOptionError, Scope.Scope> = admission.local

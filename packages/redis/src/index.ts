@@ -22,3 +22,8 @@ export * as DurableWorkerPool from "./DurableWorkerPool.ts"
  * @since 0.1.0
  */
 export * as SharedLimiter from "./SharedLimiter.ts"
+
+/**
+ * @since 0.1.0
+ */
+export * as FleetHttp from "./FleetHttp.ts"

@@ -4,7 +4,7 @@
  *
  * @internal
  */
-import { Deadline, Limiter, Registry, Retry } from "@async-ops/core"
+import { Deadline, Registry, Retry } from "@async-ops/core"
 import type { InvalidOptionError } from "@async-ops/core/InvalidOption"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
@@ -28,11 +28,13 @@ import type { Options } from "../HttpResilience.ts"
 import type { HttpError } from "../HttpResilienceError.ts"
 import {
   CircuitOpenError,
+  ConnectionLostError,
   MalformedUrlError,
   PoolWaitTimeoutError,
   RateLimitedError,
   StatusError
 } from "../HttpResilienceError.ts"
+import { ConnectionAdmission, type ConnectionLimiter, type ConnectionLimiterError } from "./admission.ts"
 import { readBody } from "./body.ts"
 import { breakerOutcome, fromClientError, isRetryableError, parseRetryAfter } from "./classify.ts"
 import { type Resolved, validate } from "./clientOptions.ts"
@@ -113,7 +115,7 @@ class ClientImpl implements ResilientClient {
   readonly resolved: Resolved
   readonly transport: HttpClient.HttpClient
   readonly direct: Direct | undefined
-  readonly limiter: Limiter.KeyedLimiter<string>
+  readonly limiter: ConnectionLimiter
   readonly breaker: CircuitBreaker.CircuitBreaker | undefined
   readonly rateLimiter: RateLimiter.RateLimiter | undefined
   readonly policy: Schedule.Schedule<Duration.Duration, HttpError, InvalidOptionError> | undefined
@@ -135,7 +137,7 @@ class ClientImpl implements ResilientClient {
     resolved: Resolved,
     transport: HttpClient.HttpClient,
     direct: Direct | undefined,
-    limiter: Limiter.KeyedLimiter<string>,
+    limiter: ConnectionLimiter,
     breaker: CircuitBreaker.CircuitBreaker | undefined,
     rateLimiter: RateLimiter.RateLimiter | undefined
   ) {
@@ -179,10 +181,10 @@ class ClientImpl implements ResilientClient {
   get breakers(): Effect.Effect<Readonly<Record<string, BreakerState>>> {
     const breaker = this.breaker
     if (breaker === undefined || this.breakerHosts.size === 0) return Effect.succeed(noBreakers)
-    return Effect.map(
-      // the memory store never fails; a failure would be a defect
-      Effect.orDie(Effect.forEach(Array.from(this.breakerHosts), (host) => breaker.state(host))),
-      (states) => Object.freeze(Object.fromEntries(states.map((s) => [s.key, breakerState(s)])))
+    return Effect.forEach(Array.from(this.breakerHosts), (host) => breaker.state(host)).pipe(
+      Effect.map((states) => Object.freeze(Object.fromEntries(states.map((s) => [s.key, breakerState(s)])))),
+      // a shared store (Redis) may not answer: stats never fail, they show no circuits then
+      Effect.orElseSucceed(() => noBreakers)
     )
   }
 
@@ -334,6 +336,17 @@ class ClientImpl implements ResilientClient {
     href: string,
     effect: Effect.Effect<A, HttpError>
   ): Effect.Effect<A, HttpError> {
+    const lost = (e: ConnectionLimiterError): Effect.Effect<never, HttpError> =>
+      Effect.fail(new ConnectionLostError({ method, url: href, host, code: e.reason, cause: e.cause }))
+    return Effect.catchTag(this.admitted(host, method, href, effect), "ConnectionLimiterError", lost)
+  }
+
+  admitted<A>(
+    host: string,
+    method: string,
+    href: string,
+    effect: Effect.Effect<A, HttpError>
+  ): Effect.Effect<A, HttpError | ConnectionLimiterError> {
     const limiter = this.limiter
     const timeout = this.resolved.poolWaitTimeout
     if (timeout === undefined) return limiter.withPermit(host, effect)
@@ -456,15 +469,21 @@ export const build = (
   direct: Direct | undefined
 ): Effect.Effect<ResilientClient, InvalidOptionError, Scope.Scope> =>
   Effect.gen(function*() {
-    const limiter = yield* Limiter.keyed<string>({
-      perKey: Number.isFinite(resolved.maxConnectionsPerHost) ? resolved.maxConnectionsPerHost : 2 ** 31,
-      ...(Number.isFinite(resolved.maxConnections) ? { global: resolved.maxConnections } : {}),
+    const makeLimiter = yield* ConnectionAdmission
+    const limiter = yield* makeLimiter({
       name: resolved.name,
+      perHost: resolved.maxConnectionsPerHost,
+      total: resolved.maxConnections,
       metrics: resolved.metrics
     })
     let breaker: CircuitBreaker.CircuitBreaker | undefined = undefined
     if (resolved.circuitBreaker !== undefined) {
-      const store = yield* Layer.build(CircuitBreaker.layerStoreMemory())
+      // a CircuitBreakerStore in context (`CircuitBreaker.layerStoreRedis`: state shared by the fleet) wins over
+      // the process-local one
+      const shared = yield* Effect.serviceOption(CircuitBreaker.CircuitBreakerStore)
+      const store = Option.isSome(shared)
+        ? Context.make(CircuitBreaker.CircuitBreakerStore, shared.value)
+        : yield* Layer.build(CircuitBreaker.layerStoreMemory())
       breaker = yield* Effect.provide(
         CircuitBreaker.make({
           tripPolicy: CircuitBreaker.consecutive(resolved.circuitBreaker.failures),
@@ -475,7 +494,11 @@ export const build = (
     }
     let rateLimiter: RateLimiter.RateLimiter | undefined = undefined
     if (resolved.rateLimit !== undefined) {
-      const store = yield* Layer.build(RateLimiter.layerStoreMemory)
+      // likewise a RateLimiterStore in context (`RateLimiter.layerStoreRedis`: one window for the fleet)
+      const shared = yield* Effect.serviceOption(RateLimiter.RateLimiterStore)
+      const store = Option.isSome(shared)
+        ? Context.make(RateLimiter.RateLimiterStore, shared.value)
+        : yield* Layer.build(RateLimiter.layerStoreMemory)
       rateLimiter = yield* Effect.provide(RateLimiter.make, store)
     }
     const client = new ClientImpl(
