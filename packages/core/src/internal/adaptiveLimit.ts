@@ -7,13 +7,12 @@ import type * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import { pipeArguments } from "effect/Pipeable"
-import { InvalidOptionError } from "../InvalidOption.ts"
+import * as Result from "effect/Result"
+import * as InvalidOption from "../InvalidOption.ts"
+import type { InvalidOptionError } from "../InvalidOption.ts"
 import type { AdaptiveLimiter, AdaptiveOptions, AdaptiveStats, Outcome } from "../Limiter.ts"
 import { coreStats, LimiterCore } from "./limiter.ts"
 import * as Instruments from "./metrics.ts"
-import type { Check } from "./options.ts"
-import { checkInt, checkNumber, checkRatio } from "./options.ts"
-import * as validate from "./options.ts"
 import * as Registry from "./registry.ts"
 
 /** One measured call, as the algorithms see it. @internal */
@@ -272,8 +271,7 @@ export const isAdaptiveLimiter = (u: unknown): u is AdaptiveLimiter => u instanc
 
 const MODULE = "Limiter.adaptive"
 
-const invalid = (option: string, expected: string, value: unknown): InvalidOptionError =>
-  new InvalidOptionError({ module: MODULE, option, expected, value })
+const ALGORITHMS = ["aimd", "gradient2"] as const
 
 /** @internal */
 export const make = (options: AdaptiveOptions): Effect.Effect<AdaptiveLimiter, InvalidOptionError> =>
@@ -281,33 +279,23 @@ export const make = (options: AdaptiveOptions): Effect.Effect<AdaptiveLimiter, I
     const min = options.min ?? 1
     const max = options.max ?? 200
     const initial = options.initial ?? Math.max(min, Math.min(max, 20))
-    const checks: Array<Check> = [
-      options.algorithm === "aimd" || options.algorithm === "gradient2" ? undefined : invalid(
-        "algorithm",
-        "\"aimd\" or \"gradient2\"",
-        (options as { readonly algorithm: unknown }).algorithm
-      ),
-      checkInt(MODULE, "min", min, 1),
-      checkInt(MODULE, "max", max, 1),
-      min <= max ? undefined : invalid("min", `<= max (${max})`, min),
-      checkInt(MODULE, "initial", initial, 1),
-      initial >= min && initial <= max
-        ? undefined
-        : invalid("initial", `an integer in [min, max] = [${min}, ${max}]`, initial)
+    const checks: Array<InvalidOption.Check<unknown>> = [
+      InvalidOption.oneOf(MODULE, "algorithm", (options as { readonly algorithm: unknown }).algorithm, ALGORITHMS),
+      InvalidOption.int(MODULE, "max", max, { min: 1 }),
+      InvalidOption.int(MODULE, "min", min, { min: 1, max }),
+      InvalidOption.int(MODULE, "initial", initial, { min, max })
     ]
     let algorithm: Algorithm | undefined
     if (options.algorithm === "aimd") {
       const backoffRatio = options.backoffRatio ?? 0.9
       const increase = options.increase ?? 1
       const threshold = options.latencyThreshold === undefined
-        ? undefined
-        : validate.decodeDuration(options.latencyThreshold)
+        ? Result.succeed(Duration.infinity)
+        : InvalidOption.duration(MODULE, "latencyThreshold", options.latencyThreshold)
       checks.push(
-        checkRatio(MODULE, "backoffRatio", backoffRatio),
-        checkNumber(MODULE, "increase", increase, 0, true),
-        options.latencyThreshold !== undefined && threshold === undefined
-          ? invalid("latencyThreshold", "a duration >= 0", options.latencyThreshold)
-          : undefined
+        InvalidOption.number(MODULE, "backoffRatio", backoffRatio, { min: 0, max: 1 }),
+        InvalidOption.number(MODULE, "increase", increase, { min: 0, exclusiveMin: true }),
+        threshold
       )
       algorithm = new Aimd(
         initial,
@@ -315,7 +303,7 @@ export const make = (options: AdaptiveOptions): Effect.Effect<AdaptiveLimiter, I
         max,
         backoffRatio,
         increase,
-        threshold === undefined ? Number.POSITIVE_INFINITY : Duration.toMillis(threshold)
+        Result.isSuccess(threshold) ? Duration.toMillis(threshold.success) : Number.POSITIVE_INFINITY
       )
     } else if (options.algorithm === "gradient2") {
       const smoothing = options.smoothing ?? 0.2
@@ -324,15 +312,16 @@ export const make = (options: AdaptiveOptions): Effect.Effect<AdaptiveLimiter, I
       const queueSize = options.queueSize ?? 2
       const windowSize = options.windowSize ?? 10
       checks.push(
-        checkRatio(MODULE, "smoothing", smoothing),
-        checkNumber(MODULE, "rttTolerance", rttTolerance, 1),
-        checkInt(MODULE, "longWindow", longWindow, 1),
-        checkNumber(MODULE, "queueSize", queueSize, 0),
-        checkInt(MODULE, "windowSize", windowSize, 1)
+        InvalidOption.number(MODULE, "smoothing", smoothing, { min: 0, max: 1 }),
+        InvalidOption.number(MODULE, "rttTolerance", rttTolerance, { min: 1 }),
+        InvalidOption.int(MODULE, "longWindow", longWindow, { min: 1 }),
+        InvalidOption.number(MODULE, "queueSize", queueSize, { min: 0 }),
+        InvalidOption.int(MODULE, "windowSize", windowSize, { min: 1 })
       )
       algorithm = new Gradient2(initial, min, max, smoothing, rttTolerance, longWindow, queueSize, windowSize)
     }
-    for (const check of checks) if (check !== undefined) return Effect.fail(check)
+    const checked = Result.all(checks)
+    if (Result.isFailure(checked)) return Effect.fail(checked.failure)
     return Effect.map(
       Instruments.make("AdaptiveLimiter", options),
       (metrics) => new AdaptiveLimiterImpl(options, new LimiterCore(initial, metrics), algorithm!, min, max)

@@ -1,10 +1,11 @@
 /** @internal */
 import * as Effect from "effect/Effect"
+import * as Result from "effect/Result"
 import type { Barrier, Options, Stats } from "../Barrier.ts"
 import { BrokenBarrierError } from "../Barrier.ts"
 import type { InvalidOptionError } from "../InvalidOption.ts"
+import * as InvalidOption from "../InvalidOption.ts"
 import * as Instruments from "./metrics.ts"
-import { checkInt } from "./options.ts"
 import * as Registry from "./registry.ts"
 import { WaitList } from "./waitList.ts"
 
@@ -86,8 +87,8 @@ export const isBarrier = (u: unknown): u is Barrier => u instanceof BarrierImpl
 /** @internal */
 export const make = (parties: number, options?: Options): Effect.Effect<Barrier, InvalidOptionError> =>
   Effect.suspend(() => {
-    const invalid = checkInt("Barrier.make", "parties", parties, 1)
-    if (invalid !== undefined) return Effect.fail(invalid)
+    const checked = InvalidOption.int("Barrier.make", "parties", parties, { min: 1 })
+    if (Result.isFailure(checked)) return Effect.fail(checked.failure)
     return Effect.map(Instruments.make("Barrier", options), (metrics) => new BarrierImpl(parties, metrics))
       .pipe(Registry.track("Barrier", options))
   })

@@ -8,9 +8,9 @@ import { pipeArguments } from "effect/Pipeable"
 import type * as Scope from "effect/Scope"
 import type { Batcher, Options, Stats } from "../Batcher.ts"
 import { BatcherClosedError, BatchKeyNotFoundError } from "../Batcher.ts"
-import { InvalidOptionError } from "../InvalidOption.ts"
+import * as InvalidOption from "../InvalidOption.ts"
+import type { InvalidOptionError } from "../InvalidOption.ts"
 import * as Metrics from "./metrics.ts"
-import * as validate from "./options.ts"
 import type { Node } from "./waitList.ts"
 import { WaitList } from "./waitList.ts"
 
@@ -311,17 +311,19 @@ export const make = <K, V, E, R>(
 ): Effect.Effect<Batcher<K, V, E>, InvalidOptionError, R | Scope.Scope> =>
   Effect.gen(function*() {
     const maxBatchSize = options.maxBatchSize
-    const invalidSize = validate.checkInt(MODULE, "maxBatchSize", maxBatchSize, 1)
-    if (invalidSize !== undefined) return yield* invalidSize
-    const maxDelay = yield* validate.finiteDuration(MODULE, "maxDelay", options.maxDelay)
-    if (typeof options.lookup !== "function") {
-      return yield* new InvalidOptionError({
-        module: MODULE,
-        option: "lookup",
-        expected: "a function from keys to an Effect",
-        value: options.lookup
-      })
-    }
+    yield* Effect.fromResult(InvalidOption.int(MODULE, "maxBatchSize", maxBatchSize, { min: 1 }))
+    const maxDelay = yield* Effect.fromResult(
+      InvalidOption.duration(MODULE, "maxDelay", options.maxDelay, { finite: true })
+    )
+    yield* Effect.fromResult(
+      InvalidOption.check(
+        MODULE,
+        "lookup",
+        options.lookup,
+        (u) => typeof u === "function",
+        "a function from keys to an Effect"
+      )
+    )
     const instruments = yield* Metrics.make("Batcher", options)
     const context = yield* Effect.context<R>()
     const impl = new BatcherImpl<K, V, E>(

@@ -3,13 +3,13 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import { pipeArguments } from "effect/Pipeable"
+import * as Result from "effect/Result"
 import type { Bulkhead, Options, Stats } from "../Bulkhead.ts"
 import { BulkheadRejectedError } from "../Bulkhead.ts"
-import { InvalidOptionError } from "../InvalidOption.ts"
+import * as InvalidOption from "../InvalidOption.ts"
+import type { InvalidOptionError } from "../InvalidOption.ts"
 import { LimiterCore } from "./limiter.ts"
 import * as Instruments from "./metrics.ts"
-import { checkInt } from "./options.ts"
-import * as validate from "./options.ts"
 import * as Registry from "./registry.ts"
 
 /**
@@ -91,24 +91,15 @@ export const isBulkhead = (u: unknown): u is Bulkhead => u instanceof BulkheadIm
 export const make = (options: Options): Effect.Effect<Bulkhead, InvalidOptionError> =>
   Effect.suspend(() => {
     const module = "Bulkhead.make"
-    const error = checkInt(module, "maxConcurrent", options.maxConcurrent, 1) ??
-      checkInt(module, "maxQueued", options.maxQueued, 0)
-    if (error !== undefined) return Effect.fail(error)
-    let queueTimeout: Duration.Duration | undefined
-    if (options.queueTimeout !== undefined) {
-      queueTimeout = validate.decodeDuration(options.queueTimeout)
-      if (queueTimeout === undefined) {
-        return Effect.fail(
-          new InvalidOptionError({
-            module,
-            option: "queueTimeout",
-            expected: "a duration >= 0 (a Duration, millis or e.g. \"5 seconds\")",
-            value: options.queueTimeout
-          })
-        )
-      }
-      if (!Duration.isFinite(queueTimeout)) queueTimeout = undefined
-    }
+    const checked = Result.all([
+      InvalidOption.int(module, "maxConcurrent", options.maxConcurrent, { min: 1 }),
+      InvalidOption.int(module, "maxQueued", options.maxQueued, { min: 0 }),
+      options.queueTimeout === undefined
+        ? Result.succeed(Duration.infinity)
+        : InvalidOption.duration(module, "queueTimeout", options.queueTimeout)
+    ])
+    if (Result.isFailure(checked)) return Effect.fail(checked.failure)
+    const queueTimeout = Duration.isFinite(checked.success[2]) ? checked.success[2] : undefined
     return Effect.map(
       Instruments.make("Bulkhead", options),
       (metrics) =>

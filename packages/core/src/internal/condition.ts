@@ -6,13 +6,13 @@ import type * as Fiber from "effect/Fiber"
 import { identity } from "effect/Function"
 import type { Condition, Options, Stats } from "../Condition.ts"
 import { LockNotHeldError } from "../Condition.ts"
+import * as InvalidOption from "../InvalidOption.ts"
 import type { InvalidOptionError } from "../InvalidOption.ts"
 import type { Mutex } from "../Mutex.ts"
 import { MutexReentryError } from "../Mutex.ts"
 import * as Instruments from "./metrics.ts"
 import type { MutexCore } from "./mutex.ts"
 import { coreOf, makeUnsafe as makeMutex } from "./mutex.ts"
-import * as validate from "./options.ts"
 import * as Registry from "./registry.ts"
 import { DONE, GRANTED, Waiter, WAITING } from "./waiter.ts"
 import { WaitList } from "./waitList.ts"
@@ -111,7 +111,7 @@ class ConditionImpl implements Condition {
         return Effect.void
       })
     if (n === undefined) return run(1)
-    return Effect.flatMap(validate.positiveInt("Condition.notify", "n", n), (count) => run(count ?? 1))
+    return Effect.flatMap(Effect.fromResult(InvalidOption.int("Condition.notify", "n", n, { min: 1 })), run)
   }) as any
 
   readonly notifyAll: Effect.Effect<void> = Effect.withFiber((fiber) => {

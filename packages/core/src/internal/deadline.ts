@@ -9,8 +9,9 @@ import type * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import { dual } from "effect/Function"
 import * as Option from "effect/Option"
-import { InvalidOptionError } from "../InvalidOption.ts"
-import * as options from "./options.ts"
+import * as InvalidOption from "../InvalidOption.ts"
+import type { InvalidOptionError } from "../InvalidOption.ts"
+import { decodeDuration } from "./options.ts"
 
 /**
  * The deadline passed before the work finished: the work was interrupted and its finalizers ran.
@@ -197,13 +198,8 @@ const enforce = <A, E, R, B, E2>(
   )
 }
 
-const invalidDeadline = (module: string, value: unknown): InvalidOptionError =>
-  new InvalidOptionError({
-    module,
-    option: "deadline",
-    expected: "an epoch time in milliseconds (a finite number, or Infinity for no deadline)",
-    value
-  })
+const isDeadline = (u: unknown): u is number =>
+  typeof u === "number" && !Number.isNaN(u) && u !== Number.NEGATIVE_INFINITY
 
 /** @internal */
 export const within: {
@@ -241,9 +237,13 @@ const after = <A, E, R, B, E2>(
   module: string,
   onExpiry: OnExpiry<B, E2>
 ): Effect.Effect<A | B, E | E2 | InvalidOptionError, R> => {
-  const decoded = options.decodeDuration(duration)
+  // The error-free decoder first: this runs on every call.
+  const decoded = decodeDuration(duration)
   if (decoded === undefined) {
-    return Effect.flatMap(options.duration(module, "duration", duration), (budget) => run(self, budget, onExpiry))
+    return Effect.flatMap(
+      Effect.fromResult(InvalidOption.duration(module, "duration", duration)),
+      (budget) => run(self, budget, onExpiry)
+    )
   }
   return run(self, decoded, onExpiry)
 }
@@ -297,8 +297,12 @@ const until = <A, E, R, B, E2>(
   module: string,
   onExpiry: OnExpiry<B, E2>
 ): Effect.Effect<A | B, E | E2 | InvalidOptionError, R> => {
-  if (typeof deadline !== "number" || Number.isNaN(deadline) || deadline === Number.NEGATIVE_INFINITY) {
-    return Effect.fail(invalidDeadline(module, deadline))
+  if (!isDeadline(deadline)) {
+    const expected = "an epoch time in milliseconds (a finite number, or Infinity for no deadline)"
+    return Effect.flatMap(
+      Effect.fromResult(InvalidOption.check(module, "deadline", deadline, isDeadline, expected)),
+      (deadline) => until(self, deadline, module, onExpiry)
+    )
   }
   const own = deadline === Number.POSITIVE_INFINITY ? undefined : { deadline, budget: undefined, expired: false }
   return Effect.withFiber((parent) => {

@@ -7,9 +7,9 @@ import type * as Fiber from "effect/Fiber"
 import * as Scope from "effect/Scope"
 import type { Debounced, Options, Stats } from "../Debounce.ts"
 import { DebounceClosedError, DebounceSupersededError } from "../Debounce.ts"
-import { InvalidOptionError } from "../InvalidOption.ts"
+import * as InvalidOption from "../InvalidOption.ts"
+import type { InvalidOptionError } from "../InvalidOption.ts"
 import * as Metrics from "./metrics.ts"
-import * as validate from "./options.ts"
 
 const MODULE = "Debounce.make"
 
@@ -242,17 +242,12 @@ export const make = <Args extends ReadonlyArray<unknown>, A, E, R>(
   options: Options
 ): Effect.Effect<Debounced<Args, A, E, R>, InvalidOptionError, Scope.Scope> =>
   Effect.gen(function*() {
-    const wait = yield* validate.finiteDuration(MODULE, "wait", options.wait)
+    const wait = yield* Effect.fromResult(InvalidOption.duration(MODULE, "wait", options.wait, { finite: true }))
     const waitMillis = Duration.toMillis(wait)
-    const maxWait = yield* validate.duration(MODULE, "maxWait", options.maxWait)
-    if (maxWait !== undefined && Duration.toMillis(maxWait) < waitMillis) {
-      return yield* new InvalidOptionError({
-        module: MODULE,
-        option: "maxWait",
-        expected: `a duration >= wait (${waitMillis} ms)`,
-        value: options.maxWait
-      })
-    }
+    // No maxWait: no limit. One shorter than wait fails with the bound in the message: "a duration >= 20 ms".
+    const maxWait = options.maxWait === undefined
+      ? undefined
+      : yield* Effect.fromResult(InvalidOption.duration(MODULE, "maxWait", options.maxWait, { min: waitMillis }))
     const instruments = yield* Metrics.make("Debounce", options)
     const outer = yield* Effect.scope
     // The timer fibers live in a scope of their own, closed after `close` has failed the pending caller.

@@ -19,8 +19,8 @@ import type {
   Success,
   TimedOut
 } from "../Gather.ts"
+import * as InvalidOption from "../InvalidOption.ts"
 import type { InvalidOptionError } from "../InvalidOption.ts"
-import * as validate from "./options.ts"
 
 /**
  * `Exit.isExit`, with a cheap look at `_tag` first: most effects are not exits, and `Exit.isExit` (a dual
@@ -43,9 +43,13 @@ interface Config {
 
 const validateOptions = (module: string, options: Options | undefined): Effect.Effect<Config, InvalidOptionError> =>
   Effect.gen(function*() {
-    const concurrency = yield* validate.concurrency(module, options?.concurrency)
-    const maxFailures = yield* validate.positiveInt(module, "maxFailures", options?.maxFailures)
-    const timeout = yield* validate.duration(module, "timeout", options?.timeout)
+    const concurrency = yield* Effect.fromResult(InvalidOption.concurrency(module, options?.concurrency))
+    const maxFailures = options?.maxFailures === undefined
+      ? undefined
+      : yield* Effect.fromResult(InvalidOption.int(module, "maxFailures", options.maxFailures, { min: 1 }))
+    const timeout = options?.timeout === undefined
+      ? undefined
+      : yield* Effect.fromResult(InvalidOption.duration(module, "timeout", options.timeout))
     return {
       concurrency,
       maxFailures,

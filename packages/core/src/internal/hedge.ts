@@ -7,11 +7,12 @@ import * as Effect from "effect/Effect"
 import type * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import { dual } from "effect/Function"
+import * as Result from "effect/Result"
 import type { Hedger, Options, Stats } from "../Hedge.ts"
-import { InvalidOptionError } from "../InvalidOption.ts"
+import * as InvalidOption from "../InvalidOption.ts"
+import type { InvalidOptionError } from "../InvalidOption.ts"
 import { percentile } from "../Metrics.ts"
 import * as metrics from "./metrics.ts"
-import * as validate from "./options.ts"
 import type { BudgetImpl } from "./retryBudget.ts"
 
 const module = "Hedge.make"
@@ -289,38 +290,28 @@ const awaitLosers = (fibers: Array<Fiber.Fiber<unknown, unknown>>): Effect.Effec
     return dies === undefined ? Effect.void : Effect.failCause(Cause.fromReasons(dies))
   })
 
-const invalid = (option: string, expected: string, value: unknown) =>
-  new InvalidOptionError({ module, option, expected, value })
-
-const isInt = (value: unknown, min: number): value is number =>
-  typeof value === "number" && Number.isSafeInteger(value) && value >= min
-
 /** @internal */
 export const isHedger = (u: unknown): u is Hedger => u instanceof HedgerImpl
 
 /** @internal */
 export const make = (options?: Options): Effect.Effect<Hedger, InvalidOptionError> =>
   Effect.suspend(() => {
-    let delay = 50
-    if (options?.delay !== undefined) {
-      const decoded = validate.decodeDuration(options.delay)
-      if (decoded === undefined) {
-        return Effect.fail(invalid("delay", "a duration >= 0 (Infinity: never hedge)", options.delay))
-      }
-      delay = Duration.toMillis(decoded)
-    }
-    const maxExtra = options?.maxExtra ?? 1
-    if (!isInt(maxExtra, 0)) return Effect.fail(invalid("maxExtra", "an integer >= 0", options?.maxExtra))
-    const percentile = options?.percentile
-    if (percentile !== undefined && !(typeof percentile === "number" && percentile > 0 && percentile <= 100)) {
-      return Effect.fail(invalid("percentile", "a number in (0, 100], e.g. 95", percentile))
-    }
     const window = options?.window ?? 100
-    if (!isInt(window, 1)) return Effect.fail(invalid("window", "an integer >= 1", options?.window))
-    const minSamples = options?.minSamples ?? Math.min(10, window)
-    if (!isInt(minSamples, 1) || minSamples > window) {
-      return Effect.fail(invalid("minSamples", "an integer in [1, window]", options?.minSamples))
-    }
+    const checked = Result.all([
+      options?.delay === undefined
+        ? Result.succeed(Duration.millis(50))
+        : InvalidOption.duration(module, "delay", options.delay),
+      InvalidOption.int(module, "maxExtra", options?.maxExtra ?? 1, { min: 0 }),
+      options?.percentile === undefined
+        ? Result.succeed(undefined)
+        : InvalidOption.number(module, "percentile", options.percentile, { min: 0, exclusiveMin: true, max: 100 }),
+      InvalidOption.int(module, "window", window, { min: 1 }),
+      // After window, so a bad window is the one reported.
+      InvalidOption.int(module, "minSamples", options?.minSamples ?? Math.min(10, window), { min: 1, max: window })
+    ])
+    if (Result.isFailure(checked)) return Effect.fail(checked.failure)
+    const [delayDuration, maxExtra, percentile, , minSamples] = checked.success
+    const delay = Duration.toMillis(delayDuration)
     return Effect.map(
       metrics.make("Hedge", options),
       (instruments) =>

@@ -3,10 +3,11 @@ import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import { pipeArguments } from "effect/Pipeable"
+import * as Result from "effect/Result"
 import type { InvalidOptionError } from "../InvalidOption.ts"
+import * as InvalidOption from "../InvalidOption.ts"
 import type { KeyedLimiter, Options as KeyedOptions, Stats as KeyedStats } from "../KeyedLimiter.ts"
 import * as Instruments from "./metrics.ts"
-import { checkInt, validated } from "./options.ts"
 import * as Registry from "./registry.ts"
 import { DONE, GRANTED, nowMillis, Waiter, WAITING } from "./waiter.ts"
 import { WaitList } from "./waitList.ts"
@@ -274,20 +275,25 @@ export const isKeyedLimiter = (u: unknown): u is KeyedLimiter<unknown> => u inst
 
 /** @internal */
 export const make = <K>(options: KeyedOptions): Effect.Effect<KeyedLimiter<K>, InvalidOptionError> =>
-  Effect.flatten(validated([
-    checkInt("KeyedLimiter.make", "perKey", options.perKey, 1),
-    options.global === undefined ? undefined : checkInt("KeyedLimiter.make", "global", options.global, 1)
-  ], () =>
-    Effect.map(
-      Instruments.make("KeyedLimiter", options),
-      (metrics) =>
-        new KeyedLimiterImpl<K>(
-          options.name ?? "KeyedLimiter",
-          options.perKey,
-          options.global ?? Number.POSITIVE_INFINITY,
-          metrics
-        )
-    ).pipe(Registry.track("KeyedLimiter", options, describeKeyed))))
+  Effect.flatMap(
+    Effect.fromResult(Result.all([
+      InvalidOption.int("KeyedLimiter.make", "perKey", options.perKey, { min: 1 }),
+      options.global === undefined
+        ? Result.succeed(undefined)
+        : InvalidOption.int("KeyedLimiter.make", "global", options.global, { min: 1 })
+    ])),
+    () =>
+      Effect.map(
+        Instruments.make("KeyedLimiter", options),
+        (metrics) =>
+          new KeyedLimiterImpl<K>(
+            options.name ?? "KeyedLimiter",
+            options.perKey,
+            options.global ?? Number.POSITIVE_INFINITY,
+            metrics
+          )
+      ).pipe(Registry.track("KeyedLimiter", options, describeKeyed))
+  )
 
 /**
  * The limiter's stats plus its busiest keys (holders and waiters per key, at most 50), for the registry.

@@ -5,10 +5,10 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import { pipeArguments } from "effect/Pipeable"
-import { InvalidOptionError } from "../InvalidOption.ts"
+import * as InvalidOption from "../InvalidOption.ts"
+import type { InvalidOptionError } from "../InvalidOption.ts"
 import type { FixedLimiter, Options, Stats } from "../Limiter.ts"
 import * as Instruments from "./metrics.ts"
-import { checkInt, validated } from "./options.ts"
 import * as Registry from "./registry.ts"
 import { DONE, GRANTED, nowMillis, WAITING } from "./waiter.ts"
 import type { Node } from "./waitList.ts"
@@ -257,7 +257,10 @@ class FixedLimiterImpl implements FixedLimiter {
     Effect.uninterruptibleMask((restore) => this.core.runIfAvailable(restore, effect))
 
   readonly resize = (limit: number): Effect.Effect<void, InvalidOptionError> =>
-    validated([checkInt("Limiter.resize", "limit", limit, 1)], () => this.core.setLimit(limit))
+    Effect.flatMap(
+      Effect.fromResult(InvalidOption.int("Limiter.resize", "limit", limit, { min: 1 })),
+      (limit) => Effect.sync(() => this.core.setLimit(limit))
+    )
 
   readonly stats: Effect.Effect<Stats> = Effect.sync(() => coreStats(this.name, this.core))
 }
@@ -278,11 +281,13 @@ export const isFixedLimiter = (u: unknown): u is FixedLimiter => u instanceof Fi
 
 /** @internal */
 export const make = (options: Options): Effect.Effect<FixedLimiter, InvalidOptionError> =>
-  Effect.suspend(() => {
-    const error = checkInt("Limiter.make", "limit", options.limit, 1)
-    if (error !== undefined) return Effect.fail(error)
-    return Effect.map(
-      Instruments.make("Limiter", options),
-      (metrics) => new FixedLimiterImpl(options.name ?? "Limiter", new LimiterCore(options.limit, metrics))
-    ).pipe(Registry.track("Limiter", options))
-  })
+  Effect.suspend(() =>
+    Effect.flatMap(
+      Effect.fromResult(InvalidOption.int("Limiter.make", "limit", options.limit, { min: 1 })),
+      (limit) =>
+        Effect.map(
+          Instruments.make("Limiter", options),
+          (metrics) => new FixedLimiterImpl(options.name ?? "Limiter", new LimiterCore(limit, metrics))
+        ).pipe(Registry.track("Limiter", options))
+    )
+  )

@@ -6,12 +6,14 @@ import * as Effect from "effect/Effect"
 import { dual } from "effect/Function"
 import * as Option from "effect/Option"
 import * as Random from "effect/Random"
+import * as Result from "effect/Result"
 import * as Schedule from "effect/Schedule"
-import { InvalidOptionError } from "../InvalidOption.ts"
+import * as InvalidOption from "../InvalidOption.ts"
+import type { InvalidOptionError } from "../InvalidOption.ts"
 import type { Options, RetryBudget } from "../Retry.ts"
 import * as deadline from "./deadline.ts"
 import * as metrics from "./metrics.ts"
-import * as validate from "./options.ts"
+import { decodeDuration } from "./options.ts"
 import type { BudgetImpl } from "./retryBudget.ts"
 
 const module = "Retry"
@@ -31,7 +33,7 @@ const asDuration = (value: unknown): Duration.Duration | undefined => {
   if (value === undefined || value === null) return undefined
   if (Duration.isDuration(value)) return value
   if (typeof value === "number" || typeof value === "string" || typeof value === "bigint") {
-    return validate.decodeDuration(value as Duration.Input)
+    return decodeDuration(value as Duration.Input)
   }
   return undefined
 }
@@ -92,53 +94,39 @@ interface Config {
   readonly jitter: "full" | "proportional" | "none"
 }
 
-const fail = (option: string, expected: string, value: unknown) =>
-  new InvalidOptionError({ module, option, expected, value })
-
 const durationMillis = (
   option: string,
   value: Duration.Input | undefined,
-  fallback: number
-): number | InvalidOptionError => {
-  if (value === undefined) return fallback
-  const decoded = validate.decodeDuration(value)
-  if (decoded === undefined) {
-    return fail(option, "a duration >= 0 (a Duration, millis or e.g. \"5 seconds\")", value)
-  }
-  return Duration.toMillis(decoded)
-}
+  fallback: number,
+  finite: boolean
+): Result.Result<number, InvalidOptionError> =>
+  value === undefined
+    ? Result.succeed(fallback)
+    : Result.map(InvalidOption.duration(module, option, value, { finite }), Duration.toMillis)
 
-/** Validates the options without allocating anything on the happy path beyond the config. */
-const configOf = (options: Options<any> | undefined): Config | InvalidOptionError => {
-  const baseMillis = durationMillis("base", options?.base, 100)
-  if (typeof baseMillis !== "number") return baseMillis
-  if (!Number.isFinite(baseMillis)) return fail("base", "a finite duration >= 0", options?.base)
-  const maxDelayMillis = durationMillis("maxDelay", options?.maxDelay, 30_000)
-  if (typeof maxDelayMillis !== "number") return maxDelayMillis
-  const factor = options?.factor ?? 2
-  if (typeof factor !== "number" || !Number.isFinite(factor) || factor < 1) {
-    return fail("factor", "a finite number >= 1", options?.factor)
-  }
-  const maxAttempts = options?.maxAttempts ?? 3
-  if (
-    maxAttempts !== Number.POSITIVE_INFINITY &&
-    !(typeof maxAttempts === "number" && Number.isSafeInteger(maxAttempts) && maxAttempts >= 1)
-  ) {
-    return fail("maxAttempts", "an integer >= 1 or Infinity", options?.maxAttempts)
-  }
-  const jitter = options?.jitter ?? "full"
-  if (jitter !== "full" && jitter !== "proportional" && jitter !== "none") {
-    return fail("jitter", "\"full\", \"proportional\" or \"none\"", options?.jitter)
-  }
-  return { baseMillis, factor, maxDelayMillis, retries: maxAttempts - 1, jitter }
-}
+const JITTERS = ["full", "proportional", "none"] as const
+
+/** Validates the options, failing with the first bad one. */
+const configOf = (options: Options<any> | undefined): Result.Result<Config, InvalidOptionError> =>
+  Result.map(
+    Result.all({
+      baseMillis: durationMillis("base", options?.base, 100, true),
+      maxDelayMillis: durationMillis("maxDelay", options?.maxDelay, 30_000, false),
+      factor: InvalidOption.number(module, "factor", options?.factor ?? 2, { min: 1 }),
+      maxAttempts: InvalidOption.int(module, "maxAttempts", options?.maxAttempts ?? 3, { min: 1, orInfinity: true }),
+      jitter: InvalidOption.oneOf(module, "jitter", options?.jitter ?? "full", JITTERS)
+    }),
+    ({ maxAttempts, ...rest }) => ({ ...rest, retries: maxAttempts - 1 })
+  )
 
 /** @internal */
 export const schedule = <E = unknown>(
   options?: Options<E>
 ): Schedule.Schedule<Duration.Duration, E, InvalidOptionError> => {
   const config = configOf(options)
-  return config instanceof InvalidOptionError ? Schedule.fromStep(Effect.fail(config)) : build(config, options)
+  return Result.isFailure(config)
+    ? Schedule.fromStep(Effect.fail(config.failure))
+    : build(config.success, options)
 }
 
 /**
@@ -204,12 +192,12 @@ const jitterProportional = (millis: number, random: number): number =>
 /** Compiles the options once: a function that retries any effect by them. */
 const compile = <E>(options: Options<E>) => {
   const config = configOf(options)
-  if (config instanceof InvalidOptionError) {
+  if (Result.isFailure(config)) {
     // Reject bad options before the first attempt, not after it fails.
-    const failed = Effect.fail(config)
+    const failed = Effect.fail(config.failure)
     return <A, R>(_: Effect.Effect<A, E, R>): Effect.Effect<A, E | InvalidOptionError, R> => failed
   }
-  const policy = build(config, options)
+  const policy = build(config.success, options)
   return <A, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | InvalidOptionError, R> => Effect.retry(self, policy)
 }
 

@@ -2,10 +2,10 @@
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as InvalidOption from "../InvalidOption.ts"
 import type { InvalidOptionError } from "../InvalidOption.ts"
 import type { BudgetOptions, BudgetStats, BudgetTypeId, RetryBudget } from "../Retry.ts"
 import * as metrics from "./metrics.ts"
-import * as validate from "./options.ts"
 
 /**
  * Fixed-point units, as in Finagle's `TokenRetryBudget`: a call deposits `ratio × SCALE` units, a retry withdraws
@@ -115,25 +115,22 @@ export class BudgetImpl implements RetryBudget {
 
 const module = "Retry.makeBudget"
 
-/** An optional number with a default, checked by one of the shared option checks. */
-const withDefault = (value: number | undefined, fallback: number, check: (value: number) => validate.Check) => {
-  if (value === undefined) return Effect.succeed(fallback)
-  const invalid = check(value)
-  return invalid === undefined ? Effect.succeed(value) : Effect.fail(invalid)
-}
-
 /** @internal */
 export const makeBudget = (options?: BudgetOptions): Effect.Effect<RetryBudget, InvalidOptionError> =>
   Effect.gen(function*() {
-    const ratio = yield* withDefault(options?.ratio, 0.2, (v) => validate.checkRatio(module, "ratio", v))
-    const minRetriesPerSecond = yield* withDefault(
-      options?.minRetriesPerSecond,
-      10,
-      (v) => validate.checkNumber(module, "minRetriesPerSecond", v, 0)
+    const ratio = yield* Effect.fromResult(
+      InvalidOption.number(module, "ratio", options?.ratio ?? 0.2, { min: 0, max: 1 })
+    )
+    const minRetriesPerSecond = yield* Effect.fromResult(
+      InvalidOption.number(module, "minRetriesPerSecond", options?.minRetriesPerSecond ?? 10, { min: 0 })
     )
     const windowMillis = options?.window === undefined
       ? 10_000
-      : Duration.toMillis(yield* validate.finiteDuration(module, "window", options.window, true))
+      : Duration.toMillis(
+        yield* Effect.fromResult(
+          InvalidOption.duration(module, "window", options.window, { exclusive: true, finite: true })
+        )
+      )
     const instruments = yield* metrics.make("RetryBudget", options)
     const clock = yield* Clock.Clock
     return new BudgetImpl(

@@ -6,11 +6,11 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
+import * as InvalidOption from "../InvalidOption.ts"
 import type { InvalidOptionError } from "../InvalidOption.ts"
 import type { CancellableTaskGroup, Options, SpawnOptions, Stats, Task, TaskGroup, TaskInfo } from "../TaskGroup.ts"
 import { TaskGroupAbortingError, TaskGroupClosedError } from "../TaskGroup.ts"
 import * as Instruments from "./metrics.ts"
-import * as validate from "./options.ts"
 import * as Registry from "./registry.ts"
 
 /**
@@ -516,7 +516,7 @@ const run = <A, E, R>(
   options: Options | undefined
 ): Effect.Effect<{ readonly group: GroupImpl; readonly exit: Exit.Exit<A, E> }, E | InvalidOptionError, R> =>
   Effect.flatMap(
-    validate.concurrency(module, options?.concurrency),
+    Effect.fromResult(InvalidOption.concurrency(module, options?.concurrency)),
     (limit) =>
       Effect.uninterruptibleMask((restore) =>
         Effect.withFiber((coordinator) => {

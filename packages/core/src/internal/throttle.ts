@@ -4,11 +4,11 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
-import { InvalidOptionError } from "../InvalidOption.ts"
+import * as InvalidOption from "../InvalidOption.ts"
+import type { InvalidOptionError } from "../InvalidOption.ts"
 import type { Options, Stats, Strategy, Throttle } from "../Throttle.ts"
 import { ThrottledError } from "../Throttle.ts"
 import * as Metrics from "./metrics.ts"
-import * as validate from "./options.ts"
 import type { Node } from "./waitList.ts"
 import { WaitList } from "./waitList.ts"
 
@@ -297,22 +297,19 @@ class ThrottleImpl<E> implements Throttle<E> {
 /** @internal */
 export const isThrottle = (u: unknown): u is Throttle<unknown> => u instanceof ThrottleImpl
 
+const STRATEGIES: ReadonlyArray<Strategy> = ["delay", "reject"]
+
 /** @internal */
 export const make = (options: Options): Effect.Effect<Throttle<any>, InvalidOptionError> =>
   Effect.gen(function*() {
     const limit = options.limit
-    const invalidLimit = validate.checkInt(MODULE, "limit", limit, 1)
-    if (invalidLimit !== undefined) return yield* invalidLimit
-    const window = yield* validate.finiteDuration(MODULE, "window", options.window, true)
-    const strategy = options.strategy ?? "delay"
-    if (strategy !== "delay" && strategy !== "reject") {
-      return yield* new InvalidOptionError({
-        module: MODULE,
-        option: "strategy",
-        expected: "\"delay\" or \"reject\"",
-        value: strategy
-      })
-    }
+    yield* Effect.fromResult(InvalidOption.int(MODULE, "limit", limit, { min: 1 }))
+    const window = yield* Effect.fromResult(
+      InvalidOption.duration(MODULE, "window", options.window, { exclusive: true, finite: true })
+    )
+    const strategy = yield* Effect.fromResult(
+      InvalidOption.oneOf(MODULE, "strategy", options.strategy ?? "delay", STRATEGIES)
+    )
     const instruments = yield* Metrics.make("Throttle", options)
     return new ThrottleImpl(options.name ?? "Throttle", limit, window, strategy, instruments)
   })

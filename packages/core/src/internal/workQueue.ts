@@ -4,12 +4,13 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
+import * as Result from "effect/Result"
 import * as Scope from "effect/Scope"
-import { InvalidOptionError } from "../InvalidOption.ts"
+import * as InvalidOption from "../InvalidOption.ts"
+import type { InvalidOptionError } from "../InvalidOption.ts"
 import type { Options, Order, Stats, WorkQueue } from "../WorkQueue.ts"
 import { eager } from "./eager.ts"
 import * as Instruments from "./metrics.ts"
-import * as validate from "./options.ts"
 import * as QueueBuffer from "./queueBuffer.ts"
 import * as Registry from "./registry.ts"
 import type { Node } from "./waitList.ts"
@@ -578,12 +579,7 @@ export class QueueCore<A, E> {
 // -------------------------------------------------------------------------------------------------------------------
 
 /** @internal */
-export const invalid = (
-  module: string,
-  option: string,
-  expected: string,
-  value: unknown
-): Effect.Effect<never, InvalidOptionError> => Effect.fail(new InvalidOptionError({ module, option, expected, value }))
+const ORDERS: ReadonlyArray<Order> = ["fifo", "lifo", "priority"]
 
 /** @internal */
 export const validateQueueOptions = <A>(
@@ -591,26 +587,33 @@ export const validateQueueOptions = <A>(
   options: Options<A> | undefined
 ): Effect.Effect<{ capacity: number; order: Order }, InvalidOptionError> =>
   Effect.gen(function*() {
-    const capacity = yield* validate.concurrency(module, options?.capacity, "capacity")
-    const order = options?.order ?? "fifo"
-    if (order !== "fifo" && order !== "lifo" && order !== "priority") {
-      return yield* invalid(module, "order", "\"fifo\", \"lifo\" or \"priority\"", order)
-    }
+    const capacity = yield* Effect.fromResult(InvalidOption.concurrency(module, options?.capacity, "capacity"))
+    const order = yield* Effect.fromResult(InvalidOption.oneOf(module, "order", options?.order ?? "fifo", ORDERS))
     const priority = options?.priority
-    if (order === "priority" && typeof priority !== "function") {
-      return yield* invalid(module, "priority", "a function from an item to a number with order \"priority\"", priority)
-    }
-    if (order !== "priority" && priority !== undefined) {
-      return yield* invalid(module, "priority", "left out unless order is \"priority\"", "a function")
-    }
+    yield* Effect.fromResult(
+      order === "priority"
+        ? InvalidOption.check(
+          module,
+          "priority",
+          priority,
+          (u) => typeof u === "function",
+          "a function from an item to a number with order \"priority\""
+        )
+        : InvalidOption.check(
+          module,
+          "priority",
+          priority === undefined ? undefined : "a function",
+          (u) => u === undefined,
+          "left out unless order is \"priority\""
+        )
+    )
     return { capacity, order }
   })
 
 class WorkQueueImpl<A> extends QueueCore<A, QueueShutdownError> implements WorkQueue<A> {
   readonly takeUpTo = (max: number): Effect.Effect<Array<A>, QueueShutdownError | InvalidOptionError> => {
-    if (!(max === Number.POSITIVE_INFINITY || (Number.isSafeInteger(max) && max >= 1))) {
-      return invalid(`WorkQueue.takeUpTo`, "max", "an integer >= 1 or Infinity", max)
-    }
+    const checked = InvalidOption.int("WorkQueue.takeUpTo", "max", max, { min: 1, orInfinity: true })
+    if (Result.isFailure(checked)) return Effect.fail(checked.failure)
     return this.takeBetweenUnchecked(1, max)
   }
 
@@ -618,12 +621,11 @@ class WorkQueueImpl<A> extends QueueCore<A, QueueShutdownError> implements WorkQ
     min: number,
     max: number
   ): Effect.Effect<Array<A>, QueueShutdownError | InvalidOptionError> => {
-    if (!(Number.isSafeInteger(min) && min >= 1)) {
-      return invalid(`WorkQueue.takeBetween`, "min", "an integer >= 1", min)
-    }
-    if (!(max === Number.POSITIVE_INFINITY || (Number.isSafeInteger(max) && max >= min))) {
-      return invalid(`WorkQueue.takeBetween`, "max", `an integer >= min (${min}) or Infinity`, max)
-    }
+    const checked = Result.andThen(
+      InvalidOption.int("WorkQueue.takeBetween", "min", min, { min: 1 }),
+      InvalidOption.int("WorkQueue.takeBetween", "max", max, { min, orInfinity: true })
+    )
+    if (Result.isFailure(checked)) return Effect.fail(checked.failure)
     return this.takeBetweenUnchecked(min, max)
   }
 }

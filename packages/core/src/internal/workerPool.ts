@@ -6,16 +6,17 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
+import * as Result from "effect/Result"
 import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import * as InvalidOption from "../InvalidOption.ts"
 import type { InvalidOptionError } from "../InvalidOption.ts"
 import type { DeadLetter, Options, Stats, WorkerPool } from "../WorkerPool.ts"
 import { WorkerPoolClosedError } from "../WorkerPool.ts"
 import * as Instruments from "./metrics.ts"
-import * as validate from "./options.ts"
 import * as Registry from "./registry.ts"
-import { CLOSED, EMPTY, invalid, QueueCore, validateQueueOptions } from "./workQueue.ts"
+import { CLOSED, EMPTY, QueueCore, validateQueueOptions } from "./workQueue.ts"
 
 const MODULE = "WorkerPool.make"
 
@@ -223,21 +224,41 @@ const closePool = <A, E, R>(
 
 const validatePoolOptions = <A, E, R>(options: Options<A, E, R>) =>
   Effect.gen(function*() {
-    const workers = yield* validate.positiveInt(MODULE, "workers", options.workers)
-    if (workers === undefined) return yield* invalid(MODULE, "workers", "an integer >= 1", options.workers)
-    if (options.capacity === undefined) {
-      return yield* invalid(MODULE, "capacity", "an integer >= 1 or \"unbounded\"", options.capacity)
-    }
+    const workers = yield* Effect.fromResult(InvalidOption.int(MODULE, "workers", options.workers, { min: 1 }))
+    // Required here (a queue made on its own defaults to unbounded).
+    yield* Effect.fromResult(
+      InvalidOption.check(
+        MODULE,
+        "capacity",
+        options.capacity,
+        (u) => u !== undefined,
+        "an integer >= 1 or \"unbounded\""
+      )
+    )
     const queueOptions = yield* validateQueueOptions(MODULE, options)
-    if (typeof options.handler !== "function") {
-      return yield* invalid(MODULE, "handler", "a function from an item to an Effect", options.handler)
-    }
-    if (options.retry !== undefined && !Schedule.isSchedule(options.retry)) {
-      return yield* invalid(MODULE, "retry", "a Schedule", options.retry)
-    }
-    const closeTimeout = yield* validate.duration(MODULE, "closeTimeout", options.closeTimeout)
-    const failuresCapacity = yield* validate.concurrency(MODULE, options.failuresCapacity, "failuresCapacity")
-    return { workers, queueOptions, closeTimeout: Option.fromNullishOr(closeTimeout), failuresCapacity }
+    yield* Effect.fromResult(Result.all([
+      InvalidOption.check(
+        MODULE,
+        "handler",
+        options.handler,
+        (u) => typeof u === "function",
+        "a function from an item to an Effect"
+      ),
+      InvalidOption.check(
+        MODULE,
+        "retry",
+        options.retry,
+        (u) => u === undefined || Schedule.isSchedule(u),
+        "a Schedule"
+      )
+    ]))
+    const closeTimeout = options.closeTimeout === undefined
+      ? Option.none()
+      : Option.some(yield* Effect.fromResult(InvalidOption.duration(MODULE, "closeTimeout", options.closeTimeout)))
+    const failuresCapacity = yield* Effect.fromResult(
+      InvalidOption.concurrency(MODULE, options.failuresCapacity, "failuresCapacity")
+    )
+    return { workers, queueOptions, closeTimeout, failuresCapacity }
   })
 
 /** @internal */

@@ -5,10 +5,11 @@
  * @internal
  */
 import type { Retry } from "@async-ops/core"
-import { InvalidOptionError } from "@async-ops/core/InvalidOption"
+import * as InvalidOption from "@async-ops/core/InvalidOption"
+import type { InvalidOptionError } from "@async-ops/core/InvalidOption"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Option from "effect/Option"
+import * as Result from "effect/Result"
 import type { Options } from "../HttpResilience.ts"
 
 const MODULE = "HttpResilience.make"
@@ -47,123 +48,132 @@ export interface Resolved {
 /** @internal */
 export const defaultUserAgent = "async-ops-http/0.1"
 
-const invalid = (option: string, expected: string, value: unknown) =>
-  new InvalidOptionError({ module: MODULE, option, expected, value })
+const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
 
-const intOption = (option: string, value: unknown, fallback: number, min: number, allowInfinity: boolean) => {
-  if (value === undefined) return fallback
-  if (typeof value === "number" && (Number.isInteger(value) || (allowInfinity && value === Infinity)) && value >= min) {
-    return value
-  }
-  throw invalid(option, `an integer >= ${min}${allowInfinity ? " or Infinity" : ""}`, value)
-}
+/** An integer option: `fallback` when absent. */
+const intOption = (option: string, value: unknown, fallback: number, min: number, orInfinity: boolean) =>
+  value === undefined ? Result.succeed(fallback) : InvalidOption.int(MODULE, option, value, { min, orInfinity })
 
+/** A duration option: `fallback` when absent, `undefined` ("no limit") when infinite. */
 const durationOption = (
   option: string,
   value: Duration.Input | undefined,
   fallback: Duration.Duration | undefined,
   positive: boolean
-): Duration.Duration | undefined => {
-  if (value === undefined) return fallback
-  const decoded = Duration.fromInput(value)
-  if (Option.isNone(decoded)) throw invalid(option, "a duration", value)
-  const millis = Duration.toMillis(decoded.value)
-  if (Number.isNaN(millis) || millis < 0 || (positive && millis === 0)) {
-    throw invalid(option, positive ? "a duration > 0" : "a duration >= 0", value)
-  }
-  return Duration.isFinite(decoded.value) ? decoded.value : undefined
-}
-
-const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
-
-const resolve = (options: Options): Resolved => {
-  const maxConnections = intOption("maxConnections", options.maxConnections, 100, 1, true)
-  const maxConnectionsPerHost = intOption(
-    "maxConnectionsPerHost",
-    options.maxConnectionsPerHost,
-    Number.isFinite(maxConnections) ? maxConnections : 100,
-    1,
-    true
+): InvalidOption.Check<Duration.Duration | undefined> =>
+  value === undefined ? Result.succeed(fallback) : Result.map(
+    InvalidOption.duration(MODULE, option, value, { exclusive: positive }),
+    (decoded) => Duration.isFinite(decoded) ? decoded : undefined
   )
-  const retryOption = options.retry
-  let retry: Resolved["retry"] = undefined
-  if (retryOption !== false) {
-    const r = retryOption ?? {}
-    const statuses = r.statuses ?? [408, 429, 500, 502, 503, 504]
-    for (const s of statuses) {
-      if (!Number.isInteger(s) || s < 100 || s > 599) throw invalid("retry.statuses", "status codes 100-599", statuses)
+
+const check = <A>(option: string, value: A, ok: (u: A) => boolean, expected: string) =>
+  InvalidOption.check(MODULE, option, value, ok, expected)
+
+const JITTERS = ["full", "proportional", "none"] as const
+const ON_EXCEEDED = ["delay", "fail"] as const
+
+const resolve = (options: Options): InvalidOption.Check<Resolved> =>
+  Result.gen(function*() {
+    const maxConnections = yield* intOption("maxConnections", options.maxConnections, 100, 1, true)
+    const maxConnectionsPerHost = yield* intOption(
+      "maxConnectionsPerHost",
+      options.maxConnectionsPerHost,
+      Number.isFinite(maxConnections) ? maxConnections : 100,
+      1,
+      true
+    )
+    const retryOption = options.retry
+    let retry: Resolved["retry"] = undefined
+    if (retryOption !== false) {
+      const r = retryOption ?? {}
+      const statuses = yield* check(
+        "retry.statuses",
+        r.statuses ?? [408, 429, 500, 502, 503, 504],
+        (statuses) => Array.isArray(statuses) && statuses.every((s) => Number.isInteger(s) && s >= 100 && s <= 599),
+        "status codes 100-599"
+      )
+      const methods = yield* check(
+        "retry.methods",
+        r.methods ?? ["GET", "HEAD", "OPTIONS", "PUT", "DELETE"],
+        (methods) => Array.isArray(methods) && methods.every((m) => typeof m === "string" && HEADER_NAME.test(m)),
+        "HTTP method names"
+      )
+      retry = {
+        maxAttempts: yield* intOption("retry.maxAttempts", r.maxAttempts, 3, 1, true),
+        base: (yield* durationOption("retry.base", r.base, Duration.millis(100), false)) ?? Duration.millis(100),
+        maxDelay: (yield* durationOption("retry.maxDelay", r.maxDelay, Duration.seconds(30), false)) ??
+          Duration.infinity,
+        jitter: yield* InvalidOption.oneOf(MODULE, "retry.jitter", r.jitter ?? "full", JITTERS),
+        statuses: new Set(statuses),
+        methods: new Set(methods.map((m) => m.toUpperCase())),
+        budget: r.budget
+      }
     }
-    const methods = r.methods ?? ["GET", "HEAD", "OPTIONS", "PUT", "DELETE"]
-    for (const m of methods) {
-      if (typeof m !== "string" || !HEADER_NAME.test(m)) throw invalid("retry.methods", "HTTP method names", methods)
+    const cb = options.circuitBreaker
+    const circuitBreaker = cb === undefined ? undefined : {
+      failures: yield* intOption("circuitBreaker.failures", cb.failures, 5, 1, false),
+      openDuration:
+        (yield* durationOption("circuitBreaker.openDuration", cb.openDuration, Duration.seconds(30), true)) ??
+          Duration.seconds(30)
     }
-    const jitter = r.jitter ?? "full"
-    if (jitter !== "full" && jitter !== "proportional" && jitter !== "none") {
-      throw invalid("retry.jitter", `"full", "proportional" or "none"`, jitter)
+    const rl = options.rateLimit
+    let rateLimit: Resolved["rateLimit"] = undefined
+    if (rl !== undefined) {
+      const onExceeded = yield* InvalidOption.oneOf(
+        MODULE,
+        "rateLimit.onExceeded",
+        rl.onExceeded ?? "delay",
+        ON_EXCEEDED
+      )
+      const window = yield* InvalidOption.duration(MODULE, "rateLimit.window", rl.window, {
+        exclusive: true,
+        finite: true
+      })
+      rateLimit = { limit: yield* intOption("rateLimit.limit", rl.limit, 1, 1, false), window, onExceeded }
     }
-    retry = {
-      maxAttempts: intOption("retry.maxAttempts", r.maxAttempts, 3, 1, true),
-      base: durationOption("retry.base", r.base, Duration.millis(100), false) ?? Duration.millis(100),
-      maxDelay: durationOption("retry.maxDelay", r.maxDelay, Duration.seconds(30), false) ?? Duration.infinity,
-      jitter,
-      statuses: new Set(statuses),
-      methods: new Set(methods.map((m) => m.toUpperCase())),
-      budget: r.budget
+    const deadlineHeader = options.deadlineHeader === false ? undefined : (options.deadlineHeader ?? "x-deadline-ms")
+    yield* check(
+      "deadlineHeader",
+      deadlineHeader,
+      (h) => h === undefined || (typeof h === "string" && HEADER_NAME.test(h)),
+      "a header name or false"
+    )
+    const userAgent = options.userAgent === false ? undefined : (options.userAgent ?? defaultUserAgent)
+    yield* check(
+      "userAgent",
+      userAgent,
+      (ua) => ua === undefined || (typeof ua === "string" && !/[\r\n]/.test(ua)),
+      "a string without line breaks, or false"
+    )
+    yield* check("name", options.name, (name) => name === undefined || typeof name === "string", "a string")
+    return {
+      name: options.name ?? "HttpClient",
+      metrics: options.metrics === true,
+      maxConnections,
+      maxConnectionsPerHost,
+      poolWaitTimeout: yield* durationOption("poolWaitTimeout", options.poolWaitTimeout, Duration.seconds(30), true),
+      connectTimeout: yield* durationOption("connectTimeout", options.connectTimeout, Duration.seconds(10), true),
+      headersTimeout: yield* durationOption("headersTimeout", options.headersTimeout, Duration.seconds(30), true),
+      requestTimeout: yield* durationOption("requestTimeout", options.requestTimeout, Duration.seconds(60), true),
+      retry,
+      circuitBreaker,
+      rateLimit,
+      maxResponseBytes: yield* intOption("maxResponseBytes", options.maxResponseBytes, 10 * 1024 * 1024, 0, true),
+      deadlineHeader,
+      userAgent,
+      tracing: options.tracing === true
     }
-  }
-  const cb = options.circuitBreaker
-  const circuitBreaker = cb === undefined ? undefined : {
-    failures: intOption("circuitBreaker.failures", cb.failures, 5, 1, false),
-    openDuration: durationOption("circuitBreaker.openDuration", cb.openDuration, Duration.seconds(30), true) ??
-      Duration.seconds(30)
-  }
-  const rl = options.rateLimit
-  let rateLimit: Resolved["rateLimit"] = undefined
-  if (rl !== undefined) {
-    const onExceeded = rl.onExceeded ?? "delay"
-    if (onExceeded !== "delay" && onExceeded !== "fail") {
-      throw invalid("rateLimit.onExceeded", `"delay" or "fail"`, onExceeded)
-    }
-    const window = durationOption("rateLimit.window", rl.window, undefined, true)
-    if (window === undefined) throw invalid("rateLimit.window", "a finite duration > 0", rl.window)
-    rateLimit = { limit: intOption("rateLimit.limit", rl.limit, 1, 1, false), window, onExceeded }
-  }
-  const deadlineHeader = options.deadlineHeader === false ? undefined : (options.deadlineHeader ?? "x-deadline-ms")
-  if (deadlineHeader !== undefined && (typeof deadlineHeader !== "string" || !HEADER_NAME.test(deadlineHeader))) {
-    throw invalid("deadlineHeader", "a header name or false", options.deadlineHeader)
-  }
-  const userAgent = options.userAgent === false ? undefined : (options.userAgent ?? defaultUserAgent)
-  if (userAgent !== undefined && (typeof userAgent !== "string" || /[\r\n]/.test(userAgent))) {
-    throw invalid("userAgent", "a string without line breaks, or false", options.userAgent)
-  }
-  if (options.name !== undefined && typeof options.name !== "string") {
-    throw invalid("name", "a string", options.name)
-  }
-  return {
-    name: options.name ?? "HttpClient",
-    metrics: options.metrics === true,
-    maxConnections,
-    maxConnectionsPerHost,
-    poolWaitTimeout: durationOption("poolWaitTimeout", options.poolWaitTimeout, Duration.seconds(30), true),
-    connectTimeout: durationOption("connectTimeout", options.connectTimeout, Duration.seconds(10), true),
-    headersTimeout: durationOption("headersTimeout", options.headersTimeout, Duration.seconds(30), true),
-    requestTimeout: durationOption("requestTimeout", options.requestTimeout, Duration.seconds(60), true),
-    retry,
-    circuitBreaker,
-    rateLimit,
-    maxResponseBytes: intOption("maxResponseBytes", options.maxResponseBytes, 10 * 1024 * 1024, 0, true),
-    deadlineHeader,
-    userAgent,
-    tracing: options.tracing === true
-  }
-}
+  })
 
 /** @internal */
 export const validate = (options: Options | undefined): Effect.Effect<Resolved, InvalidOptionError> =>
-  Effect.try({
-    try: () => resolve(options ?? {}),
-    catch: (e) => e instanceof InvalidOptionError ? e : invalid("options", "an options object", options)
-  })
+  Effect.suspend(() =>
+    Effect.fromResult(
+      options === undefined || (typeof options === "object" && options !== null)
+        ? resolve(options ?? {})
+        : InvalidOption.check(MODULE, "options", options, () => false, "an options object")
+    )
+  )
 
 /** @internal */
 export const undiciOptions = (resolved: Resolved) => ({

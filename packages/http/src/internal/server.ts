@@ -1,5 +1,6 @@
 /** @internal */
 import { Bulkhead, Deadline, Metrics } from "@async-ops/core"
+import * as InvalidOption from "@async-ops/core/InvalidOption"
 import { InvalidOptionError } from "@async-ops/core/InvalidOption"
 import * as ByteSize from "effect/ByteSize"
 import * as Cause from "effect/Cause"
@@ -18,8 +19,8 @@ import * as ProblemDetails from "effect/http/ProblemDetails"
 import * as Latch from "effect/Latch"
 import * as LogLevel from "effect/LogLevel"
 import * as Metric from "effect/Metric"
-import * as Option from "effect/Option"
 import * as References from "effect/References"
+import * as Result from "effect/Result"
 import * as Stream from "effect/Stream"
 import type {
   AccessLogOptions,
@@ -78,40 +79,17 @@ export const problem = (
   return ProblemDetails.toResponse(body)
 }
 
+/** A duration option: `fallback` when absent, else `>= 0` (`> 0` unless `allowZero`). */
 const durationOption = (
   module: string,
   option: string,
   value: Duration.Input | undefined,
   fallback: Duration.Duration,
   allowZero: boolean
-): Duration.Duration | InvalidOptionError => {
-  if (value === undefined) return fallback
-  const decoded = typeof value === "number"
-    ? (Number.isNaN(value) ? undefined : Duration.millis(value))
-    : Duration.isDuration(value)
-    ? value
-    : Option.getOrUndefined(Duration.fromInput(value))
-  const millis = decoded === undefined ? Number.NaN : Duration.toMillis(decoded)
-  if (decoded === undefined || Number.isNaN(millis) || (allowZero ? millis < 0 : millis <= 0)) {
-    return new InvalidOptionError({
-      module,
-      option,
-      expected: allowZero ? "a duration >= 0" : "a duration > 0",
-      value
-    })
-  }
-  return decoded
-}
-
-const intOption = (
-  module: string,
-  option: string,
-  value: unknown,
-  min: number
-): InvalidOptionError | undefined =>
-  typeof value === "number" && Number.isSafeInteger(value) && value >= min
-    ? undefined
-    : new InvalidOptionError({ module, option, expected: `an integer >= ${min}`, value })
+): InvalidOption.Check<Duration.Duration> =>
+  value === undefined
+    ? Result.succeed(fallback)
+    : InvalidOption.duration(module, option, value, { exclusive: !allowZero })
 
 const currentRequest = (fiber: { readonly context: Context.Context<never> }): HttpServerRequest =>
   Context.getUnsafe(fiber.context, HttpServerRequest)
@@ -169,8 +147,9 @@ class InFlightImpl implements InFlight {
 
   readonly drain = (timeout?: Duration.Input): Effect.Effect<boolean, InvalidOptionError> =>
     Effect.suspend(() => {
-      const limit = durationOption("ServerKit.InFlight.drain", "timeout", timeout, Duration.seconds(20), true)
-      if (limit instanceof InvalidOptionError) return Effect.fail(limit)
+      const checked = durationOption("ServerKit.InFlight.drain", "timeout", timeout, Duration.seconds(20), true)
+      if (Result.isFailure(checked)) return Effect.fail(checked.failure)
+      const limit = checked.success
       if (this.inFlight === 0) return Effect.succeed(true)
       this.idle ??= Latch.makeUnsafe(false)
       return this.idle.await.pipe(
@@ -200,8 +179,9 @@ export const inFlight = (options?: InFlightOptions): Effect.Effect<InFlight> =>
 export const loadShedding = (options: LoadSheddingOptions): Effect.Effect<LoadShedding, InvalidOptionError> =>
   Effect.suspend(() => {
     const module = "ServerKit.loadShedding"
-    const retryAfter = durationOption(module, "retryAfter", options.retryAfter, Duration.seconds(1), true)
-    if (retryAfter instanceof InvalidOptionError) return Effect.fail(retryAfter)
+    const checked = durationOption(module, "retryAfter", options.retryAfter, Duration.seconds(1), true)
+    if (Result.isFailure(checked)) return Effect.fail(checked.failure)
+    const retryAfter = checked.success
     const seconds = String(Math.ceil(Duration.toMillis(retryAfter) / 1000))
     const bulkheadOptions: Bulkhead.Options = {
       maxConcurrent: options.maxConcurrent,
@@ -310,14 +290,12 @@ class Timeouts {
 /** @internal */
 export const timeout = (options: TimeoutOptions): Effect.Effect<Middleware, InvalidOptionError> =>
   Effect.suspend(() => {
-    const duration = durationOption("ServerKit.timeout", "duration", options.duration, Duration.zero, false)
-    if (duration instanceof InvalidOptionError) return Effect.fail(duration)
-    const status = options.status ?? 503
-    if (status !== 503 && status !== 504) {
-      return Effect.fail(
-        new InvalidOptionError({ module: "ServerKit.timeout", option: "status", expected: "503 or 504", value: status })
-      )
-    }
+    const checked = Result.all([
+      InvalidOption.duration("ServerKit.timeout", "duration", options.duration, { exclusive: true }),
+      InvalidOption.oneOf("ServerKit.timeout", "status", options.status ?? 503, [503, 504])
+    ])
+    if (Result.isFailure(checked)) return Effect.fail(checked.failure)
+    const [duration, status] = checked.success
     const timedOut = Effect.succeed(problem(status, `The request did not complete within ${Duration.format(duration)}`))
     const timeouts = new Timeouts(duration)
     // The request waits (interruptibly: a client that goes away interrupts it) for the app's fiber to end, and the
@@ -365,9 +343,9 @@ const isBodyTooLarge = (u: unknown): boolean =>
 /** @internal */
 export const bodyLimit = (options: BodyLimitOptions): Effect.Effect<Middleware, InvalidOptionError> =>
   Effect.suspend(() => {
-    const error = intOption("ServerKit.bodyLimit", "maxBytes", options.maxBytes, 0)
-    if (error !== undefined) return Effect.fail(error)
-    const maxBytes = options.maxBytes
+    const checked = InvalidOption.int("ServerKit.bodyLimit", "maxBytes", options.maxBytes, { min: 0 })
+    if (Result.isFailure(checked)) return Effect.fail(checked.failure)
+    const maxBytes = checked.success
     const size = ByteSize.bytes(maxBytes)
     const tooLarge = problem(413, `The request body exceeds the limit of ${maxBytes} bytes`)
     const tooLargeEffect = Effect.succeed(tooLarge)
@@ -462,22 +440,14 @@ export const problemJson = (options?: ProblemJsonOptions): Middleware => {
 // ---------------------------------------------------------------------------------------------------------------
 // access log
 
-const logLevels: ReadonlyArray<string> = ["Fatal", "Error", "Warn", "Info", "Debug", "Trace"]
+const logLevels: ReadonlyArray<LogLevel.Severity> = ["Fatal", "Error", "Warn", "Info", "Debug", "Trace"]
 
 /** @internal */
 export const accessLog = (options?: AccessLogOptions): Effect.Effect<Middleware, InvalidOptionError> =>
   Effect.suspend(() => {
-    const level: LogLevel.Severity = options?.level ?? "Info"
-    if (!logLevels.includes(level)) {
-      return Effect.fail(
-        new InvalidOptionError({
-          module: "ServerKit.accessLog",
-          option: "level",
-          expected: `one of ${logLevels.join(", ")}`,
-          value: level
-        })
-      )
-    }
+    const checked = InvalidOption.oneOf("ServerKit.accessLog", "level", options?.level ?? "Info", logLevels)
+    if (Result.isFailure(checked)) return Effect.fail(checked.failure)
+    const level = checked.success
     const log = Effect.logWithLevel(level)
     const middleware: Middleware = (app) =>
       Effect.withFiber((fiber) => {
@@ -516,20 +486,20 @@ export const accessLog = (options?: AccessLogOptions): Effect.Effect<Middleware,
 export const deadlineHeader = (options?: DeadlineHeaderOptions): Effect.Effect<Middleware, InvalidOptionError> =>
   Effect.suspend(() => {
     const module = "ServerKit.deadlineHeader"
-    const header = (options?.header ?? "x-deadline-ms").toLowerCase()
-    if (header === "" || !/^[!#$%&'*+.^_`|~0-9a-z-]+$/.test(header)) {
-      return Effect.fail(
-        new InvalidOptionError({ module, option: "header", expected: "an HTTP header name", value: options?.header })
-      )
-    }
-    const format = options?.format ?? "relative"
-    if (format !== "relative" && format !== "absolute") {
-      return Effect.fail(
-        new InvalidOptionError({ module, option: "format", expected: "\"relative\" or \"absolute\"", value: format })
-      )
-    }
-    const max = durationOption(module, "max", options?.max, Duration.infinity, false)
-    if (max instanceof InvalidOptionError) return Effect.fail(max)
+    const checked = Result.all([
+      InvalidOption.check(
+        module,
+        "header",
+        options?.header ?? "x-deadline-ms",
+        (h) => typeof h === "string" && /^[!#$%&'*+.^_`|~0-9a-z-]+$/i.test(h),
+        "an HTTP header name"
+      ),
+      InvalidOption.oneOf(module, "format", options?.format ?? "relative", ["relative", "absolute"]),
+      durationOption(module, "max", options?.max, Duration.infinity, false)
+    ])
+    if (Result.isFailure(checked)) return Effect.fail(checked.failure)
+    const [headerName, format, max] = checked.success
+    const header = headerName.toLowerCase()
     const maxMillis = Duration.toMillis(max)
     const expired = problem(504, "The caller's deadline passed before the request completed")
     const middleware: Middleware = (app) =>

@@ -4,7 +4,7 @@
  *
  * @internal
  */
-import { InvalidOptionError } from "@async-ops/core/InvalidOption"
+import * as InvalidOption from "@async-ops/core/InvalidOption"
 import * as Clock from "effect/Clock"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
@@ -18,6 +18,7 @@ import * as HttpClientRequest from "effect/http/HttpClientRequest"
 import type * as HttpClientResponse from "effect/http/HttpClientResponse"
 import type * as PlatformError from "effect/PlatformError"
 import * as Random from "effect/Random"
+import * as Result from "effect/Result"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as SubscriptionRef from "effect/SubscriptionRef"
@@ -87,8 +88,10 @@ export type Part =
 // Validation
 // ---------------------------------------------------------------------------------------------------------------
 
-const invalid = (module: string, option: string, expected: string, value: unknown) =>
-  new InvalidOptionError({ module, option, expected, value })
+const check = <A>(module: string, option: string, value: A, ok: (u: A) => boolean, expected: string) =>
+  InvalidOption.check(module, option, value, ok, expected)
+
+const isOptional = (ok: (u: unknown) => boolean) => (u: unknown) => u === undefined || ok(u)
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
 
@@ -119,29 +122,36 @@ const toRequest = (
     )
 }
 
-const sizeOption = (module: string, option: string, value: unknown, fallback: number): number => {
-  if (value === undefined) return fallback
-  if (typeof value === "number" && (Number.isSafeInteger(value) || value === Infinity) && value >= 0) return value
-  throw invalid(module, option, "an integer >= 0 or Infinity", value)
-}
+const sizeOption = (module: string, option: string, value: unknown, fallback: number) =>
+  value === undefined
+    ? Result.succeed(fallback)
+    : InvalidOption.int(module, option, value, { min: 0, orInfinity: true })
 
-const pathOption = (module: string, option: string, value: unknown): string => {
-  if (typeof value === "string" && value !== "" && !value.includes("\0")) return value
-  throw invalid(module, option, "a non-empty file path", value)
-}
+const pathOption = (module: string, option: string, value: unknown) =>
+  InvalidOption.check(
+    module,
+    option,
+    value,
+    (u): u is string => typeof u === "string" && u !== "" && !u.includes("\0"),
+    "a non-empty file path"
+  )
 
-const progressOption = (module: string, value: unknown): ProgressSink | undefined => {
-  if (value === undefined || typeof value === "function" || SubscriptionRef.isSubscriptionRef(value)) {
-    return value as ProgressSink | undefined
-  }
-  throw invalid(module, "progress", "a function returning an Effect, or a SubscriptionRef", value)
-}
+const progressOption = (module: string, value: unknown) =>
+  InvalidOption.check(
+    module,
+    "progress",
+    value,
+    (u): u is ProgressSink | undefined =>
+      u === undefined || typeof u === "function" || SubscriptionRef.isSubscriptionRef(u),
+    "a function returning an Effect, or a SubscriptionRef"
+  )
 
-const validated = <A>(module: string, f: () => A): Effect.Effect<A, InvalidOptionError> =>
-  Effect.try({
-    try: f,
-    catch: (e) => e instanceof InvalidOptionError ? e : invalid(module, "options", "an options object", e)
-  })
+/** The options record itself, when given. */
+const optionsRecord = <O extends object>(module: string, options: O | undefined) =>
+  Result.map(
+    check(module, "options", options, isOptional(isRecord), "an options object"),
+    (o): O => o ?? ({} as O)
+  )
 
 const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null
 
@@ -294,24 +304,19 @@ interface DownloadConfig {
 }
 
 const downloadConfig = (path: unknown, options: DownloadOptions | undefined) =>
-  validated(DOWNLOAD, (): DownloadConfig => {
-    if (options !== undefined && !isRecord(options)) throw invalid(DOWNLOAD, "options", "an options object", options)
-    const o: DownloadOptions = options ?? {}
-    if (o.overwrite !== undefined && typeof o.overwrite !== "boolean") {
-      throw invalid(DOWNLOAD, "overwrite", "a boolean", o.overwrite)
-    }
-    if (o.headers !== undefined && !isRecord(o.headers)) {
-      throw invalid(DOWNLOAD, "headers", "a record of header values", o.headers)
-    }
+  Effect.fromResult(Result.gen(function*() {
+    const o = yield* optionsRecord(DOWNLOAD, options)
+    yield* check(DOWNLOAD, "overwrite", o.overwrite, isOptional((u) => typeof u === "boolean"), "a boolean")
+    yield* check(DOWNLOAD, "headers", o.headers, isOptional(isRecord), "a record of header values")
     return {
-      path: pathOption(DOWNLOAD, "path", path),
-      maxBytes: sizeOption(DOWNLOAD, "maxBytes", o.maxBytes, Infinity),
+      path: yield* pathOption(DOWNLOAD, "path", path),
+      maxBytes: yield* sizeOption(DOWNLOAD, "maxBytes", o.maxBytes, Infinity),
       overwrite: o.overwrite ?? false,
-      progress: progressOption(DOWNLOAD, o.progress),
+      progress: yield* progressOption(DOWNLOAD, o.progress),
       headers: o.headers,
       retry: o.retry
-    }
-  })
+    } satisfies DownloadConfig
+  }))
 
 const randomSuffix: Effect.Effect<string> = Effect.map(
   Random.nextIntBetween(0, 2 ** 32 - 1),
@@ -432,22 +437,25 @@ interface UploadConfig {
   readonly maxResponseBytes: number
 }
 
-const uploadConfig = (module: string, options: UploadOptions | undefined): UploadConfig => {
-  if (options !== undefined && !isRecord(options)) throw invalid(module, "options", "an options object", options)
-  const o: UploadOptions = options ?? {}
-  const method = o.method ?? "POST"
-  if (typeof method !== "string" || !TOKEN.test(method)) throw invalid(module, "method", "an HTTP method name", method)
-  if (o.headers !== undefined && !isRecord(o.headers)) {
-    throw invalid(module, "headers", "a record of header values", o.headers)
-  }
-  return {
-    method: method.toUpperCase(),
-    headers: o.headers,
-    progress: progressOption(module, o.progress),
-    retry: o.retry,
-    maxResponseBytes: sizeOption(module, "maxResponseBytes", o.maxResponseBytes, 1024 * 1024)
-  }
-}
+const uploadConfig = (module: string, options: UploadOptions | undefined): InvalidOption.Check<UploadConfig> =>
+  Result.gen(function*() {
+    const o = yield* optionsRecord(module, options)
+    const method = yield* check(
+      module,
+      "method",
+      o.method ?? "POST",
+      (m) => typeof m === "string" && TOKEN.test(m),
+      "an HTTP method name"
+    )
+    yield* check(module, "headers", o.headers, isOptional(isRecord), "a record of header values")
+    return {
+      method: method.toUpperCase(),
+      headers: o.headers,
+      progress: yield* progressOption(module, o.progress),
+      retry: o.retry,
+      maxResponseBytes: yield* sizeOption(module, "maxResponseBytes", o.maxResponseBytes, 1024 * 1024)
+    }
+  })
 
 const encoder = new TextEncoder()
 
@@ -470,28 +478,45 @@ export const file = (
   contentType: options?.contentType ?? "application/octet-stream"
 })
 
-const validateParts = (parts: unknown): ReadonlyArray<Part> => {
-  if (!Array.isArray(parts)) throw invalid(UPLOAD, "parts", "an array of Transfer.field / Transfer.file parts", parts)
-  parts.forEach((part: unknown, i) => {
-    const option = `parts[${i}]`
-    if (!isRecord(part) || (part._tag !== "Field" && part._tag !== "File")) {
-      throw invalid(UPLOAD, option, "a Transfer.field or Transfer.file part", part)
-    }
-    if (typeof part.name !== "string" || part.name === "") {
-      throw invalid(UPLOAD, `${option}.name`, "a non-empty string", part.name)
-    }
-    if (part._tag === "Field") {
-      if (typeof part.value !== "string") throw invalid(UPLOAD, `${option}.value`, "a string", part.value)
-    } else {
-      pathOption(UPLOAD, `${option}.path`, part.path)
-      if (typeof part.filename !== "string") throw invalid(UPLOAD, `${option}.filename`, "a string", part.filename)
-      if (typeof part.contentType !== "string" || /[\r\n]/.test(part.contentType)) {
-        throw invalid(UPLOAD, `${option}.contentType`, "a media type without line breaks", part.contentType)
+const isString = (u: unknown): u is string => typeof u === "string"
+
+const isMediaType = (u: unknown): u is string => typeof u === "string" && u !== "" && !/[\r\n]/.test(u)
+
+const validateParts = (parts: unknown): InvalidOption.Check<ReadonlyArray<Part>> =>
+  Result.gen(function*() {
+    const list = yield* check(
+      UPLOAD,
+      "parts",
+      parts,
+      Array.isArray,
+      "an array of Transfer.field / Transfer.file parts"
+    ) as InvalidOption.Check<ReadonlyArray<unknown>>
+    for (const [i, value] of list.entries()) {
+      const option = `parts[${i}]`
+      const part = yield* InvalidOption.check(
+        UPLOAD,
+        option,
+        value,
+        (u): u is Record<string, unknown> => isRecord(u) && (u._tag === "Field" || u._tag === "File"),
+        "a Transfer.field or Transfer.file part"
+      )
+      yield* check(UPLOAD, `${option}.name`, part.name, (u) => isString(u) && u !== "", "a non-empty string")
+      if (part._tag === "Field") {
+        yield* check(UPLOAD, `${option}.value`, part.value, isString, "a string")
+      } else {
+        yield* pathOption(UPLOAD, `${option}.path`, part.path)
+        yield* check(UPLOAD, `${option}.filename`, part.filename, isString, "a string")
+        yield* check(
+          UPLOAD,
+          `${option}.contentType`,
+          part.contentType,
+          (u) => isString(u) && !/[\r\n]/.test(u),
+          "a media type without line breaks"
+        )
       }
     }
+    return list as ReadonlyArray<Part>
   })
-  return parts as ReadonlyArray<Part>
-}
 
 /** A byte stream that reports progress as it is pulled (re-run from 0 by every attempt). */
 const counted = (
@@ -559,13 +584,16 @@ export const upload = (
   options?: UploadOptions
 ): Effect.Effect<Uploaded, TransferError, HttpClient.HttpClient | FileSystem.FileSystem> =>
   Effect.gen(function*() {
-    const [config, checked] = yield* validated(UPLOAD, () =>
-      [uploadConfig(UPLOAD, options), validateParts(parts)] as const)
+    const [config, checked] = yield* Effect.fromResult(
+      Result.all([uploadConfig(UPLOAD, options), validateParts(parts)])
+    )
     let request = yield* toRequest(url, config.method)
     const client = yield* HttpClient.HttpClient
     const fs = yield* FileSystem.FileSystem
-    const sizes = yield* Effect.forEach(checked, (part) =>
-      part._tag === "File" ? sizeOf(fs, part.path) : Effect.succeed(0))
+    const sizes = yield* Effect.forEach(
+      checked,
+      (part) => part._tag === "File" ? sizeOf(fs, part.path) : Effect.succeed(0)
+    )
     const boundary = `----async-ops-${yield* randomSuffix}${yield* randomSuffix}`
     const segments: Array<Stream.Stream<Uint8Array, FileSystemError>> = []
     let length = 0
@@ -605,13 +633,17 @@ export const uploadFile = (
   options?: UploadFileOptions
 ): Effect.Effect<Uploaded, TransferError, HttpClient.HttpClient | FileSystem.FileSystem> =>
   Effect.gen(function*() {
-    const [config, checkedPath, contentType] = yield* validated(UPLOAD_FILE, () => {
-      const contentType = options?.contentType ?? "application/octet-stream"
-      if (typeof contentType !== "string" || contentType === "" || /[\r\n]/.test(contentType)) {
-        throw invalid(UPLOAD_FILE, "contentType", "a media type without line breaks", contentType)
-      }
-      return [uploadConfig(UPLOAD_FILE, options), pathOption(UPLOAD_FILE, "path", path), contentType] as const
-    })
+    const [contentType, config, checkedPath] = yield* Effect.fromResult(Result.all([
+      InvalidOption.check(
+        UPLOAD_FILE,
+        "contentType",
+        options?.contentType ?? "application/octet-stream",
+        isMediaType,
+        "a media type without line breaks"
+      ),
+      uploadConfig(UPLOAD_FILE, options),
+      pathOption(UPLOAD_FILE, "path", path)
+    ]))
     let request = yield* toRequest(url, config.method)
     const client = yield* HttpClient.HttpClient
     const fs = yield* FileSystem.FileSystem

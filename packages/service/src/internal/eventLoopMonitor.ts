@@ -1,4 +1,5 @@
 /** @internal */
+import * as InvalidOption from "@async-ops/core/InvalidOption"
 import { InvalidOptionError } from "@async-ops/core/InvalidOption"
 import * as Metrics from "@async-ops/core/Metrics"
 import * as Registry from "@async-ops/core/Registry"
@@ -8,36 +9,18 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
-import * as Option from "effect/Option"
+import * as Result from "effect/Result"
 import type * as Scope from "effect/Scope"
 import type { EventLoopMonitor, Options, Stats } from "../EventLoopMonitor.ts"
 import { delayHistogram, EventLoopStalledError, stallCounter } from "../EventLoopMonitor.ts"
 
 const MODULE = "EventLoopMonitor.make"
 
-/** Milliseconds of a duration input that is not NaN (may be negative or infinite), or `undefined`. */
-const millisOf = (value: Duration.Input): number | undefined => {
-  if (typeof value === "number") return Number.isNaN(value) ? undefined : value
-  const decoded = Duration.isDuration(value) ? value : Option.getOrUndefined(Duration.fromInput(value))
-  if (decoded === undefined) return undefined
-  const millis = Duration.toMillis(decoded)
-  return Number.isNaN(millis) ? undefined : millis
-}
-
-const positiveFinite = (option: string, value: Duration.Input | undefined, fallback: number) => {
-  if (value === undefined) return Effect.succeed(fallback)
-  const millis = millisOf(value)
-  return millis !== undefined && Number.isFinite(millis) && millis > 0
-    ? Effect.succeed(millis)
-    : Effect.fail(
-      new InvalidOptionError({
-        module: MODULE,
-        option,
-        expected: "a finite duration > 0 (a Duration, millis or e.g. \"100 millis\")",
-        value
-      })
-    )
-}
+/** A finite duration > 0 in milliseconds: `fallback` when absent. */
+const positiveFinite = (option: string, value: Duration.Input | undefined, fallback: number) =>
+  value === undefined ? Effect.succeed(fallback) : Effect.fromResult(
+    Result.map(InvalidOption.duration(MODULE, option, value, { exclusive: true, finite: true }), Duration.toMillis)
+  )
 
 class MonitorImpl implements EventLoopMonitor {
   readonly name: string

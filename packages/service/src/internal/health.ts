@@ -3,6 +3,7 @@
  *
  * @internal
  */
+import * as InvalidOption from "@async-ops/core/InvalidOption"
 import { InvalidOptionError } from "@async-ops/core/InvalidOption"
 import * as HttpResilience from "@async-ops/http/HttpResilience"
 import * as Cause from "effect/Cause"
@@ -16,8 +17,8 @@ import * as HttpRouter from "effect/http/HttpRouter"
 import * as HttpServerResponse from "effect/http/HttpServerResponse"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
-import * as Option from "effect/Option"
 import type * as CircuitBreaker from "effect/persistence/CircuitBreaker"
+import * as Result from "effect/Result"
 import type * as Scope from "effect/Scope"
 import type { Check, CheckResult, Health as HealthShape, Kind, LayerOptions, Report, Stats, Status } from "../Health.ts"
 
@@ -86,24 +87,25 @@ interface Entry {
   readonly metrics: CheckInstruments | undefined
 }
 
-/** @internal */
+/**
+ * A duration option (`fallback` when absent), lifted from `InvalidOption.duration`: `> 0` unless `allowZero`,
+ * finite unless `allowInfinity`.
+ *
+ * @internal
+ */
 export const durationOption = (
   module: string,
   option: string,
   value: Duration.Input | undefined,
   fallback: Duration.Duration,
   rule: { readonly allowZero: boolean; readonly allowInfinity: boolean }
-): Effect.Effect<Duration.Duration, InvalidOptionError> => {
-  if (value === undefined) return Effect.succeed(fallback)
-  const expected = `a duration ${rule.allowZero ? ">= 0" : "> 0"}${rule.allowInfinity ? "" : " and finite"}`
-  const fail = Effect.fail(new InvalidOptionError({ module, option, expected, value }))
-  const decoded = Duration.fromInput(value)
-  if (Option.isNone(decoded)) return fail
-  const ms = Duration.toMillis(decoded.value)
-  if (Number.isNaN(ms) || ms < 0 || (!rule.allowZero && ms === 0)) return fail
-  if (!rule.allowInfinity && !Duration.isFinite(decoded.value)) return fail
-  return Effect.succeed(decoded.value)
-}
+): Effect.Effect<Duration.Duration, InvalidOptionError> =>
+  value === undefined ? Effect.succeed(fallback) : Effect.fromResult(
+    InvalidOption.duration(module, option, value, { exclusive: !rule.allowZero, finite: !rule.allowInfinity })
+  )
+
+/** @internal */
+export const isNonEmptyString = (u: unknown): u is string => typeof u === "string" && u !== ""
 
 /** Describes a failure for a report: `Tag: message`, the message, or the value. @internal */
 export const describeError = (error: unknown): string => {
@@ -182,15 +184,9 @@ export const make = (options?: LayerOptions): Effect.Effect<HealthShape, Invalid
       allowZero: false,
       allowInfinity: false
     })
-    const registryName = options?.name ?? "health"
-    if (typeof registryName !== "string" || registryName === "") {
-      return yield* new InvalidOptionError({
-        module: "Health.layer",
-        option: "name",
-        expected: "a non-empty string",
-        value: registryName
-      })
-    }
+    const registryName = yield* Effect.fromResult(
+      InvalidOption.check("Health.layer", "name", options?.name ?? "health", isNonEmptyString, "a non-empty string")
+    )
     const metricsContext = options?.metrics === true ? yield* Effect.context<never>() : undefined
     const entries = new Map<string, Entry>()
     let reports = 0
@@ -201,25 +197,16 @@ export const make = (options?: LayerOptions): Effect.Effect<HealthShape, Invalid
     ): Effect.Effect<void, DuplicateCheckError | InvalidOptionError, Scope.Scope | R> =>
       Effect.gen(function*() {
         const module = "Health.register"
-        if (typeof check.name !== "string" || check.name === "") {
-          return yield* new InvalidOptionError({
+        yield* Effect.fromResult(Result.all([
+          InvalidOption.check(module, "name", check.name, isNonEmptyString, "a non-empty string"),
+          InvalidOption.check(
             module,
-            option: "name",
-            expected: "a non-empty string",
-            value: check.name
-          })
-        }
-        if (
-          !Array.isArray(check.kinds) || check.kinds.length === 0 ||
-          !check.kinds.every((k) => KINDS.includes(k))
-        ) {
-          return yield* new InvalidOptionError({
-            module,
-            option: "kinds",
-            expected: "a non-empty array of \"liveness\", \"readiness\", \"startup\"",
-            value: check.kinds
-          })
-        }
+            "kinds",
+            check.kinds,
+            (kinds) => Array.isArray(kinds) && kinds.length > 0 && kinds.every((k) => KINDS.includes(k)),
+            "a non-empty array of \"liveness\", \"readiness\", \"startup\""
+          )
+        ]))
         const timeout = yield* durationOption(module, "timeout", check.timeout, defaultTimeout, {
           allowZero: false,
           allowInfinity: false
@@ -228,14 +215,15 @@ export const make = (options?: LayerOptions): Effect.Effect<HealthShape, Invalid
           allowZero: true,
           allowInfinity: false
         })
-        if (check.critical !== undefined && typeof check.critical !== "boolean") {
-          return yield* new InvalidOptionError({
+        yield* Effect.fromResult(
+          InvalidOption.check(
             module,
-            option: "critical",
-            expected: "a boolean",
-            value: check.critical
-          })
-        }
+            "critical",
+            check.critical,
+            (u) => u === undefined || typeof u === "boolean",
+            "a boolean"
+          )
+        )
         if (entries.has(check.name)) return yield* new DuplicateCheckError({ name: check.name })
         const context = yield* Effect.context<R>()
         const entry: Entry = {

@@ -1,4 +1,5 @@
 /** @internal */
+import * as InvalidOption from "@async-ops/core/InvalidOption"
 import { InvalidOptionError } from "@async-ops/core/InvalidOption"
 import * as Metrics from "@async-ops/core/Metrics"
 import * as Clock from "effect/Clock"
@@ -320,18 +321,15 @@ export const make = <M = Functions>(options: Options): Effect.Effect<Offload<M>,
         })
       )
     }
-    const size = options.size ?? Math.max(1, availableParallelism() - 1)
-    if (!(Number.isSafeInteger(size) && size >= 1)) {
-      return yield* Effect.fail(
-        new InvalidOptionError({ module: MODULE, option: "size", expected: "an integer >= 1", value: size })
-      )
-    }
-    const maxQueued = options.maxQueued ?? Number.POSITIVE_INFINITY
-    if (!(maxQueued === Number.POSITIVE_INFINITY || (Number.isSafeInteger(maxQueued) && maxQueued >= 0))) {
-      return yield* Effect.fail(
-        new InvalidOptionError({ module: MODULE, option: "maxQueued", expected: "an integer >= 0", value: maxQueued })
-      )
-    }
+    const size = yield* Effect.fromResult(
+      InvalidOption.int(MODULE, "size", options.size ?? Math.max(1, availableParallelism() - 1), { min: 1 })
+    )
+    const maxQueued = yield* Effect.fromResult(
+      InvalidOption.int(MODULE, "maxQueued", options.maxQueued ?? Number.POSITIVE_INFINITY, {
+        min: 0,
+        orInfinity: true
+      })
+    )
     const name = options.name ?? "offload"
     const metrics = options.metrics === true ? new Instruments(name, size, yield* Effect.context<never>()) : undefined
     const pool = new OffloadPool(name, size, maxQueued, href, metrics)

@@ -1,5 +1,6 @@
 /** @internal */
 import * as Election from "@async-ops/core/Election"
+import * as InvalidOption from "@async-ops/core/InvalidOption"
 import { InvalidOptionError } from "@async-ops/core/InvalidOption"
 import * as Registry from "@async-ops/core/Registry"
 import * as Cause from "effect/Cause"
@@ -12,7 +13,6 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Metric from "effect/Metric"
-import * as Option from "effect/Option"
 import * as Pull from "effect/Pull"
 import * as Random from "effect/Random"
 import * as Result from "effect/Result"
@@ -35,24 +35,14 @@ interface Config {
   readonly singleton: string | undefined
 }
 
-/** Milliseconds of a duration input that is not NaN (may be negative or infinite), or `undefined`. */
-const millisOf = (value: Duration.Input): number | undefined => {
-  if (typeof value === "number") return Number.isNaN(value) ? undefined : value
-  const decoded = Duration.isDuration(value) ? value : Option.getOrUndefined(Duration.fromInput(value))
-  if (decoded === undefined) return undefined
-  const millis = Duration.toMillis(decoded)
-  return Number.isNaN(millis) ? undefined : millis
-}
-
 const invalid = (option: string, expected: string, value: unknown) =>
   Effect.fail(new InvalidOptionError({ module: MODULE, option, expected, value }))
 
-const positiveFinite = (option: string, value: Duration.Input) => {
-  const millis = millisOf(value)
-  return millis !== undefined && Number.isFinite(millis) && millis > 0
-    ? Effect.succeed(millis)
-    : invalid(option, "a finite duration > 0 (a Duration, millis or e.g. \"5 seconds\")", value)
-}
+/** A finite duration > 0 in milliseconds. */
+const positiveFinite = (option: string, value: Duration.Input) =>
+  Effect.fromResult(
+    Result.map(InvalidOption.duration(MODULE, option, value, { exclusive: true, finite: true }), Duration.toMillis)
+  )
 
 const validate = (options: Options): Effect.Effect<Config, InvalidOptionError> =>
   Effect.gen(function*() {
@@ -77,21 +67,15 @@ const validate = (options: Options): Effect.Effect<Config, InvalidOptionError> =
     } else {
       schedule = options.schedule!
     }
-    const jitter = options.jitter ?? 0
-    if (typeof jitter !== "number" || !(jitter >= 0 && jitter < 1)) {
-      return yield* invalid("jitter", "a number in [0, 1)", jitter)
-    }
-    const overlap = options.overlap ?? "skip"
-    if (overlap !== "skip" && overlap !== "wait") return yield* invalid("overlap", "\"skip\" or \"wait\"", overlap)
-    const onStop = options.onStop ?? "interrupt"
-    if (onStop !== "interrupt" && onStop !== "await") {
-      return yield* invalid("onStop", "\"interrupt\" or \"await\"", onStop)
-    }
+    const [jitter, overlap, onStop] = yield* Effect.fromResult(Result.all([
+      InvalidOption.number(MODULE, "jitter", options.jitter ?? 0, { min: 0, max: 1, exclusiveMax: true }),
+      InvalidOption.oneOf(MODULE, "overlap", options.overlap ?? "skip", ["skip", "wait"]),
+      InvalidOption.oneOf(MODULE, "onStop", options.onStop ?? "interrupt", ["interrupt", "await"])
+    ]))
     const timeout = options.timeout === undefined ? undefined : yield* positiveFinite("timeout", options.timeout)
-    const stopTimeout = options.stopTimeout === undefined ? 30_000 : millisOf(options.stopTimeout)
-    if (stopTimeout === undefined || stopTimeout < 0) {
-      return yield* invalid("stopTimeout", "a duration >= 0", options.stopTimeout)
-    }
+    const stopTimeout = options.stopTimeout === undefined
+      ? 30_000
+      : Duration.toMillis(yield* Effect.fromResult(InvalidOption.duration(MODULE, "stopTimeout", options.stopTimeout)))
     const singleton = options.singleton
     if (singleton !== undefined && (typeof singleton !== "string" || singleton === "")) {
       return yield* invalid("singleton", "a non-empty string (the election key)", singleton)

@@ -3,13 +3,15 @@
  *
  * @internal
  */
-import { InvalidOptionError } from "@async-ops/core/InvalidOption"
+import * as InvalidOption from "@async-ops/core/InvalidOption"
+import type { InvalidOptionError } from "@async-ops/core/InvalidOption"
 import * as Effect from "effect/Effect"
 import * as HttpRouter from "effect/http/HttpRouter"
 import * as HttpServerResponse from "effect/http/HttpServerResponse"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as PrometheusMetrics from "effect/observability/PrometheusMetrics"
+import * as Result from "effect/Result"
 import type { Options } from "../Prometheus.ts"
 
 /** @internal */
@@ -57,26 +59,34 @@ interface Resolved {
   readonly processMetrics: boolean
 }
 
-const validate = (module: string, options: Options | undefined): Resolved | InvalidOptionError => {
-  const path = options?.path ?? "/metrics"
-  if (typeof path !== "string" || !path.startsWith("/")) {
-    return new InvalidOptionError({ module, option: "path", expected: "a path starting with \"/\"", value: path })
-  }
-  const prefix = options?.prefix
-  if (prefix !== undefined && (typeof prefix !== "string" || !/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(prefix))) {
-    return new InvalidOptionError({
-      module,
-      option: "prefix",
-      expected: "a Prometheus name ([a-zA-Z_][a-zA-Z0-9_]*)",
-      value: prefix
-    })
-  }
-  const processMetrics = options?.processMetrics ?? true
-  if (typeof processMetrics !== "boolean") {
-    return new InvalidOptionError({ module, option: "processMetrics", expected: "a boolean", value: processMetrics })
-  }
-  return { path: path as HttpRouter.PathInput, prefix, processMetrics }
-}
+const validate = (module: string, options: Options | undefined): InvalidOption.Check<Resolved> =>
+  Result.map(
+    Result.all([
+      InvalidOption.check(
+        module,
+        "path",
+        options?.path ?? "/metrics",
+        (u): u is HttpRouter.PathInput => typeof u === "string" && u.startsWith("/"),
+        "a path starting with \"/\""
+      ),
+      InvalidOption.check(
+        module,
+        "prefix",
+        options?.prefix,
+        (u): u is string | undefined =>
+          u === undefined || (typeof u === "string" && /^[a-zA-Z_][a-zA-Z0-9_]*$/.test(u)),
+        "a Prometheus name ([a-zA-Z_][a-zA-Z0-9_]*)"
+      ),
+      InvalidOption.check(
+        module,
+        "processMetrics",
+        options?.processMetrics ?? true,
+        (u): u is boolean => typeof u === "boolean",
+        "a boolean"
+      )
+    ]),
+    ([path, prefix, processMetrics]) => ({ path, prefix, processMetrics })
+  )
 
 const SAMPLE = /^([a-zA-Z_:][a-zA-Z0-9_:]*?)_ms(_bucket|_sum|_count|_total)?(\{.*\})? (\S+)(.*)$/
 const META = /^# (HELP|TYPE) ([a-zA-Z_:][a-zA-Z0-9_:]*?)_ms( .*)$/
@@ -124,7 +134,7 @@ const formatResolved = (resolved: Resolved): Effect.Effect<string> =>
 export const format = (options?: Options): Effect.Effect<string, InvalidOptionError> =>
   Effect.suspend(() => {
     const resolved = validate("Prometheus.format", options)
-    return resolved instanceof InvalidOptionError ? Effect.fail(resolved) : formatResolved(resolved)
+    return Result.isFailure(resolved) ? Effect.fail(resolved.failure) : formatResolved(resolved.success)
   })
 
 /** @internal */
@@ -132,8 +142,9 @@ export const handler = (
   options?: Options
 ): Effect.Effect<Effect.Effect<HttpServerResponse.HttpServerResponse>, InvalidOptionError> =>
   Effect.suspend(() => {
-    const resolved = validate("Prometheus.handler", options)
-    if (resolved instanceof InvalidOptionError) return Effect.fail(resolved)
+    const checked = validate("Prometheus.handler", options)
+    if (Result.isFailure(checked)) return Effect.fail(checked.failure)
+    const resolved = checked.success
     return Effect.succeed(
       Effect.map(formatResolved(resolved), (body) => HttpServerResponse.text(body, { contentType: CONTENT_TYPE }))
     )
@@ -142,8 +153,7 @@ export const handler = (
 /** @internal */
 export const layer = (options?: Options): Layer.Layer<never, InvalidOptionError, HttpRouter.HttpRouter> =>
   Layer.effectDiscard(Effect.gen(function*() {
-    const resolved = validate("Prometheus.layer", options)
-    if (resolved instanceof InvalidOptionError) return yield* resolved
+    const resolved = yield* Effect.fromResult(validate("Prometheus.layer", options))
     const router = yield* HttpRouter.HttpRouter
     yield* router.add(
       "GET",

@@ -4,6 +4,7 @@
  *
  * @internal
  */
+import * as InvalidOption from "@async-ops/core/InvalidOption"
 import { InvalidOptionError } from "@async-ops/core/InvalidOption"
 import * as Registry from "@async-ops/core/Registry"
 import type { Middleware } from "@async-ops/http/ServerKit"
@@ -18,6 +19,7 @@ import * as Fiber from "effect/Fiber"
 import * as HttpServerResponse from "effect/http/HttpServerResponse"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Result from "effect/Result"
 import * as Scope from "effect/Scope"
 import * as SubscriptionRef from "effect/SubscriptionRef"
 import * as Health from "../Health.ts"
@@ -59,14 +61,13 @@ const decode = (value: Duration.Input): Duration.Duration | undefined => {
 /** @internal */
 export const validate = (module: string, options: Options | undefined): Effect.Effect<Resolved, InvalidOptionError> =>
   Effect.suspend(() => {
-    const budgetInput = options?.budget ?? Duration.seconds(30)
-    const budget = decode(budgetInput)
-    const budgetMs = budget === undefined ? Number.NaN : Duration.toMillis(budget)
-    if (budget === undefined || Number.isNaN(budgetMs) || budgetMs <= 0 || !Number.isFinite(budgetMs)) {
-      return Effect.fail(
-        new InvalidOptionError({ module, option: "budget", expected: "a finite duration > 0", value: budgetInput })
-      )
-    }
+    const checked = InvalidOption.duration(module, "budget", options?.budget ?? Duration.seconds(30), {
+      exclusive: true,
+      finite: true
+    })
+    if (Result.isFailure(checked)) return Effect.fail(checked.failure)
+    const budget = checked.success
+    const budgetMs = Duration.toMillis(budget)
     const delayInput = options?.drainDelay ?? Duration.seconds(5)
     const drainDelay = decode(delayInput)
     const delayMs = drainDelay === undefined ? Number.NaN : Duration.toMillis(drainDelay)

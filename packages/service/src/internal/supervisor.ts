@@ -4,7 +4,8 @@
  * @internal
  */
 import * as Election from "@async-ops/core/Election"
-import { InvalidOptionError } from "@async-ops/core/InvalidOption"
+import * as InvalidOption from "@async-ops/core/InvalidOption"
+import type { InvalidOptionError } from "@async-ops/core/InvalidOption"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
@@ -16,6 +17,7 @@ import * as Fiber from "effect/Fiber"
 import * as FiberMap from "effect/FiberMap"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
+import * as Result from "effect/Result"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import type { Check, Status } from "../Health.ts"
@@ -30,7 +32,7 @@ import type {
   Supervisor as SupervisorShape,
   TaskInfo
 } from "../Supervisor.ts"
-import { describeCause, durationOption } from "./health.ts"
+import { describeCause, durationOption, isNonEmptyString } from "./health.ts"
 import { registerIfPresent } from "./introspection.ts"
 
 /** @internal */
@@ -135,31 +137,24 @@ const resolvePolicy = (
   fallback: Policy | undefined
 ): Effect.Effect<Policy, InvalidOptionError> =>
   Effect.gen(function*() {
-    const restart = options?.restart ?? fallback?.restart ?? DEFAULT_RESTART
-    if (restart !== false && !Schedule.isSchedule(restart)) {
-      return yield* new InvalidOptionError({
+    const restart = yield* Effect.fromResult(
+      InvalidOption.check(
         module,
-        option: "restart",
-        expected: "a Schedule or false",
-        value: restart
-      })
-    }
+        "restart",
+        options?.restart ?? fallback?.restart ?? DEFAULT_RESTART,
+        (u): u is Policy["restart"] => u === false || Schedule.isSchedule(u),
+        "a Schedule or false"
+      )
+    )
     const max = options?.maxRestarts
     if (max === undefined && fallback !== undefined) return { ...fallback, restart }
     const cap = max ?? DEFAULT_MAX_RESTARTS
-    if (!Number.isInteger(cap.count) || cap.count < 0) {
-      return yield* new InvalidOptionError({
-        module,
-        option: "maxRestarts.count",
-        expected: "an integer >= 0",
-        value: cap.count
-      })
-    }
+    const count = yield* Effect.fromResult(InvalidOption.int(module, "maxRestarts.count", cap.count, { min: 0 }))
     const within = yield* durationOption(module, "maxRestarts.within", cap.within, Duration.minutes(1), {
       allowZero: false,
       allowInfinity: true
     })
-    return { restart, count: cap.count, withinMs: Duration.toMillis(within) }
+    return { restart, count, withinMs: Duration.toMillis(within) }
   })
 
 /** The metrics of a supervisor made with `metrics: true`, bound to the constructor's context. */
@@ -190,24 +185,16 @@ const isSettled = (state: TaskState) => state === "stopped" || state === "failed
 /** @internal */
 export const make = (options?: Options): Effect.Effect<Supervisor, InvalidOptionError, Scope.Scope> =>
   Effect.gen(function*() {
-    const supervisor = options?.name ?? "Supervisor"
-    if (typeof supervisor !== "string" || supervisor === "") {
-      return yield* new InvalidOptionError({
-        module: "Supervisor.make",
-        option: "name",
-        expected: "a non-empty string",
-        value: supervisor
-      })
-    }
-    const maxEnded = options?.maxEnded ?? 100
-    if (!(maxEnded === Infinity || (Number.isInteger(maxEnded) && maxEnded >= 0))) {
-      return yield* new InvalidOptionError({
-        module: "Supervisor.make",
-        option: "maxEnded",
-        expected: "an integer >= 0 or Infinity",
-        value: maxEnded
-      })
-    }
+    const [supervisor, maxEnded] = yield* Effect.fromResult(Result.all([
+      InvalidOption.check(
+        "Supervisor.make",
+        "name",
+        options?.name ?? "Supervisor",
+        isNonEmptyString,
+        "a non-empty string"
+      ),
+      InvalidOption.int("Supervisor.make", "maxEnded", options?.maxEnded ?? 100, { min: 0, orInfinity: true })
+    ]))
     const metrics = options?.metrics === true ? new Instruments(supervisor, yield* Effect.context<never>()) : undefined
     const defaults = yield* resolvePolicy("Supervisor.make", options, undefined)
     const records = new Map<string, TaskRecord>()
@@ -289,19 +276,18 @@ export const make = (options?: Options): Effect.Effect<Supervisor, InvalidOption
     ): Effect.Effect<void, DuplicateTaskError | SupervisorClosedError | InvalidOptionError, R> =>
       Effect.gen(function*() {
         const module = `${supervisor}.start`
-        if (typeof name !== "string" || name === "") {
-          return yield* new InvalidOptionError({ module, option: "name", expected: "a non-empty string", value: name })
-        }
+        yield* Effect.fromResult(InvalidOption.check(module, "name", name, isNonEmptyString, "a non-empty string"))
         const policy = yield* resolvePolicy(module, startOptions, defaults)
         const singleton = startOptions?.singleton
-        if (singleton !== undefined && (typeof singleton !== "string" || singleton === "")) {
-          return yield* new InvalidOptionError({
+        yield* Effect.fromResult(
+          InvalidOption.check(
             module,
-            option: "singleton",
-            expected: "a non-empty string (the election key)",
-            value: singleton
-          })
-        }
+            "singleton",
+            singleton,
+            (u) => u === undefined || isNonEmptyString(u),
+            "a non-empty string (the election key)"
+          )
+        )
         const task = singleton === undefined ? effect : Election.runSingleton(singleton, effect)
         if (closed) return yield* new SupervisorClosedError({ supervisor, name })
         const existing = records.get(name)

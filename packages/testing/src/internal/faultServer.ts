@@ -5,6 +5,7 @@
  *
  * @internal
  */
+import * as InvalidOption from "@async-ops/core/InvalidOption"
 import type { InvalidOptionError } from "@async-ops/core/InvalidOption"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
@@ -15,7 +16,6 @@ import * as Exit from "effect/Exit"
 import * as HttpServerRequest from "effect/http/HttpServerRequest"
 import * as HttpServerResponse from "effect/http/HttpServerResponse"
 import * as Multipart from "effect/http/Multipart"
-import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Crypto from "node:crypto"
@@ -76,33 +76,30 @@ const config = (options: Options): Effect.Effect<Config, InvalidOptionError> =>
         addresses.push(address as string)
       }
     }
-    const port = options.port ?? 0
-    if (typeof port !== "number" || !Number.isInteger(port) || port < 0 || port > 65535) {
-      return yield* Script.invalid("port", "an integer from 0 to 65535", port)
-    }
-    const seedOption = options.seed ?? 1
-    if (typeof seedOption !== "number" || !Number.isFinite(seedOption)) {
-      return yield* Script.invalid("seed", "a finite number", seedOption)
-    }
+    const port = yield* Effect.fromResult(
+      InvalidOption.int(Script.MODULE, "port", options.port ?? 0, { min: 0, max: 65535 })
+    )
+    const seedOption = yield* Effect.fromResult(
+      InvalidOption.check(
+        Script.MODULE,
+        "seed",
+        options.seed ?? 1,
+        (u): u is number => typeof u === "number" && Number.isFinite(u),
+        "a finite number"
+      )
+    )
     const seed = Math.trunc(seedOption) | 0
-    let shutdownGrace = 0
-    if (options.shutdownGrace !== undefined) {
-      const decoded = typeof options.shutdownGrace === "number"
-        ? Duration.millis(options.shutdownGrace)
-        : Option.getOrUndefined(Duration.fromInput(options.shutdownGrace))
-      const millis = decoded === undefined ? Number.NaN : Duration.toMillis(decoded)
-      if (!(millis >= 0) || !Number.isFinite(millis)) {
-        return yield* Script.invalid("shutdownGrace", "a finite duration >= 0", options.shutdownGrace)
-      }
-      shutdownGrace = millis
-    }
-    const maxRecorded = options.maxRecorded ?? Number.POSITIVE_INFINITY
-    if (
-      typeof maxRecorded !== "number" ||
-      !(maxRecorded === Number.POSITIVE_INFINITY || (Number.isSafeInteger(maxRecorded) && maxRecorded >= 0))
-    ) {
-      return yield* Script.invalid("maxRecorded", "an integer >= 0 or Infinity", maxRecorded)
-    }
+    const shutdownGrace = options.shutdownGrace === undefined ? 0 : Duration.toMillis(
+      yield* Effect.fromResult(
+        InvalidOption.duration(Script.MODULE, "shutdownGrace", options.shutdownGrace, { finite: true })
+      )
+    )
+    const maxRecorded = yield* Effect.fromResult(
+      InvalidOption.int(Script.MODULE, "maxRecorded", options.maxRecorded ?? Number.POSITIVE_INFINITY, {
+        min: 0,
+        orInfinity: true
+      })
+    )
     const table = yield* Script.routeTable(options.routes, options.defaultRoute, seed)
     return { addresses, port, seed, table, shutdownGrace, maxRecorded }
   })

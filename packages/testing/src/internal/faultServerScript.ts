@@ -4,14 +4,16 @@
  *
  * @internal
  */
+import * as InvalidOption from "@async-ops/core/InvalidOption"
 import { InvalidOptionError } from "@async-ops/core/InvalidOption"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Option from "effect/Option"
+import * as Result from "effect/Result"
 import { seeded } from "../Chaos.ts"
 import type { Latency, Reply, RouteScript } from "../FaultServer.ts"
 
-const MODULE = "FaultServer.make"
+/** @internal */
+export const MODULE = "FaultServer.make"
 
 /** @internal */
 export const invalid = (option: string, expected: string, value: unknown): Effect.Effect<never, InvalidOptionError> =>
@@ -246,19 +248,14 @@ export const match = (table: RouteTable, path: string): RouteState => {
 // Validation
 // ---------------------------------------------------------------------------------------------------------------
 
-const durationExpected = "a duration >= 0 (millis, a Duration or e.g. \"50 millis\"), finite"
-
-const millisOf = (option: string, value: unknown): Effect.Effect<number, InvalidOptionError> => {
-  if (typeof value === "number") {
-    return Number.isFinite(value) && value >= 0 ? Effect.succeed(value) : invalid(option, durationExpected, value)
-  }
-  const decoded = Duration.isDuration(value)
-    ? value
-    : Option.getOrUndefined(Duration.fromInput(value as Duration.Input))
-  if (decoded === undefined) return invalid(option, durationExpected, value)
-  const millis = Duration.toMillis(decoded)
-  return Number.isFinite(millis) && millis >= 0 ? Effect.succeed(millis) : invalid(option, durationExpected, value)
-}
+/** A finite duration >= 0, in milliseconds. */
+const millisOf = (option: string, value: unknown): Effect.Effect<number, InvalidOptionError> =>
+  Effect.fromResult(
+    Result.map(
+      InvalidOption.duration(MODULE, option, value as Duration.Input | undefined, { finite: true }),
+      Duration.toMillis
+    )
+  )
 
 const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null
 
@@ -364,9 +361,7 @@ const count = (
   fallback?: number
 ): Effect.Effect<number, InvalidOptionError> => {
   if (value === undefined && fallback !== undefined) return Effect.succeed(fallback)
-  return typeof value === "number" && Number.isSafeInteger(value) && value >= min
-    ? Effect.succeed(value)
-    : invalid(option, `an integer >= ${min}`, value)
+  return Effect.fromResult(InvalidOption.int(MODULE, option, value, { min }))
 }
 
 const allowedKeys: Record<string, ReadonlySet<string>> = {
