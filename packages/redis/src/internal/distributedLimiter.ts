@@ -28,7 +28,7 @@ import type {
 } from "../DistributedLimiter.ts"
 import { RedisUnavailableError } from "../RedisConnection.ts"
 import * as Scripts from "./leaseScripts.ts"
-import { durationOption, intOption } from "./redisConnection.ts"
+import { durationOption, intOption } from "./options.ts"
 
 interface Config {
   readonly name: string

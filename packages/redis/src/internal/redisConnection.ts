@@ -13,38 +13,9 @@ import * as Layer from "effect/Layer"
 import * as Redis from "effect/persistence/Redis"
 import type { Options } from "../RedisConnection.ts"
 import { RedisUnavailableError } from "../RedisConnection.ts"
+import { durationOption, intOption } from "./options.ts"
 
 const MODULE = "RedisConnection.layer"
-
-/** A duration option as millis, or an InvalidOptionError naming it. */
-export const durationOption = (
-  module: string,
-  option: string,
-  value: Duration.Input | undefined,
-  fallback: number,
-  min: number = 1
-): Effect.Effect<number, InvalidOptionError> => {
-  if (value === undefined) return Effect.succeed(fallback)
-  const decoded = Duration.fromInput(value)
-  const millis = decoded._tag === "Some" ? Duration.toMillis(decoded.value) : Number.NaN
-  return Number.isFinite(millis) && millis >= min
-    ? Effect.succeed(millis)
-    : Effect.fail(new InvalidOptionError({ module, option, expected: `a finite duration >= ${min} ms`, value }))
-}
-
-/** An integer option, or an InvalidOptionError naming it. */
-export const intOption = (
-  module: string,
-  option: string,
-  value: number | undefined,
-  fallback: number | undefined,
-  min: number
-): Effect.Effect<number | undefined, InvalidOptionError> => {
-  if (value === undefined) return Effect.succeed(fallback)
-  return Number.isInteger(value) && value >= min
-    ? Effect.succeed(value)
-    : Effect.fail(new InvalidOptionError({ module, option, expected: `an integer >= ${min}`, value }))
-}
 
 export const validateUrl = (module: string, url: unknown): Effect.Effect<string, InvalidOptionError> => {
   const invalid = new InvalidOptionError({
