@@ -228,7 +228,7 @@ describe("fetch memory", () => {
         const batch = { inFlight: 0 }
         let seen = 0
         let baseline = 0
-        let growth = 0
+        const late: Array<number> = []
         yield* internal.records(todo, client, new WeakMap(), {
           concurrency: 4,
           maxRedirects: 0,
@@ -240,14 +240,17 @@ describe("fetch memory", () => {
               expect(finished.ok).toBe(true)
               seen++
               if (seen === 10) baseline = live()
-              if (seen === n) growth = live() - baseline
+              if (seen > n - 5) late.push(live() - baseline)
             })
           )
         )
         expect(seen).toBe(n)
         expect(batch.inFlight).toBe(0)
-        // 110 more bodies of 1 MiB went through: kept, they would add 110 MiB; dropped, only what is in flight remains
-        expect(growth).toBeLessThan(40 * 1024 * 1024)
+        // 110 more bodies of 1 MiB went through: kept, they would add 110 MiB to every late sample; dropped, only
+        // what is in flight remains, and on a loaded machine that can spike in one sample (socket buffers of the
+        // in-process server), so the least of the last five samples is compared
+        expect(late.length).toBe(5)
+        expect(Math.min(...late)).toBeLessThan(40 * 1024 * 1024)
       }).pipe(
         Effect.scoped,
         Effect.provide(FaultServer.layer({ routes: { "/big": { reply: { kind: "large", bytes: 1024 * 1024 } } } }))
