@@ -18,6 +18,7 @@ import * as Exit from "effect/Exit"
 import * as HttpClient from "effect/http/HttpClient"
 import type * as HttpClientRequest from "effect/http/HttpClientRequest"
 import * as Layer from "effect/Layer"
+import type * as Scope from "effect/Scope"
 import * as Report from "./report.ts"
 import { UsageError } from "./usage.ts"
 
@@ -211,7 +212,17 @@ export const meteredClient = (
   report: Report.RunInfo | undefined,
   options: HttpResilience.Options,
   transportOptions?: { readonly maxRedirects?: number | undefined }
-) =>
+): Effect.Effect<
+  {
+    readonly counters: AttemptCounters
+    readonly recorder: Report.Recorder | undefined
+    readonly meters: Meters
+    readonly control: Control
+    readonly client: HttpResilience.ResilientClient
+  },
+  UsageError,
+  Scope.Scope
+> =>
   Effect.gen(function*() {
     const counters = makeCounters()
     const recorder = report === undefined ? undefined : yield* Report.make(report)
